@@ -1,0 +1,28 @@
+# Every target that runs code first makes sure .venv exists and holds the project.
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test bench lint clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/repsim demo
+
+test: $(STAMP)
+	$(PY) -m ruff check sim tests benchmarks
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) benchmarks/run_all.py
+
+lint: $(STAMP)
+	$(PY) -m ruff check sim tests benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis
