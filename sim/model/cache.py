@@ -1,0 +1,89 @@
+"""The cache layer: a cache-aside key-value store with TTL expiry and optional LRU capacity."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from .kernel import Link
+from .records import Version
+
+
+class Cache:
+    """Answers lookups instantly on arrival (no service time); entries are (Version, expiry_s).
+
+    Expiry is checked on access, as Redis does lazily, so no event is spent per fill. A fill
+    sets ``ttl`` from its arrival and a hit does not extend it (``SET EX`` semantics). With a
+    capacity, the least recently used entry (hits and fills count as use) is evicted.
+
+    ``on_write`` decides what a commit at the master does to the cached key:
+    ``none`` nothing, ``invalidate`` deletes it and ``update`` sets the new version with a fresh
+    TTL, each ``invalidation_delay`` after the commit, over a FIFO link from the master.
+    """
+
+    name = "cache"
+
+    def __init__(self, env, at, node_id: int, ttl_s: float, capacity: int, on_write: str,
+                 invalidation: Link | None, trace=None) -> None:
+        self.env = env
+        self.at = at
+        self.node_id = node_id
+        self.ttl_s = ttl_s
+        self.capacity = capacity
+        self.entries: dict[int, tuple[Version, float]] = OrderedDict() if capacity else {}
+        self.on_write = on_write
+        self.invalidation = invalidation
+        self.down: list[Link] = []
+        self.trace = trace
+
+    def on_message(self, ev) -> None:
+        """Lookups from one client: each op gets its cached Version, or None on a miss."""
+        client, ops = ev._value
+        now = self.env._now
+        entries = self.entries
+        for op in ops:
+            entry = entries.get(op.key)
+            if entry is not None:
+                if entry[1] > now:
+                    op.result = entry[0]
+                    if self.capacity:
+                        entries.move_to_end(op.key)
+                    continue
+                del entries[op.key]
+                if self.trace is not None:
+                    self.trace("expire", entry[1], node="cache", key=op.key,
+                               version=entry[0].number)
+            op.result = None
+        self.at(self.down[client.index].arrival(now), client.on_cache_reply, ops)
+
+    def on_fill(self, ev) -> None:
+        """Cache-aside fill: the client sets what it read from the store."""
+        for rec in ev._value:
+            self._set(rec, self.env._now, "fill")
+
+    def _set(self, rec: Version, now: float, why: str) -> None:
+        entries = self.entries
+        entries[rec.key] = (rec, now + self.ttl_s)
+        if self.capacity:
+            entries.move_to_end(rec.key)
+            if len(entries) > self.capacity:
+                entries.popitem(last=False)
+        if self.trace is not None:
+            self.trace(why, now, node="cache", key=rec.key, version=rec.number,
+                       expires=now + self.ttl_s)
+
+    def on_commit(self, rec: Version, now: float) -> None:
+        """The master committed ``rec``; apply ``on_write`` after the invalidation delay."""
+        t = self.invalidation.arrival(now)
+        if t == now:
+            self._apply_write(rec, now)
+        else:
+            self.at(t, self._on_invalidation, rec)
+
+    def _on_invalidation(self, ev) -> None:
+        self._apply_write(ev._value, self.env._now)
+
+    def _apply_write(self, rec: Version, now: float) -> None:
+        if self.on_write == "update":
+            self._set(rec, now, "update")
+        elif self.entries.pop(rec.key, None) is not None and self.trace is not None:
+            self.trace("invalidate", now, node="cache", key=rec.key, version=rec.number)

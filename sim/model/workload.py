@@ -1,0 +1,81 @@
+"""Where commands come from: open-loop Poisson arrivals or closed-loop batches."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+
+class OpenLoop:
+    """Poisson GETs at ``read_rate`` and SETs at ``write_rate`` (ops/s, all clients together).
+
+    Reads and writes are two independent Poisson streams, each with its own arrival, client
+    and key streams, so changing the write rate leaves the reads' arrivals untouched. Each
+    arrival picks a client uniformly, which spreads both rates evenly over the clients.
+    """
+
+    def __init__(self, at, env, clients: list, read_gap: Callable[[], float] | None,
+                 write_gap: Callable[[], float] | None, read_client, write_client,
+                 read_key, write_key) -> None:
+        self.env = env
+        self.at = at
+        self.clients = clients
+        self.read_gap, self.write_gap = read_gap, write_gap
+        self.read_client, self.write_client = read_client, write_client
+        self.read_key, self.write_key = read_key, write_key
+        if read_gap is not None:
+            at(env.now + read_gap(), self._on_read, None)
+        if write_gap is not None:
+            at(env.now + write_gap(), self._on_write, None)
+
+    def _on_read(self, ev) -> None:
+        now = self.env._now
+        self.clients[self.read_client()].read(self.read_key(), now)
+        self.at(now + self.read_gap(), self._on_read, None)
+
+    def _on_write(self, ev) -> None:
+        now = self.env._now
+        self.clients[self.write_client()].write(self.write_key(), now)
+        self.at(now + self.write_gap(), self._on_write, None)
+
+
+class ClosedLoop:
+    """Each client sends a batch, waits for every reply, thinks, and sends the next.
+
+    This is how redis-benchmark drives a server (``-c clients -P batch``). Each command of a
+    batch is a GET with probability ``read_fraction``, else a SET.
+    """
+
+    def __init__(self, at, env, clients: list, batch_size: int, read_fraction: float,
+                 kind: Callable[[], float], think: Callable[[], float], think_is_zero: bool,
+                 read_key, write_key) -> None:
+        self.at = at
+        self.env = env
+        self.batch_size = batch_size
+        self.read_fraction = read_fraction
+        self.kind = kind
+        self.think = think
+        self.think_is_zero = think_is_zero
+        self.read_key, self.write_key = read_key, write_key
+        for client in clients:
+            client.on_batch_done = self._on_batch_done
+            at(0.0, self._on_start, client)
+
+    def _on_start(self, ev) -> None:
+        self.send_batch(ev._value)
+
+    def send_batch(self, client) -> None:
+        now = self.env._now
+        kind, fraction = self.kind, self.read_fraction
+        client.outstanding = self.batch_size
+        for _ in range(self.batch_size):
+            if kind() < fraction:
+                client.read(self.read_key(), now)
+            else:
+                client.write(self.write_key(), now)
+        client.flush()
+
+    def _on_batch_done(self, client) -> None:
+        if self.think_is_zero:
+            self.send_batch(client)
+        else:
+            self.at(self.env._now + self.think(), self._on_start, client)
