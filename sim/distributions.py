@@ -1,0 +1,514 @@
+"""Delay distributions and durations: parsing, canonical strings, fast sampling.
+
+Every value is in seconds. A distribution is an immutable object with an analytic
+``mean``, ``sample(rng)`` for occasional draws and ``sampler(rng)`` for the hot path.
+``str(d)`` is the canonical config string and parses back to an equal object:
+
+    "0s"  "250us"  "exp:5ms"  "uniform:1ms,9ms"  "lognormal:median=5ms,sigma=0.8"
+    "pareto:scale=1ms,alpha=2.5"  "empirical:FILE"
+
+Parsing is a small regular grammar, never ``eval``; every error is a ``ConfigError``
+naming the key, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import numbers
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal, Inexact, InvalidOperation, localcontext
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from sim.errors import ConfigError
+
+__all__ = [
+    "ConfigError",
+    "Constant",
+    "Distribution",
+    "Empirical",
+    "Exponential",
+    "LogNormal",
+    "Pareto",
+    "Uniform",
+    "format_duration",
+    "parse_distribution",
+    "parse_duration",
+]
+
+# ---------------------------------------------------------------------------------------
+# Durations
+# ---------------------------------------------------------------------------------------
+
+# Decimal factors, so that "1.5ms" becomes the float nearest to 0.0015 (what the literal
+# 1.5e-3 gives) rather than 1.5 * 0.001 with its extra rounding.
+_UNIT_SECONDS: dict[str, Decimal] = {
+    "ns": Decimal("1e-9"),
+    "us": Decimal("1e-6"),
+    "µs": Decimal("1e-6"),  # micro sign
+    "μs": Decimal("1e-6"),  # Greek mu, which looks the same
+    "ms": Decimal("1e-3"),
+    "s": Decimal(1),
+    "min": Decimal(60),
+    "h": Decimal(3600),
+    "d": Decimal(86400),
+}
+# Units format_duration may choose, largest first (the tie-break prefers larger units).
+_OUTPUT_UNITS = ("d", "h", "min", "s", "ms", "us", "ns")
+
+_NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
+_NUMBER_RE = re.compile(_NUMBER)
+_DURATION_RE = re.compile(rf"\s*(?P<number>{_NUMBER})\s*(?P<unit>[a-zµμ]*)\s*")
+
+DURATION_ALLOWED = (
+    "a duration >= 0: seconds as a number, or a number with a unit "
+    "ns, us, ms, s, min, h or d (e.g. '250us', '5ms', '2s')"
+)
+
+
+def _duration_from_text(text: str) -> float | None:
+    """Seconds for a duration string, or None when it does not match the grammar."""
+    match = _DURATION_RE.fullmatch(text)
+    if match is None:
+        return None
+    unit = match["unit"] or "s"
+    if unit not in _UNIT_SECONDS:
+        return None
+    try:
+        return float(Decimal(match["number"]) * _UNIT_SECONDS[unit])
+    except (ArithmeticError, InvalidOperation):  # exponent beyond Decimal's range
+        return None
+
+
+def parse_duration(value: Any, key: str) -> float:
+    """Seconds (float >= 0, finite) from a number of seconds or a string like ``"250us"``.
+
+    A bare number string (``"0.5"``) also means seconds. Booleans are rejected. Raises
+    ``ConfigError`` naming ``key`` when the value is not a valid duration.
+    """
+    if isinstance(value, str):
+        seconds = _duration_from_text(value)
+    elif isinstance(value, numbers.Real) and not isinstance(value, bool):
+        try:
+            seconds = float(value)
+        except OverflowError:  # an int too large for a float
+            seconds = None
+    else:
+        seconds = None
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        raise ConfigError(key, value, DURATION_ALLOWED)
+    return seconds + 0.0  # turns -0.0 into 0.0
+
+
+def _plain(number: Decimal) -> str:
+    """Decimal as positional text without exponent or trailing zeros: 2.50E+2 -> '250'."""
+    return format(number.normalize(), "f")
+
+
+def format_duration(seconds: float) -> str:
+    """Shortest readable string that parses back to exactly ``seconds``.
+
+    Picks the unit that gives a number >= 1 with the fewest characters ("1.5ms", not
+    "1500us" or "0.0015s"); ties go to the larger unit ("2min", not "120s"). Raises
+    ``ValueError`` for a negative or non-finite value, which is not a duration.
+    """
+    seconds = float(seconds)
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"not a duration in seconds: {seconds!r}")
+    if seconds == 0:
+        return "0s"
+    exact = Decimal(repr(seconds))  # shortest decimal that round-trips to this float
+    candidates: list[tuple[bool, int, int, str]] = []
+    for rank, unit in enumerate(_OUTPUT_UNITS):
+        with localcontext() as context:
+            context.prec = 60
+            context.traps[Inexact] = True
+            try:
+                number = exact / _UNIT_SECONDS[unit]
+            except Inexact:  # e.g. 1s in minutes: no exact decimal
+                continue
+        text = _plain(number)
+        candidates.append((number < 1, len(text), rank, text + unit))
+    # Extreme magnitudes read better in exponent form than as hundreds of digits.
+    candidates.append((seconds < 1, len(repr(seconds)), _OUTPUT_UNITS.index("s"), f"{seconds!r}s"))
+    return min(candidates)[3]
+
+
+# ---------------------------------------------------------------------------------------
+# Distributions
+# ---------------------------------------------------------------------------------------
+
+Draw = Callable[[np.random.Generator, int], np.ndarray]
+
+
+def _blocks(draw: Draw, rng: np.random.Generator, size: int) -> Iterator[float]:
+    """Endless stream of samples, drawn ``size`` at a time with numpy.
+
+    The same as a generator doing ``yield from draw(rng, size).tolist()`` in a loop, but
+    ``chain.from_iterable`` steps through each list in C, about twice as fast per sample.
+    """
+    lists = map(lambda _: draw(rng, size).tolist(), itertools.repeat(None))
+    return itertools.chain.from_iterable(lists)
+
+
+class Distribution:
+    """A non-negative random delay in seconds.
+
+    Subclasses are frozen dataclasses and provide ``mean`` (analytic, seconds), ``__str__``
+    (the canonical config string) and ``_drawer()`` (a function drawing n samples).
+    """
+
+    __slots__ = ()
+    kind: ClassVar[str]
+    mean: float  # analytic mean in seconds; a property or a field in each subclass
+
+    @property
+    def is_constant(self) -> bool:
+        """True only for ``Constant``."""
+        return False
+
+    @property
+    def is_zero(self) -> bool:
+        """True when every sample is exactly 0."""
+        return False
+
+    def _drawer(self) -> Draw:
+        raise NotImplementedError
+
+    def sample(self, rng: np.random.Generator) -> float:
+        """One sample in seconds (not for the hot path: use ``sampler``)."""
+        if self.is_zero:
+            return 0.0
+        return float(self._drawer()(rng, 1)[0])
+
+    def sampler(self, rng: np.random.Generator, block_size: int = 1024) -> Callable[[], float]:
+        """A no-argument function returning successive samples in seconds.
+
+        Samples are drawn in numpy blocks of ``block_size``, so one call costs about as
+        much as a generator step. The sequence depends only on the state of ``rng``.
+        A distribution that is always zero does not use ``rng`` at all.
+        """
+        if self.is_zero:
+            return itertools.repeat(0.0).__next__
+        return _blocks(self._drawer(), rng, block_size).__next__
+
+
+def _set_float(obj: object, name: str) -> None:
+    """Store a field as float (frozen dataclasses need object.__setattr__)."""
+    object.__setattr__(obj, name, float(getattr(obj, name)))
+
+
+@dataclass(frozen=True)
+class Constant(Distribution):
+    """Always ``value`` seconds."""
+
+    kind: ClassVar[str] = "constant"
+    value: float
+
+    def __post_init__(self) -> None:
+        _set_float(self, "value")
+
+    @property
+    def mean(self) -> float:
+        return self.value
+
+    @property
+    def is_constant(self) -> bool:
+        return True
+
+    @property
+    def is_zero(self) -> bool:
+        return self.value == 0
+
+    def sample(self, rng: np.random.Generator) -> float:
+        return self.value
+
+    def sampler(self, rng: np.random.Generator, block_size: int = 1024) -> Callable[[], float]:
+        return itertools.repeat(self.value).__next__
+
+    def __str__(self) -> str:
+        return format_duration(self.value)
+
+
+@dataclass(frozen=True)
+class Exponential(Distribution):
+    """Exponential with the given ``mean`` in seconds (0 means always 0)."""
+
+    kind: ClassVar[str] = "exp"
+    mean: float
+
+    def __post_init__(self) -> None:
+        _set_float(self, "mean")
+
+    @property
+    def is_zero(self) -> bool:
+        return self.mean == 0
+
+    def _drawer(self) -> Draw:
+        mean = self.mean
+        return lambda rng, n: rng.exponential(mean, n)
+
+    def __str__(self) -> str:
+        return f"exp:{format_duration(self.mean)}"
+
+
+@dataclass(frozen=True)
+class Uniform(Distribution):
+    """Uniform between ``low`` and ``high`` seconds."""
+
+    kind: ClassVar[str] = "uniform"
+    low: float
+    high: float
+
+    def __post_init__(self) -> None:
+        _set_float(self, "low")
+        _set_float(self, "high")
+
+    @property
+    def mean(self) -> float:
+        return (self.low + self.high) / 2
+
+    @property
+    def is_zero(self) -> bool:
+        return self.high == 0
+
+    def _drawer(self) -> Draw:
+        low, high = self.low, self.high
+        return lambda rng, n: rng.uniform(low, high, n)
+
+    def __str__(self) -> str:
+        return f"uniform:{format_duration(self.low)},{format_duration(self.high)}"
+
+
+@dataclass(frozen=True)
+class LogNormal(Distribution):
+    """Log-normal with ``median`` seconds and shape ``sigma`` (std of the log)."""
+
+    kind: ClassVar[str] = "lognormal"
+    median: float
+    sigma: float
+
+    def __post_init__(self) -> None:
+        _set_float(self, "median")
+        _set_float(self, "sigma")
+
+    @property
+    def mean(self) -> float:
+        return self.median * math.exp(self.sigma**2 / 2)
+
+    @property
+    def is_zero(self) -> bool:
+        return self.median == 0
+
+    def _drawer(self) -> Draw:
+        mu, sigma = math.log(self.median), self.sigma
+        return lambda rng, n: rng.lognormal(mu, sigma, n)
+
+    def __str__(self) -> str:
+        return f"lognormal:median={format_duration(self.median)},sigma={self.sigma!r}"
+
+
+@dataclass(frozen=True)
+class Pareto(Distribution):
+    """Classic Pareto: ``scale * (1 + Lomax(alpha))``, so every sample is >= ``scale``.
+
+    The mean is ``scale * alpha / (alpha - 1)``, infinite for ``alpha <= 1``.
+    """
+
+    kind: ClassVar[str] = "pareto"
+    scale: float
+    alpha: float
+
+    def __post_init__(self) -> None:
+        _set_float(self, "scale")
+        _set_float(self, "alpha")
+
+    @property
+    def mean(self) -> float:
+        if self.scale == 0:
+            return 0.0
+        if self.alpha <= 1:
+            return math.inf
+        return self.scale * self.alpha / (self.alpha - 1)
+
+    @property
+    def is_zero(self) -> bool:
+        return self.scale == 0
+
+    def _drawer(self) -> Draw:
+        scale, alpha = self.scale, self.alpha
+        return lambda rng, n: scale * (1.0 + rng.pareto(alpha, n))
+
+    def __str__(self) -> str:
+        return f"pareto:scale={format_duration(self.scale)},alpha={self.alpha!r}"
+
+
+@dataclass(frozen=True)
+class Empirical(Distribution):
+    """Resampling (uniformly, with replacement) of measured delays in seconds.
+
+    ``path`` is the file the samples were read from, kept for the canonical string.
+    """
+
+    kind: ClassVar[str] = "empirical"
+    path: str
+    samples: tuple[float, ...] = field(repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "samples", tuple(float(x) for x in self.samples))
+
+    @property
+    def mean(self) -> float:
+        return math.fsum(self.samples) / len(self.samples)
+
+    @property
+    def is_zero(self) -> bool:
+        return max(self.samples) == 0
+
+    def _drawer(self) -> Draw:
+        values = np.asarray(self.samples, dtype=float)  # converted once per sampler
+        return lambda rng, n: values[rng.integers(0, len(values), n)]
+
+    def __str__(self) -> str:
+        return f"empirical:{self.path}"
+
+
+# ---------------------------------------------------------------------------------------
+# Parsing
+# ---------------------------------------------------------------------------------------
+
+DISTRIBUTION_ALLOWED = (
+    "a delay: a duration (constant, e.g. '250us'), 'exp:MEAN', 'uniform:LOW,HIGH', "
+    "'lognormal:median=M,sigma=S', 'pareto:scale=X,alpha=A' or 'empirical:FILE'"
+)
+_FORMS = {
+    "exp": "expected 'exp:MEAN' with MEAN a duration >= 0, e.g. 'exp:5ms'",
+    "uniform": "expected 'uniform:LOW,HIGH' with durations 0 <= LOW <= HIGH, e.g. 'uniform:1ms,9ms'",
+    "lognormal": "expected 'lognormal:median=M,sigma=S' with M a duration and S >= 0, "
+    "e.g. 'lognormal:median=5ms,sigma=0.8'",
+    "pareto": "expected 'pareto:scale=X,alpha=A' with X a duration and A > 0, "
+    "e.g. 'pareto:scale=1ms,alpha=2.5'",
+    "empirical": "expected 'empirical:FILE' with FILE holding one sample in seconds per line",
+}
+_KIND_RE = re.compile(r"\s*(?P<kind>[A-Za-z_]\w*)\s*:(?P<rest>.*)", re.DOTALL)
+
+
+def _duration_part(text: str, key: str, value: Any, kind: str) -> float:
+    """A duration inside a distribution string; errors show the whole value."""
+    try:
+        return parse_duration(text, key)
+    except ConfigError:
+        raise ConfigError(key, value, f"{text.strip()!r} is not a duration; {_FORMS[kind]}") from None
+
+
+def _named_parts(rest: str, names: tuple[str, str], key: str, value: Any, kind: str) -> dict[str, str]:
+    """Split ``"a=1,b=2"`` into {name: text}, requiring exactly ``names``, in any order."""
+    parts: dict[str, str] = {}
+    for item in rest.split(","):
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        if not sep or name not in names or name in parts:
+            raise ConfigError(key, value, _FORMS[kind])
+        parts[name] = text
+    if set(parts) != set(names):
+        raise ConfigError(key, value, _FORMS[kind])
+    return parts
+
+
+def _shape_part(text: str, key: str, value: Any, kind: str, minimum: float, strict: bool) -> float:
+    """A dimensionless shape parameter (sigma, alpha): a finite number above a bound."""
+    text = text.strip()
+    number = float(text) if _NUMBER_RE.fullmatch(text) else math.nan
+    if not math.isfinite(number) or number < minimum or (strict and number == minimum):
+        raise ConfigError(key, value, _FORMS[kind])
+    return number
+
+
+def load_empirical(text: str, key: str, value: Any, base_dir: Path | None) -> Empirical:
+    """Read an empirical distribution file: one sample in seconds per line.
+
+    Blank lines and ``#`` comments are ignored. A relative path is taken against
+    ``base_dir`` (the config file's folder), else the current directory.
+    """
+    name = text.strip()
+    if not name:
+        raise ConfigError(key, value, _FORMS["empirical"])
+    path = Path(name)
+    if not path.is_absolute():
+        path = (base_dir if base_dir is not None else Path.cwd()) / path
+    path = path.resolve()
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(key, value, f"cannot read samples file {str(path)!r}: {reason}") from None
+    samples: list[float] = []
+    for number, line in enumerate(lines, start=1):
+        line = line.partition("#")[0].strip()
+        if not line:
+            continue
+        sample = float(line) if _NUMBER_RE.fullmatch(line) else math.nan
+        if not math.isfinite(sample) or sample < 0:
+            raise ConfigError(
+                key, value, f"{str(path)!r} line {number}: {line!r} is not a number of seconds >= 0"
+            )
+        samples.append(sample + 0.0)
+    if not samples:
+        raise ConfigError(key, value, f"{str(path)!r} holds no samples; {_FORMS['empirical']}")
+    return Empirical(str(path), tuple(samples))
+
+
+def parse_distribution(value: Any, key: str, base_dir: Path | None = None) -> Distribution:
+    """A ``Distribution`` from its config form (see the module docstring).
+
+    A number or a plain duration string is a ``Constant``; a ``Distribution`` is returned
+    as is. ``empirical:`` paths are relative to ``base_dir``, else the current directory.
+    Raises ``ConfigError`` naming ``key``, the value and the allowed forms.
+    """
+    if isinstance(value, Distribution):
+        return value
+    if not isinstance(value, str):
+        if isinstance(value, numbers.Real) and not isinstance(value, bool):
+            try:
+                return Constant(parse_duration(value, key))
+            except ConfigError:
+                pass
+        raise ConfigError(key, value, DISTRIBUTION_ALLOWED)
+    match = _KIND_RE.fullmatch(value)
+    if match is None:
+        seconds = _duration_from_text(value)
+        if seconds is None or not math.isfinite(seconds) or seconds < 0:
+            raise ConfigError(key, value, DISTRIBUTION_ALLOWED)
+        return Constant(seconds + 0.0)
+    kind, rest = match["kind"].lower(), match["rest"]
+    if kind == "exp":
+        return Exponential(_duration_part(rest, key, value, kind))
+    if kind == "uniform":
+        bounds = rest.split(",")
+        if len(bounds) != 2:
+            raise ConfigError(key, value, _FORMS[kind])
+        low, high = (_duration_part(text, key, value, kind) for text in bounds)
+        if low > high:
+            raise ConfigError(key, value, f"LOW must not exceed HIGH; {_FORMS[kind]}")
+        return Uniform(low, high)
+    if kind == "lognormal":
+        parts = _named_parts(rest, ("median", "sigma"), key, value, kind)
+        median = _duration_part(parts["median"], key, value, kind)
+        return LogNormal(median, _shape_part(parts["sigma"], key, value, kind, 0.0, strict=False))
+    if kind == "pareto":
+        parts = _named_parts(rest, ("scale", "alpha"), key, value, kind)
+        scale = _duration_part(parts["scale"], key, value, kind)
+        return Pareto(scale, _shape_part(parts["alpha"], key, value, kind, 0.0, strict=True))
+    if kind == "empirical":
+        return load_empirical(rest, key, value, base_dir)
+    raise ConfigError(
+        key,
+        value,
+        f"unknown distribution kind {kind!r}; allowed kinds: exp, uniform, lognormal, "
+        "pareto, empirical, or a plain duration for a constant",
+    )

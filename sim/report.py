@@ -1,0 +1,163 @@
+"""Human-readable and JSON renderings of a run summary (DESIGN.md section 5).
+
+Used by the command line, the demo and notebooks. A summary is the plain dict of
+``Result.summary``: times in milliseconds, rates as fractions, ``None`` where a metric
+does not apply (shown as "-"). Missing keys are shown as "-" too, so a partial summary
+still renders.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from sim.config import Config
+from sim.distributions import format_duration
+
+__all__ = ["describe_config", "format_number", "format_percent", "format_summary", "to_json"]
+
+LABEL_WIDTH = 30
+PERCENTILES = (("mean", "mean"), ("p50", "p50"), ("p95", "p95"), ("p99", "p99"),
+               ("p999", "p99.9"), ("max", "max"))
+MISSING = "-"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def format_number(value: Any, significant: int = 4) -> str:
+    """A number for a table: integers with thousands separators, floats to about
+    ``significant`` digits without exponent for everyday magnitudes; None -> "-"."""
+    if value is None:
+        return MISSING
+    if isinstance(value, bool) or not _is_number(value):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if not math.isfinite(value):
+        return str(value)
+    if value == 0:
+        return "0"
+    magnitude = math.floor(math.log10(abs(value)))
+    decimals = max(0, significant - 1 - magnitude)
+    if decimals > 9:  # tiny: exponent form reads better than a row of zeros
+        return f"{value:.{significant - 1}e}"
+    return f"{value:,.{decimals}f}"
+
+
+def format_percent(fraction: Any, significant: int = 3) -> str:
+    """A fraction as a percentage ("1.23 %"); None -> "-"."""
+    if not _is_number(fraction):
+        return MISSING
+    return f"{format_number(100 * fraction, significant)} %"
+
+
+def _get(summary: Mapping[str, Any], *path: str) -> Any:
+    """summary[a][b]..., or None when any level is missing."""
+    value: Any = summary
+    for key in path:
+        if not isinstance(value, Mapping) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def _row(label: str, value: str) -> str:
+    return f"  {label:<{LABEL_WIDTH}}{value}"
+
+
+def _ci_text(interval: Any) -> str:
+    if isinstance(interval, list | tuple) and len(interval) == 2 and all(map(_is_number, interval)):
+        return f"  (95% CI {format_percent(interval[0])} .. {format_percent(interval[1])})"
+    return ""
+
+
+def _percentile_table(title: str, rows: list[tuple[str, Any]], columns: tuple[tuple[str, str], ...]
+                      ) -> list[str]:
+    """A small table: one row per name, one right-aligned column per statistic."""
+    width = 10
+    lines = [f"{title:<{LABEL_WIDTH + 2}}" + "".join(f"{head:>{width}}" for _, head in columns)]
+    for name, stats in rows:
+        cells = "".join(f"{format_number(_get(stats or {}, key), 3):>{width}}" for key, _ in columns)
+        lines.append(f"  {name:<{LABEL_WIDTH}}{cells}")
+    return lines
+
+
+def format_summary(summary: Mapping[str, Any]) -> str:
+    """An aligned plain-text table of a run summary, one section per concern."""
+    g = summary.get
+    lines = ["Workload"]
+    lines.append(_row("reads", format_number(g("reads"))))
+    lines.append(_row("writes", format_number(g("writes"))))
+    lines.append(_row("throughput (ops/s)", format_number(g("throughput_ops_s"))))
+    lines.append(_row("simulation events", format_number(g("sim_events"))))
+    lines.append(_row("wall time (s)", format_number(g("wall_seconds"), 3)))
+
+    lines.append("Staleness")
+    lines.append(_row("stale reads", format_number(g("stale_reads"))))
+    lines.append(_row("stale-read rate",
+                      format_percent(g("stale_read_rate")) + _ci_text(g("stale_read_rate_ci95"))))
+    lines.append(_row("staleness (versions, mean)", format_number(g("staleness_versions_mean"), 3)))
+    lines.append(_row("staleness age (ms, mean)", format_number(_get(summary, "staleness_age_ms", "mean"), 3)))
+    lines.append(_row("staleness age (ms, p99)", format_number(_get(summary, "staleness_age_ms", "p99"), 3)))
+
+    lines.append("Cache")
+    lines.append(_row("hit rate", format_percent(g("cache_hit_rate")) + _ci_text(g("cache_hit_rate_ci95"))))
+
+    lines.append("Session guarantees")
+    lines.append(_row("read-your-writes violations", format_number(g("ryw_violations"))))
+    lines.append(_row("monotonic-read violations", format_number(g("monotonic_violations"))))
+
+    lines += _percentile_table(
+        "Latency (ms)",
+        [("read", g("read_latency_ms")), ("write", g("write_latency_ms"))],
+        PERCENTILES,
+    )
+    lines += _percentile_table(
+        "Replication lag (ms)",
+        [("replicas", g("replication_lag_ms"))],
+        (("mean", "mean"), ("p99", "p99"), ("max", "max")),
+    )
+    return "\n".join(lines)
+
+
+def describe_config(config: Config) -> str:
+    """One line saying what a configuration simulates (for the demo and logs)."""
+    run, work, rep, cache = config.run, config.workload, config.replication, config.cache
+    if work.mode == "open":
+        load = (f"open workload of {work.read_rate:g} reads/s + {work.write_rate:g} writes/s "
+                f"from {work.clients} clients")
+    else:
+        load = (f"closed workload of {work.clients} clients, read fraction {work.read_fraction:g}, "
+                f"think time {work.think_time}")
+    cache_text = f"cache ttl {format_duration(cache.ttl)}" if cache.enabled else "no cache"
+    return (
+        f"{load} on {work.keys} {work.key_distribution} keys; {rep.replicas} replicas, "
+        f"delay {rep.delay}, reads from {rep.read_policy}; {cache_text}; "
+        f"batch {config.pipeline.batch_size}; {format_duration(run.duration)} simulated "
+        f"(warmup {format_duration(run.warmup)}), seed {run.seed}"
+    )
+
+
+def _json_ready(value: Any) -> Any:
+    """Strict-JSON data: non-finite floats become null (JSON has no NaN or Infinity),
+    numpy scalars become Python numbers, tuples become lists."""
+    if isinstance(value, Mapping):
+        return {str(key): _json_ready(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_ready(item) for item in value]
+    if hasattr(value, "item") and callable(value.item):  # numpy scalar
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def to_json(summary: Mapping[str, Any]) -> str:
+    """The summary as indented, strictly valid JSON."""
+    return json.dumps(_json_ready(summary), indent=2, allow_nan=False)

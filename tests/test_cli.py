@@ -1,0 +1,192 @@
+"""The command line: bad input gives one line and exit 2; good input prints the summary.
+
+The engine is replaced by a fake here, so these tests check the command line alone.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import types
+
+import pytest
+
+from sim import cli
+from sim.config import Config
+
+
+def fake_summary(config: Config) -> dict:
+    """A summary with every key of DESIGN.md section 5, plus a non-finite value."""
+    stats = {"mean": 0.5, "p50": 0.4, "p95": 0.9, "p99": 1.2, "p999": 2.0, "max": 3.0}
+    return {
+        "reads": 900, "writes": 100, "stale_reads": 45, "stale_read_rate": 0.05,
+        "stale_read_rate_ci95": [0.04, 0.06], "staleness_versions_mean": 1.1,
+        "staleness_age_ms": {"mean": 0.8, "p99": 4.0}, "cache_hit_rate": None,
+        "ryw_violations": 3, "monotonic_violations": 0,
+        "read_latency_ms": stats, "write_latency_ms": stats, "throughput_ops_s": 1000.0,
+        "replication_lag_ms": {"mean": 1.0, "p99": 5.0, "max": float("inf")},
+        "t_visibility": [{"t_ms": 1.0, "p_fresh": 0.9, "n": 10}],
+        "sim_events": 12345, "wall_seconds": 0.01, "config": config.to_dict(),
+    }
+
+
+@pytest.fixture
+def engine(monkeypatch):
+    """Replace sim.engine with a fake that records the configs it was given."""
+    calls: list[Config] = []
+
+    def simulate(config):
+        calls.append(config)
+        return types.SimpleNamespace(summary=fake_summary(config))
+
+    monkeypatch.setitem(sys.modules, "sim.engine", types.SimpleNamespace(simulate=simulate))
+    return calls
+
+
+def run_bad(argv, capsys, engine):
+    """Run main with bad input; check the contract for errors and return the message."""
+    status = cli.main(argv)
+    out, err = capsys.readouterr()
+    assert status == 2
+    assert out == ""
+    assert err.endswith("\n") and err.count("\n") == 1, err
+    assert err.startswith("repsim: error: ")
+    assert "Traceback" not in err
+    assert engine == []  # stopped before simulating
+    return err
+
+
+def toml_file(tmp_path, text, name="exp.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+# (arguments, fragments the one-line message must contain: key, value, what is allowed)
+BAD_SETS = [
+    (["--set", "nosuch.key=1"], ["section", "'nosuch'", "allowed sections"]),
+    (["--set", "run.sed=1"], ["run.sed", "= 1", "duration, warmup, seed"]),
+    (["--set", "workload.clients=many"], ["workload.clients", "'many'", "an integer"]),
+    (["--set", "cache.enabled=yes"], ["cache.enabled", "'yes'", "true or false"]),
+    (["--set", "workload.write_rate=-5"], ["workload.write_rate", "-5", ">= 0"]),
+    (["--set", "workload.read_rate=0", "--set", "workload.write_rate=0"],
+     ["workload.read_rate", "0", "open mode needs"]),
+    (["--set", "run.duration=5parsecs"], ["run.duration", "'5parsecs'", "a duration"]),
+    (["--set", "replication.delay=exp:soon"], ["replication.delay", "'exp:soon'", "exp:MEAN"]),
+    (["--set", "replication.delay=uniform:1ms"], ["replication.delay", "uniform:LOW,HIGH"]),
+    (["--set", "network.client_latency=gauss:1ms"],
+     ["network.client_latency", "'gauss:1ms'", "unknown distribution kind"]),
+    (["--set", "replication.read_policy=nearest"],
+     ["replication.read_policy", "'nearest'", "'read-your-writes'"]),
+    (["--set", "replication.replicas=0"], ["replication.read_policy", "'replicas'", "replicas >= 1"]),
+    (["--set", "replication.wait_replicas=3"], ["replication.wait_replicas", "3", "at most"]),
+    (["--set", "run.warmup=30s"], ["run.warmup", "'30s'", "less than run.duration"]),
+    (["--set", "run.seed"], ["override", "'run.seed'", "SECTION.KEY=VALUE"]),
+    (["--set", "seed=2"], ["override", "'seed=2'", "SECTION.KEY=VALUE"]),
+    (["--set", "workload.read_fraction=2"], ["workload.read_fraction", "between 0 and 1"]),
+    (["--set", "faults.crash=true"], ["faults.crash", "unknown key"]),
+]
+
+
+@pytest.mark.parametrize(("args", "fragments"), BAD_SETS)
+def test_bad_overrides(args, fragments, capsys, engine):
+    err = run_bad(["run", *args], capsys, engine)
+    for fragment in fragments:
+        assert fragment in err
+
+
+def test_missing_config_file(tmp_path, capsys, engine):
+    err = run_bad(["run", str(tmp_path / "absent.toml")], capsys, engine)
+    assert "config file" in err and "absent.toml" in err and "cannot read" in err
+
+
+def test_invalid_toml(tmp_path, capsys, engine):
+    path = toml_file(tmp_path, "[run]\nseed = = 1\n")
+    err = run_bad(["run", path], capsys, engine)
+    assert "config file" in err and path in err and "invalid TOML" in err
+
+
+def test_unknown_section_in_file(tmp_path, capsys, engine):
+    err = run_bad(["run", toml_file(tmp_path, "[replica]\nreplicas = 1\n")], capsys, engine)
+    assert "'replica'" in err and "allowed sections" in err
+
+
+def test_wrong_type_in_file(tmp_path, capsys, engine):
+    err = run_bad(["run", toml_file(tmp_path, '[workload]\nclients = "8"\n')], capsys, engine)
+    assert "workload.clients = '8'" in err and "an integer" in err
+
+
+def test_empirical_file_without_samples(tmp_path, capsys, engine):
+    (tmp_path / "lat.txt").write_text("# nothing measured yet\n\n")
+    path = toml_file(tmp_path, '[network]\nclient_latency = "empirical:lat.txt"\n')
+    err = run_bad(["run", path], capsys, engine)
+    assert "network.client_latency" in err and "'empirical:lat.txt'" in err and "no samples" in err
+
+
+def test_override_applies_on_top_of_a_bad_file_value(tmp_path, capsys, engine):
+    # the file is fine; the override breaks it and is the one named
+    path = toml_file(tmp_path, "[replication]\nreplicas = 1\n")
+    err = run_bad(["run", path, "--set", "replication.wait_replicas=2"], capsys, engine)
+    assert "replication.wait_replicas = 2" in err and "at most replication.replicas (1)" in err
+
+
+@pytest.mark.parametrize("argv", [[], ["nosuch"], ["run", "--nosuch"], ["run", "a.toml", "b.toml"]])
+def test_usage_errors_exit_2(argv, capsys, engine):
+    assert cli.main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "usage:" in err
+    assert engine == []
+
+
+def test_help_exits_0(capsys):
+    assert cli.main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "run" in out and "demo" in out
+
+
+def test_run_json(tmp_path, capsys, engine):
+    path = toml_file(tmp_path, '[replication]\ndelay = "exp:3ms"\n')
+    assert cli.main(["run", path, "--set", "run.seed=5", "--set", "run.duration=5s", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    summary = json.loads(out)  # strict JSON: the fake's infinity became null
+    assert summary["replication_lag_ms"]["max"] is None
+    assert summary["stale_read_rate_ci95"] == [0.04, 0.06]
+    assert summary["config"]["replication"]["delay"] == "exp:3ms"
+    (config,) = engine
+    assert config.run.seed == 5 and config.run.duration == 5.0
+    assert config.replication.delay.mean == 0.003
+
+
+def test_run_table(capsys, engine):
+    assert cli.main(["run"]) == 0
+    out = capsys.readouterr().out
+    assert engine == [Config.default()]
+    for heading in ("Workload", "Staleness", "Cache", "Session guarantees", "Latency (ms)",
+                    "Replication lag (ms)"):
+        assert heading in out
+    assert "5.00 %" in out  # the stale-read rate as a percentage
+    hit_rate_line = next(line for line in out.splitlines() if "hit rate" in line)
+    assert hit_rate_line.split()[-1] == "-"  # None is shown as "-"
+
+
+def test_demo_runs_defaults_for_ten_seconds(capsys, engine):
+    assert cli.main(["demo"]) == 0
+    out = capsys.readouterr().out
+    (config,) = engine
+    assert config == Config.default().with_overrides({"run.duration": 10.0})
+    first, *rest = out.splitlines()
+    assert "demo" in first and "10s" in first
+    assert "Staleness" in "\n".join(rest)
+
+
+def test_python_dash_m_is_the_same_program():
+    # A real process: no traceback for bad input, exit status 2, nothing on stdout.
+    done = subprocess.run(
+        [sys.executable, "-m", "sim", "run", "--set", "workload.clients=0"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr == "repsim: error: workload.clients = 0: an integer >= 1\n"
