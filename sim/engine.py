@@ -93,7 +93,7 @@ class Model:
         self.clients = []
         for c in range(wl.clients):
             client = Client(env, at, c, master, self.cache, route, fill_route, self.recorder,
-                            pipe.batch_size, pipe.linger, pipeline)
+                            pipe.batch_size, pipe.linger, pipeline, trace)
             for node in self.nodes:
                 latency = cch.latency if node is self.cache else net.client_latency
                 client.up.append(Link(sampler(latency, f"link.client{c}->{node.name}")))

@@ -118,6 +118,8 @@ class Recorder:
             "staleness_age_ms": {"mean": age["mean"], "p99": age["p99"]},
             "cache_hit_rate": (hit_rate if self.cache_enabled else None),
             "cache_hit_rate_ci95": ([hit_lo, hit_hi] if self.cache_enabled else None),
+            "cache_hits": self.hits if self.cache_enabled else None,
+            "cache_misses": self.cache_reads - self.hits if self.cache_enabled else None,
             "ryw_violations": self.ryw_violations,
             "monotonic_violations": self.monotonic_violations,
             "read_latency_ms": self.read_latency.summary_ms(),

@@ -45,6 +45,7 @@ class Cache:
             if entry is not None:
                 if entry[1] > now:
                     op.result = entry[0]
+                    op.node = self
                     if self.capacity:
                         entries.move_to_end(op.key)
                     continue

@@ -20,7 +20,7 @@ class Client:
     """
 
     def __init__(self, env, at, index: int, master, cache, route, fill_route, recorder,
-                 batch_size: int, linger_s: float, pipeline: str) -> None:
+                 batch_size: int, linger_s: float, pipeline: str, trace=None) -> None:
         self.env = env
         self.at = at
         self.index = index
@@ -40,6 +40,8 @@ class Client:
         self.generation: dict = {}  # node -> batch counter, so a stale linger timer does nothing
         self.on_batch_done = None  # closed loop: called when a reply completes the last op
         self.outstanding = 0
+        self.trace = trace
+        self.name = f"client{index}"
         self.submit = {"now": self._send_now, "linger": self._queue_linger,
                        "explicit": self._queue}[pipeline]
 
@@ -48,6 +50,8 @@ class Client:
     def read(self, key: int, now: float) -> None:
         op = Op(self, key, False, now, self.committed[key], self.acked.get(key, 0),
                 self.read_max.get(key, 0))
+        if self.trace is not None:
+            self.trace("issue", now, node=self.name, key=key, write=False)
         if self.cache is not None:
             op.path = HIT
             self.submit(op, self.cache)
@@ -55,6 +59,8 @@ class Client:
             self.submit(op, self.route(self, key, now))
 
     def write(self, key: int, now: float) -> None:
+        if self.trace is not None:
+            self.trace("issue", now, node=self.name, key=key, write=True)
         self.submit(Op(self, key, True, now, self.committed[key], 0, 0), self.master)
 
     # -- pipelining ---------------------------------------------------------------------
@@ -127,6 +133,9 @@ class Client:
                     self.acked[key] = rec.number
                     self.acked_offset[key] = rec.offset
                 self.recorder.write_done(op, now)
+                if self.trace is not None:
+                    self.trace("written", now, node=self.name, key=key, version=rec.number,
+                               issued=op.issue_s, server=op.node.name)
                 self.outstanding -= 1
             else:
                 if op.path == MISS:
@@ -146,6 +155,10 @@ class Client:
             self.read_max[op.key] = number
         self.recorder.read_done(op, now)
         self.outstanding -= 1
+        if self.trace is not None:
+            self.trace("read", now, node=self.name, key=op.key, version=number,
+                       newest=op.newest.number, issued=op.issue_s, server=op.node.name,
+                       path=op.path, ryw_floor=op.ryw_floor, mono_floor=op.mono_floor)
 
     def _check_batch(self) -> None:
         if self.outstanding == 0 and self.on_batch_done is not None:

@@ -55,6 +55,7 @@ class Master:
         pending = None  # the last SET of the message: committed by the completion event
         for op in ops:
             t += service()
+            op.node = self
             if op.write:
                 if pending is not None:
                     self.at(pending.commit_s, self._on_commit, pending)

@@ -40,11 +40,11 @@ class Op:
     committed at the master at issue time (V(k, i)); ``ryw_floor``, the highest version of the key
     this client had written and been acknowledged; ``mono_floor``, the highest version of the key
     this client had received from an earlier read. ``result`` is the Version the command read or
-    wrote.
+    wrote; ``node`` the node that served it.
     """
 
     __slots__ = ("client", "key", "write", "issue_s", "newest", "ryw_floor", "mono_floor",
-                 "result", "path")
+                 "result", "path", "node")
 
     def __init__(self, client, key: int, write: bool, issue_s: float, newest: Version,
                  ryw_floor: int, mono_floor: int) -> None:
@@ -57,3 +57,4 @@ class Op:
         self.mono_floor = mono_floor
         self.result: Version | None = None
         self.path = DIRECT
+        self.node = None  # the node that answered (set by the server, for traces)

@@ -81,6 +81,7 @@ class Replica:
         for op in ops:
             t += service()
             op.result = store[op.key]
+            op.node = self
         self.busy_until = t
         self.at(self.down[client.index].arrival(t), client.on_reply, ops)
 
