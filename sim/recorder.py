@@ -7,7 +7,7 @@ and writes *issued* after ``run.warmup`` count (throughput counts replies receiv
 
 from __future__ import annotations
 
-from .metrics import LogHistogram, RatioBatchMeans, TVisibility
+from .metrics import FLUSH_AT, LogHistogram, RatioBatchMeans, TVisibility
 from .model.records import HIT, Op
 
 BATCHES = 32  # batch-means batches over the measured window
@@ -20,12 +20,7 @@ class Recorder:
         self.t0 = warmup_s
         self.horizon_s = horizon_s
         self.cache_enabled = cache_enabled
-        self.reads = 0
-        self.writes = 0
-        self.stale = 0
         self.stale_versions = 0
-        self.cache_reads = 0
-        self.hits = 0
         self.ryw_violations = 0
         self.monotonic_violations = 0
         self.completed = 0  # replies received after warm-up, reads and writes
@@ -41,45 +36,79 @@ class Recorder:
         self.read_latency_bm.den = self.stale_bm.den
         self.hit_bm = RatioBatchMeans(warmup_s, horizon_s, BATCHES)
         self.write_latency_bm = RatioBatchMeans(warmup_s, horizon_s, BATCHES)
+        # Hot-path aliases (RatioBatchMeans.inv_width keeps every t < horizon in range).
         self._inv = self.stale_bm.inv_width
-        self._last = BATCHES - 1
+        self._reads = self.stale_bm.den
+        self._stale = self.stale_bm.num
+        self._read_latency_sum = self.read_latency_bm.num
+        self._cache_reads = self.hit_bm.den
+        self._hits = self.hit_bm.num
+        self._read_latency_buf = self.read_latency.buffer
+        self._tvis_t = self.tvis.t_buffer
+        self._tvis_fresh = self.tvis.fresh_buffer
+
+    @property
+    def reads(self) -> int:
+        return int(sum(self._reads))
+
+    @property
+    def writes(self) -> int:
+        return int(sum(self.write_latency_bm.den))
+
+    @property
+    def stale(self) -> int:
+        return int(sum(self._stale))
+
+    @property
+    def cache_reads(self) -> int:
+        return int(sum(self._cache_reads))
+
+    @property
+    def hits(self) -> int:
+        return int(sum(self._hits))
 
     def read_done(self, op: Op, now: float) -> None:
-        """A read's reply reached its client at ``now``."""
-        if now >= self.t0:
+        """A read's reply reached its client at ``now``.
+
+        Counts of reads, stale reads, cache reads and hits live only in the per-batch lists
+        (their sums are the totals), so each read touches as few objects as possible.
+        """
+        t0 = self.t0
+        if now >= t0:
             self.completed += 1
         issue = op.issue_s
-        if issue < self.t0:
+        if issue < t0:
             return
-        self.reads += 1
         rec = op.result
         got = rec.number
         newest = op.newest
         want = newest.number
         latency = now - issue
-        self.read_latency.add(latency)
-        b = int((issue - self.t0) * self._inv)
-        if b > self._last:
-            b = self._last
-        self.stale_bm.den[b] += 1
-        self.read_latency_bm.num[b] += latency
+        buf = self._read_latency_buf
+        buf.append(latency)
+        if len(buf) >= FLUSH_AT:
+            self.read_latency.flush()
+        b = int((issue - t0) * self._inv)
+        self._reads[b] += 1
+        self._read_latency_sum[b] += latency
         if got < want:
-            self.stale += 1
-            self.stale_bm.num[b] += 1
+            self._stale[b] += 1
             self.stale_versions += want - got
             self.staleness_age.add(issue - rec.superseded_s)
         if want:
-            self.tvis.add(issue - newest.commit_s, got >= want)
+            ages = self._tvis_t
+            ages.append(issue - newest.commit_s)
+            self._tvis_fresh.append(got >= want)
+            if len(ages) >= FLUSH_AT:
+                self.tvis.flush()
         if got < op.ryw_floor:
             self.ryw_violations += 1
         if got < op.mono_floor:
             self.monotonic_violations += 1
         if op.path:
-            self.cache_reads += 1
-            self.hit_bm.den[b] += 1
+            self._cache_reads[b] += 1
             if op.path == HIT:
-                self.hits += 1
-                self.hit_bm.num[b] += 1
+                self._hits[b] += 1
 
     def write_done(self, op: Op, now: float) -> None:
         """A write's reply reached its client at ``now``."""
@@ -88,12 +117,9 @@ class Recorder:
         issue = op.issue_s
         if issue < self.t0:
             return
-        self.writes += 1
         latency = now - issue
         self.write_latency.add(latency)
         b = int((issue - self.t0) * self._inv)
-        if b > self._last:
-            b = self._last
         self.write_latency_bm.num[b] += latency
         self.write_latency_bm.den[b] += 1
 
@@ -102,6 +128,7 @@ class Recorder:
     def summary(self, max_lag_s: float | None) -> dict:
         """The metrics of DESIGN.md section 5 (times in ms, rates as fractions)."""
         window = self.horizon_s - self.t0
+        reads, hits = self.reads, self.hits
         rate, lo, hi = self.stale_bm.estimate()
         age = self.staleness_age.summary_ms()
         lag = self.lag.summary_ms()
@@ -109,17 +136,17 @@ class Recorder:
         read_mean, read_lo, read_hi = self.read_latency_bm.estimate()
         write_mean, write_lo, write_hi = self.write_latency_bm.estimate()
         return {
-            "reads": self.reads,
+            "reads": reads,
             "writes": self.writes,
             "stale_reads": self.stale,
             "stale_read_rate": rate,
             "stale_read_rate_ci95": [lo, hi],
-            "staleness_versions_mean": self.stale_versions / self.reads if self.reads else 0.0,
+            "staleness_versions_mean": self.stale_versions / reads if reads else 0.0,
             "staleness_age_ms": {"mean": age["mean"], "p99": age["p99"]},
             "cache_hit_rate": (hit_rate if self.cache_enabled else None),
             "cache_hit_rate_ci95": ([hit_lo, hit_hi] if self.cache_enabled else None),
-            "cache_hits": self.hits if self.cache_enabled else None,
-            "cache_misses": self.cache_reads - self.hits if self.cache_enabled else None,
+            "cache_hits": hits if self.cache_enabled else None,
+            "cache_misses": self.cache_reads - hits if self.cache_enabled else None,
             "ryw_violations": self.ryw_violations,
             "monotonic_violations": self.monotonic_violations,
             "read_latency_ms": self.read_latency.summary_ms(),
