@@ -7,6 +7,7 @@ Lifecycle: build (streams, nodes, links, clients, workload, recorder) -> run to 
 from __future__ import annotations
 
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +69,9 @@ class Model:
                 sampler(srv.batch_overhead, f"server.{name}.overhead"),
                 sampler(srv.service_time, f"server.{name}.service"), trace))
         master.replicas = self.replicas
+        for replica in self.replicas:
+            replica.warmup_s = config.run.warmup
+            replica.horizon_s = config.run.duration
         self.cache = None
         if cch.enabled:
             self.cache = Cache(env, at, 1 + rep.replicas, cch.ttl, cch.capacity, cch.on_write,
@@ -99,6 +103,7 @@ class Model:
                 client.up.append(Link(sampler(latency, f"link.client{c}->{node.name}")))
                 node.down.append(Link(sampler(latency, f"link.{node.name}->client{c}")))
             self.clients.append(client)
+            master.outboxes.append(deque())
 
         read_key = key_sampler(streams.rng("keys.read"), wl.keys, wl.key_distribution, wl.zipf_s)
         write_key = key_sampler(streams.rng("keys.write"), wl.keys, wl.key_distribution,
@@ -128,7 +133,7 @@ class Model:
     def _on_warmup(self, ev) -> None:
         now = self.env._now
         for replica in self.replicas:
-            replica.max_lag_s = replica.lag(now)
+            replica.max_lag_s = max(replica.max_lag_s, replica.lag(now))
         self._on_lag_sample(ev)
 
     def _on_lag_sample(self, ev) -> None:

@@ -129,10 +129,10 @@ class Recorder:
         """The metrics of DESIGN.md section 5 (times in ms, rates as fractions)."""
         window = self.horizon_s - self.t0
         reads, hits = self.reads, self.hits
-        rate, lo, hi = self.stale_bm.estimate()
+        rate, lo, hi = self.stale_bm.estimate(clamp01=True)
         age = self.staleness_age.summary_ms()
         lag = self.lag.summary_ms()
-        hit_rate, hit_lo, hit_hi = self.hit_bm.estimate()
+        hit_rate, hit_lo, hit_hi = self.hit_bm.estimate(clamp01=True)
         read_mean, read_lo, read_hi = self.read_latency_bm.estimate()
         write_mean, write_lo, write_hi = self.write_latency_bm.estimate()
         return {

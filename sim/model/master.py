@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 
 from .kernel import Link
@@ -14,7 +15,8 @@ class Master:
     A message of B commands costs ``batch_overhead`` plus ``service_time`` per command, served
     back to back; each SET commits at its own completion time (the key's version becomes the
     previous one plus one) and is then appended to every replica's stream; the reply leaves when
-    the whole message is served (and, with ``wait_replicas``, once enough replicas applied it).
+    the whole message is served (and, with ``wait_replicas``, once enough replicas applied it,
+    in request order per client connection, since WAIT blocks the connection in Redis).
 
     Two views of the data are kept: ``latest`` is the state at the end of the queue (what a
     command enqueued now will see when it is served, since only this thread changes it), and
@@ -41,6 +43,7 @@ class Master:
         self.cache = None  # the Cache, when it must hear of commits (on_write)
         self.wait_replicas = wait_replicas
         self.wait_timeout_s = wait_timeout_s
+        self.outboxes: list[deque] = []  # per client, replies held in order under WAIT
         self.trace = trace
 
     # -- messages from clients ------------------------------------------------------------
@@ -52,22 +55,28 @@ class Master:
         t += self.overhead()
         latest = self.latest
         service = self.service
-        pending = None  # the last SET of the message: committed by the completion event
+        at = self.at
+        wrote = False
+        last = None  # a SET that is the message's last command: committed by the reply event
         for op in ops:
             t += service()
             op.node = self
             if op.write:
-                if pending is not None:
-                    self.at(pending.commit_s, self._on_commit, pending)
+                if last is not None:
+                    at(last.commit_s, self._on_commit, last)
                 k = op.key
                 self.offset += 1
-                pending = Version(k, latest[k].number + 1, t, self.offset)
-                latest[k] = pending
-                op.result = pending
+                last = Version(k, latest[k].number + 1, t, self.offset)
+                latest[k] = last
+                op.result = last
+                wrote = True
             else:
+                if last is not None:
+                    at(last.commit_s, self._on_commit, last)
+                    last = None
                 op.result = latest[op.key]
         self.busy_until = t
-        self.at(t, self._on_served, (client, ops, pending))
+        at(t, self._on_served, (client, ops, last, wrote))
 
     def _on_commit(self, ev) -> None:
         self.commit(ev._value)
@@ -87,28 +96,40 @@ class Master:
             self.trace("commit", now, node="master", key=rec.key, version=rec.number)
 
     def _on_served(self, ev) -> None:
-        client, ops, pending = ev._value
-        if pending is not None:
-            self.commit(pending)
-        if self.wait_replicas and pending is not None:
-            self._wait(client, ops)
-        else:
+        client, ops, last, wrote = ev._value
+        if last is not None:
+            self.commit(last)
+        if not self.wait_replicas:
             self.reply(client, ops)
+            return
+        # WAIT blocks the client's connection: replies leave in request order, so a reply
+        # queues behind an earlier message of the same client still waiting for its acks.
+        entry = [not wrote, ops]
+        outbox = self.outboxes[client.index]
+        outbox.append(entry)
+        if wrote:
+            self._wait(client, entry)
+        self._drain(client)
 
     def reply(self, client, ops) -> None:
         self.at(self.down[client.index].arrival(self.env._now), client.on_reply, ops)
 
+    def _drain(self, client) -> None:
+        outbox = self.outboxes[client.index]
+        while outbox and outbox[0][0]:
+            self.reply(client, outbox.popleft()[1])
+
     # -- WAIT: reply once enough replicas applied every write of the message ------------
 
-    def _wait(self, client, ops) -> None:
-        waiter = [0, client, ops]  # writes still short of acks, client, ops
+    def _wait(self, client, entry: list) -> None:
+        waiter = [0, client, entry]  # writes still short of acks, client, outbox entry
         need = self.wait_replicas
-        for op in ops:
+        for op in entry[1]:
             if op.write and op.result.acks < need:
                 op.result.waiter = waiter
                 waiter[0] += 1
         if waiter[0] == 0:
-            self.reply(client, ops)
+            entry[0] = True
         elif self.wait_timeout_s > 0:
             self.at(self.env._now + self.wait_timeout_s, self._on_wait_timeout, waiter)
 
@@ -121,13 +142,15 @@ class Master:
             rec.waiter = None
             waiter[0] -= 1
             if waiter[0] == 0:
-                self.reply(waiter[1], waiter[2])
+                waiter[2][0] = True
+                self._drain(waiter[1])
 
     def _on_wait_timeout(self, ev) -> None:
         waiter = ev._value
         if waiter[0] > 0:
-            waiter[0] = -1  # replied: late acks must not reply again
-            for op in waiter[2]:
+            waiter[0] = -1  # released: late acks must not release it again
+            for op in waiter[2][1]:
                 if op.write:
                     op.result.waiter = None
-            self.reply(waiter[1], waiter[2])
+            waiter[2][0] = True
+            self._drain(waiter[1])

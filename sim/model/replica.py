@@ -44,6 +44,8 @@ class Replica:
         self.applying: deque[tuple[float, Version]] = deque()
         self.arrived_offset = 0
         self.max_lag_s = 0.0
+        self.warmup_s = 0.0  # set by the engine: the measured window [warmup_s, horizon_s]
+        self.horizon_s = float("inf")
         self.acks = master.wait_replicas > 0
         self.trace = trace
 
@@ -61,9 +63,14 @@ class Replica:
         self.store[rec.key] = rec
         self.arrived_offset = rec.offset
         self.inflight.popleft()
-        self.applying.append((done, rec))
+        applying = self.applying
+        while applying and applying[0][0] <= now:
+            applying.popleft()
+        applying.append((done, rec))
+        # The lag peaks just before this write is applied (everything older is applied by
+        # then): done - commit time. Only peaks inside the measured window count.
         lag = done - rec.commit_s
-        if lag > self.max_lag_s:
+        if lag > self.max_lag_s and self.warmup_s <= done <= self.horizon_s:
             self.max_lag_s = lag
         if self.acks:
             self.at(done, self.master.on_ack, rec)
