@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sim.config import Config, ConfigError
+from sim.redis_cli import register as _add_redis
 from sim.report import describe_config, format_summary, to_json
 
 __all__ = ["SUBCOMMANDS", "build_parser", "main"]
@@ -71,7 +72,7 @@ def _add_demo(subparsers: Any) -> None:
 
 
 # The one place subcommands are registered, in the order `repsim --help` lists them.
-SUBCOMMANDS: list[Callable[[Any], None]] = [_add_run, _add_demo]
+SUBCOMMANDS: list[Callable[[Any], None]] = [_add_run, _add_demo, _add_redis]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,66 @@
+"""Measuring a real Redis: PING, closed loops, and the errors a user can meet."""
+
+from __future__ import annotations
+
+import pytest
+
+from sim.redis_measure import (
+    LoopPoint,
+    MeasureError,
+    measure_closed_loop,
+    measure_curve,
+    measure_ping,
+    merge_points,
+    pipeline_depths,
+)
+from tests.redis_servers import free_port, master_and_replica, requires_redis
+
+
+def test_pipeline_depths():
+    assert pipeline_depths(128) == [1, 2, 4, 8, 16, 32, 64, 128]
+    assert pipeline_depths(1) == [1]
+    assert pipeline_depths(100) == [1, 2, 4, 8, 16, 32, 64, 100]
+
+
+def test_merge_takes_medians_and_totals():
+    parts = [LoopPoint("SET", 4, 2, n, 0.1, x, p50, 1e-3)
+             for n, x, p50 in ((10, 100.0, 1e-3), (30, 300.0, 3e-3), (20, 200.0, 2e-3))]
+    merged = merge_points(parts)
+    assert merged.batches == 60 and merged.window_s == pytest.approx(0.3)
+    assert merged.throughput_ops_s == 200.0 and merged.latency_p50_s == 2e-3
+
+
+def test_unreachable_server():
+    with pytest.raises(MeasureError, match="cannot connect"):
+        measure_ping(("127.0.0.1", free_port()))
+
+
+@pytest.mark.redis
+@requires_redis
+def test_measurements_against_a_real_pair():
+    with master_and_replica() as (master, replica):
+        ping = measure_ping(master.address, seconds=0.2)
+        assert ping.n > 10 and 0 < ping.rtt_min_s <= ping.rtt_p50_s
+        one = measure_closed_loop(master.address, "GET", 1, 1, 0.2)
+        deep = measure_closed_loop(master.address, "GET", 64, 1, 0.2)
+        # Depth 1 cannot beat one message per round trip; depth 64 carries 64 per trip.
+        assert one.throughput_ops_s <= 1.5 / ping.rtt_min_s
+        assert deep.throughput_ops_s > 4 * one.throughput_ops_s
+        assert deep.latency_p50_s > 0 and one.batches > 10
+        several = measure_curve(master.address, [1, 8], [3], ("SET",), 0.2, rounds=2)
+        assert [(p.depth, p.clients) for p in several] == [(1, 3), (8, 3)]
+        assert all(p.throughput_ops_s > 0 for p in several)
+        assert master.client().keys("repsim:cal:*") == []
+        # A replica refuses writes: the server's own message, not a hang.
+        with pytest.raises(MeasureError, match="read only"):
+            measure_closed_loop(replica.address, "SET", 4, 1, 0.1)
+
+
+def test_ci_has_a_redis_server():
+    """Locally the real-server tests may skip; in CI (.ci/run installs it) they must run."""
+    import os
+
+    from tests.redis_servers import REDIS_SERVER, SKIP_REASON
+
+    if os.environ.get("CI") and REDIS_SERVER is None:
+        pytest.fail("CI=true but " + SKIP_REASON)
