@@ -90,7 +90,7 @@ def test_master_queue_mean_latency(service):
 @pytest.mark.parametrize(("batch", "read_fraction"), [(1, 1.0), (8, 1.0), (32, 0.5)])
 def test_closed_loop_throughput(batch, read_fraction):
     """One closed-loop client, constant L, o, s: throughput = B / (2L + o + B s), exactly."""
-    latency_s, overhead_s, service_s, duration = 100e-6, 20e-6, 5e-6, 20.0
+    latency_s, overhead_s, service_s, duration = 100e-6, 20e-6, 5e-6, 5.0
     cfg = config({"cache.enabled": False, "replication.read_policy": "master",
                   "replication.delay": "0s", "server.replica_apply_time": "0s",
                   "workload.mode": "closed", "workload.clients": 1,
