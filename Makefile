@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test test-full bench lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -17,6 +17,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m ruff check sim tests benchmarks
 	$(PY) -m pytest -q
+
+# The heavy statistical checks at four times their length (narrower intervals).
+test-full: $(STAMP)
+	REPSIM_FULL=1 $(PY) -m pytest -q
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py

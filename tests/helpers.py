@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 from sim import Config
 from sim.metrics import t_quantile
+
+# Heavy statistical checks run shortened in `make test`; REPSIM_FULL=1 (`make test-full`)
+# runs them this many times longer, which narrows every interval by about half.
+LENGTH = 4.0 if os.environ.get("REPSIM_FULL") else 1.0
 
 BATCHES = 32  # the recorder's batch count; its intervals use Student t with BATCHES - 1 df
 Z_CHECK = 3.5  # checks accept |estimate - theory| <= 3.5 standard errors (two-sided p ~ 1e-3)
@@ -15,6 +21,11 @@ ZERO = {
     "server.replica_apply_time": "0s",
     "cache.latency": "0s",
 }
+
+
+def long_run(seconds: float) -> float:
+    """A heavy check's simulated duration: ``seconds`` in `make test`, longer in full runs."""
+    return seconds * LENGTH
 
 
 def config(overrides: dict | None = None) -> Config:

@@ -7,7 +7,9 @@ import math
 import pytest
 
 from sim import analytic, simulate
-from tests.helpers import ZERO, assert_agrees, config
+from tests.helpers import ZERO, assert_agrees, config, long_run
+
+pytestmark = pytest.mark.heavy
 
 
 @pytest.mark.parametrize(("keys", "write_rate", "delay_ms"), [
@@ -21,7 +23,7 @@ def test_stale_read_rate_constant_delay(keys, write_rate, delay_ms):
     cfg = config({**ZERO, "cache.enabled": False, "replication.delay": f"{delay_ms}ms",
                   "replication.read_policy": "replicas", "workload.keys": keys,
                   "workload.key_distribution": "uniform", "workload.write_rate": write_rate,
-                  "workload.read_rate": 2000.0, "run.duration": 40, "run.warmup": 1})
+                  "workload.read_rate": 2000.0, "run.duration": long_run(40), "run.warmup": 1})
     s = simulate(cfg).summary
     theory = analytic.stale_read_rate_constant_delay(write_rate / keys, delay_ms / 1e3)
     assert_agrees(s["stale_read_rate"], s["stale_read_rate_ci95"], theory)
@@ -43,7 +45,7 @@ def test_ttl_cache_hit_ratio(keys, read_rate, ttl_ms):
     cfg = config({**ZERO, "cache.enabled": True, "cache.ttl": f"{ttl_ms}ms",
                   "cache.fill_from": "master", "workload.keys": keys,
                   "workload.key_distribution": "uniform", "workload.read_rate": read_rate,
-                  "workload.write_rate": 0.0, "run.duration": 40, "run.warmup": 1})
+                  "workload.write_rate": 0.0, "run.duration": long_run(40), "run.warmup": 1})
     s = simulate(cfg).summary
     theory = analytic.ttl_hit_ratio(read_rate / keys, ttl_ms / 1e3)
     assert_agrees(s["cache_hit_rate"], s["cache_hit_rate_ci95"], theory)
@@ -77,7 +79,7 @@ def test_master_queue_mean_latency(service):
     cfg = config({**ZERO, "cache.enabled": False, "replication.read_policy": "master",
                   "replication.replicas": 0, "network.client_latency": f"{latency_s * 1e3}ms",
                   "server.service_time": dist, "workload.read_rate": rate,
-                  "workload.write_rate": 0.0, "run.duration": 300, "run.warmup": 5})
+                  "workload.write_rate": 0.0, "run.duration": long_run(300), "run.warmup": 5})
     s = simulate(cfg).summary
     if service == "exp":
         sojourn = analytic.mm1_sojourn(rate, 1.0 / mean_service_s)
