@@ -1,0 +1,340 @@
+"""``repsim sweep``, ``repsim plot`` and ``repsim demo`` (DESIGN.md section 5).
+
+:func:`register` adds the ``sweep`` and ``plot`` subcommands to the ``repsim`` parser; each
+sets ``handler`` to a function of the parsed arguments that returns the exit status. Bad input
+raises ConfigError, which the command line turns into one line and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sim.errors import ConfigError
+from sim.sweep import load, plan_sweep, sweep
+from sim.sweep_exec import EXECUTORS
+from sim.sweep_io import META_NAME, RESULTS_NAME
+
+__all__ = ["register", "demo", "cmd_demo", "parse_vary", "default_plots"]
+
+PLOT_KINDS = ("line", "heatmap", "batch", "tradeoff", "tvis")
+DEFAULT_METRIC = "stale_read_rate"
+
+
+def _write(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def parse_vary(items: list[str]) -> dict[str, str]:
+    """``["k=v1,v2", "j=log:1:10:3"]`` -> ``{"k": "v1,v2", "j": "log:1:10:3"}``."""
+    vary: dict[str, str] = {}
+    for item in items:
+        key, sep, values = item.partition("=")
+        key = key.strip()
+        if not sep or not key or not values.strip():
+            raise ConfigError("--vary", item,
+                              "SECTION.KEY=V1,V2,... or SECTION.KEY=log:START:STOP:COUNT")
+        if key in vary:
+            raise ConfigError("--vary", item, f"each key once ({key} is given twice)")
+        vary[key] = values
+    return vary
+
+
+def _default_out(identity: dict[str, Any]) -> Path:
+    """``results/sweep-<hash>``: the same sweep resumes there, another one goes elsewhere."""
+    text = json.dumps(identity, sort_keys=True, default=str)
+    return Path("results") / f"sweep-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+
+
+def _point_table(df: pd.DataFrame, keys: list[str]) -> str:
+    """Means over repetitions of a few headline metrics, one line per point."""
+    metrics = [m for m in ("stale_read_rate", "cache_hit_rate", "read_latency_ms.p99",
+                           "throughput_ops_s") if m in df.columns]
+    ok = df[df["error"] == ""] if "error" in df.columns else df
+    if ok.empty or not metrics:
+        return ""
+    table = ok.groupby(keys or ["rep"], sort=False)[metrics].mean() if keys else \
+        ok[metrics].mean().to_frame("mean").T
+    return table.to_string(float_format=lambda v: f"{v:.4g}", max_rows=40)
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from sim.config import Config
+
+    base = Config.load(args.config, args.overrides)
+    vary = parse_vary(args.vary)
+    plan = plan_sweep(base, vary, args.reps, args.zip or None)
+    out = Path(args.out) if args.out else _default_out(plan.identity)
+    try:
+        df = sweep(base, vary, reps=args.reps, zip=args.zip or None, out=out,
+                   executor=args.executor, scheduler=args.scheduler, workers=args.workers,
+                   progress=not args.quiet)
+    except KeyboardInterrupt:
+        sys.stderr.write(f"repsim sweep: interrupted; the runs finished so far are in {out}; "
+                         "rerun the same command to resume\n")
+        return 130
+    failed = df[df["error"] != ""]
+    _write(f"repsim sweep: {len(df)} runs ({len(plan.points)} points x {args.reps} "
+           f"repetition{'s' if args.reps != 1 else ''}), {len(failed)} failed")
+    table = _point_table(df, list(plan.keys))
+    if table:
+        _write(table)
+    _write(f"results: {out / RESULTS_NAME}")
+    _write(f"meta:    {out / META_NAME}")
+    if not args.no_plot:
+        for path in default_plots(df, out, list(plan.keys)):
+            _write(f"plot:    {path}")
+    if len(failed):
+        first = failed.iloc[0]
+        sys.stderr.write(f"repsim sweep: {len(failed)} runs failed (point {first['point']}: "
+                         f"{first['error']}); rerun the same command to retry them\n")
+        return 1
+    return 0
+
+
+def default_plots(df: pd.DataFrame, out: Path, keys: list[str]) -> list[Path]:
+    """The plots a sweep leaves in ``out``: stale-read rate against the first varied key (one
+    line per value of the second, one panel per value of the third), and latency against the
+    pipeline batch size when that was varied. Returns the files written."""
+    from sim import plots
+
+    varied = [k for k in keys if df[k].nunique() > 1]
+    ok = df[df["error"] == ""] if "error" in df.columns else df
+    if not varied or ok.empty or DEFAULT_METRIC not in ok.columns:
+        return []
+    x, hue, col = (varied + [None, None])[:3]
+    written = plots.save(plots.line(ok, x, DEFAULT_METRIC, hue=hue, col=col),
+                         out / _plot_name(DEFAULT_METRIC, x, hue, col))
+    if "pipeline.batch_size" in varied and "read_latency_ms.p99" in ok.columns:
+        written += plots.save(plots.latency_vs_batch(ok), out / "latency_vs_batch_size")
+    return written
+
+
+def _plot_name(y: str, x: str | None, hue: str | None = None, col: str | None = None) -> str:
+    name = f"{y}_vs_{x}" if x else y
+    name = f"{name}_by_{hue}" if hue else name
+    return f"{name}_per_{col}" if col else name
+
+
+def add_sweep(subparsers: Any) -> None:
+    """Declare ``repsim sweep``."""
+    parser = subparsers.add_parser(
+        "sweep", help="run a grid of configurations, each with several seeds",
+        description="Run every point of a grid (the cartesian product of the --vary lists) "
+        "--reps times and write DIR/results.csv (one row per run), DIR/meta.json and a plot. "
+        "Rerunning the same command resumes an interrupted sweep.")
+    parser.add_argument("config", nargs="?", metavar="CONFIG.toml",
+                        help="base experiment (TOML); every key has a default")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="SECTION.KEY=VALUE", help="override one base key (repeatable)")
+    parser.add_argument("--vary", action="append", default=[], metavar="SECTION.KEY=VALUES",
+                        help="values of one key: a comma list (1ms,5ms,20ms), "
+                        "log:START:STOP:COUNT or lin:START:STOP:COUNT (repeatable)")
+    parser.add_argument("--zip", action="append", default=[], metavar="KEY,KEY",
+                        help="vary these --vary keys together instead of across (repeatable)")
+    parser.add_argument("--reps", type=int, default=1, metavar="N",
+                        help="repetitions of each point, with seeds derived from run.seed "
+                        "(default 1)")
+    parser.add_argument("--out", metavar="DIR",
+                        help="output directory (default results/sweep-<hash of the sweep>)")
+    parser.add_argument("--executor", choices=EXECUTORS, default="processes",
+                        help="where runs execute (default processes: one worker per core)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="Dask scheduler to join, e.g. tcp://host:8786 (with --executor "
+                        "dask; without it a local cluster is started)")
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="worker processes (default: one per core)")
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    parser.add_argument("--no-plot", action="store_true", help="do not write the default plot")
+    parser.set_defaults(handler=_cmd_sweep)
+
+
+def _load_for_plot(path: Path) -> pd.DataFrame:
+    if not (path / RESULTS_NAME).exists():
+        raise ConfigError("DIR", str(path), f"a sweep directory holding {RESULTS_NAME}")
+    return load(path)
+
+
+def _check_column(df: pd.DataFrame, option: str, name: str | None, numeric: bool) -> None:
+    if name is None or name in df.columns:
+        if name is not None and numeric and not pd.api.types.is_numeric_dtype(df[name]):
+            raise ConfigError(option, name, "a numeric metric column")
+        return
+    choices = [c for c in df.columns if c not in ("point", "rep", "seed", "error")]
+    if numeric:
+        choices = [c for c in choices if pd.api.types.is_numeric_dtype(df[c])]
+    shown = ", ".join(choices[:12]) + (", ..." if len(choices) > 12 else "")
+    raise ConfigError(option, name, f"a column of {RESULTS_NAME}: {shown}")
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from sim import plots
+
+    path = Path(args.dir)
+    if args.kind == "tvis" or path.suffix == ".json":
+        if not path.is_file():
+            raise ConfigError("FILE", str(path), "a run summary from `repsim run --json`")
+        try:
+            summary = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ConfigError("FILE", str(path), f"JSON from `repsim run --json` ({exc})") from exc
+        if not isinstance(summary, dict) or "t_visibility" not in summary:
+            raise ConfigError("FILE", str(path), "a run summary with a t_visibility curve")
+        fig, stem = plots.t_visibility(summary), path.with_suffix("").with_name(
+            f"{path.stem}_t_visibility")
+    else:
+        df = _load_for_plot(path)
+        keys = list(df.attrs.get("vary", []))
+        kind = args.kind
+        x = args.x or {"batch": "pipeline.batch_size", "tradeoff": "stale_read_rate"}.get(
+            kind, keys[0] if keys else None)
+        y = args.y or {"batch": "read_latency_ms", "tradeoff": "read_latency_ms.p99"}.get(
+            kind, DEFAULT_METRIC)
+        _check_column(df, "--x", x, numeric=kind == "tradeoff")
+        _check_column(df, "--hue", args.hue, numeric=False)
+        _check_column(df, "--col", args.col, numeric=False)
+        if kind == "batch":
+            _check_column(df, "--y", f"{y}.p99", numeric=True)
+        else:
+            _check_column(df, "--y", y, numeric=True)
+        if x is None:
+            raise ConfigError("--x", None, "a varied key (this sweep varied none)")
+        chosen = [k for k in (x, args.hue, args.col) if k]
+        if len(set(chosen)) != len(chosen):
+            raise ConfigError("--hue", args.hue, "a key other than --x and --col")
+        if kind == "heatmap":
+            if not args.hue:
+                raise ConfigError("--hue", None, "the second key of the heatmap (its rows)")
+            fig = plots.heatmap(df, x, args.hue, y)
+        elif kind == "batch":
+            fig = plots.latency_vs_batch(df, x, y, hue=args.hue)
+        elif kind == "tradeoff":
+            fig = plots.tradeoff(df, staleness=x, latency=y, hue=args.hue)
+        else:
+            fig = plots.line(df, x, y, hue=args.hue, col=args.col, logy=args.logy)
+        prefix = "" if kind == "line" else f"{kind}_"
+        stem = path / f"{prefix}{_plot_name(y, x, args.hue, args.col)}"
+    if args.out:
+        out = Path(args.out)
+        fmt = args.format or out.suffix.lstrip(".") or "png"
+        if fmt not in ("png", "svg"):
+            raise ConfigError("--out", str(out), "a file name ending in .png or .svg")
+        written = plots.save(fig, out.with_suffix(""), formats=[fmt])
+    else:
+        written = plots.save(fig, stem, formats=[args.format] if args.format else ["png", "svg"])
+    for path_written in written:
+        _write(f"plot: {path_written}")
+    return 0
+
+
+def add_plot(subparsers: Any) -> None:
+    """Declare ``repsim plot``."""
+    parser = subparsers.add_parser(
+        "plot", help="plot the results of a sweep",
+        description="Plot a sweep directory: a metric against a varied key, one line per "
+        "--hue value, mean over repetitions with a 95%% band. Writes PNG and SVG into DIR "
+        "unless --out is given.")
+    parser.add_argument("dir", metavar="DIR",
+                        help="sweep directory (or, with --kind tvis, a `repsim run --json` file)")
+    parser.add_argument("--x", metavar="KEY", help="varied key on the x axis (default: the "
+                        "first varied key; tradeoff: the staleness metric)")
+    parser.add_argument("--y", metavar="METRIC", help=f"metric column (default {DEFAULT_METRIC}; "
+                        "batch: read_latency_ms; tradeoff: read_latency_ms.p99)")
+    parser.add_argument("--hue", metavar="KEY", help="one line per value of this key "
+                        "(heatmap: the key of the rows)")
+    parser.add_argument("--col", metavar="KEY", help="one panel per value of this key")
+    parser.add_argument("--kind", choices=PLOT_KINDS, default="line",
+                        help="line (default), heatmap, batch (latency p50/p99 vs batch size), "
+                        "tradeoff (latency vs staleness with the Pareto front), tvis "
+                        "(t-visibility of one run)")
+    parser.add_argument("--logy", action="store_true", help="log scale on the y axis")
+    parser.add_argument("--out", metavar="FILE", help="write this one file (.png or .svg)")
+    parser.add_argument("--format", choices=("png", "svg"), help="only this format")
+    parser.set_defaults(handler=_cmd_plot)
+
+
+def register(subparsers: Any) -> None:
+    """Add ``sweep`` and ``plot`` to the ``repsim`` subcommands."""
+    add_sweep(subparsers)
+    add_plot(subparsers)
+
+
+# --- repsim demo --------------------------------------------------------------------------
+
+# Short runs keep the demo under two minutes on two cores (measured: see the README).
+DEMO_RUN = {"run.duration": 2.0, "run.warmup": 0.5}
+DEMO_GRID = {"workload.write_rate": "log:10:10000:7", "replication.delay": "1ms,5ms,20ms",
+             "cache.enabled": "true,false"}
+DEMO_PIPELINE_BASE = {"run.duration": 0.5, "run.warmup": 0.1, "workload.mode": "closed",
+                      "cache.enabled": False}
+DEMO_PIPELINE_GRID = {"pipeline.batch_size": "log:1:64:7"}
+# Design choices at one write rate, for the latency-staleness trade-off: read routing x
+# (cache off, or on with three TTLs; the two cache keys vary together).
+DEMO_TRADEOFF_BASE = {"workload.write_rate": 1000.0}
+DEMO_TRADEOFF_GRID = {"replication.read_policy": "master,replicas,sticky,read-your-writes",
+                      "cache.enabled": "false,true,true,true",
+                      "cache.ttl": "1s,10ms,100ms,1s"}
+DEMO_TRADEOFF_ZIP = ["cache.enabled,cache.ttl"]
+DEMO_REPS = 3
+
+
+def demo(out: str | Path = "results/demo", executor: str = "processes",
+         quiet: bool = False) -> int:
+    """The main job in small: stale reads against write rate x replication delay x cache on/off
+    (3 repetitions), and latency against pipeline batch size; CSVs and plots in ``out``."""
+    from sim import plots
+    from sim.config import Config
+
+    out = Path(out)
+    base = Config.default()
+    # The demo shows what this version computes: start afresh rather than resume old runs.
+    for part in ("staleness", "tradeoff", "pipeline"):
+        shutil.rmtree(out / part, ignore_errors=True)
+    _write(f"repsim demo: sweeping write rate x replication delay x cache on/off, "
+           f"{DEMO_REPS} repetitions, {DEMO_RUN['run.duration']} s simulated each")
+    grid = sweep(base.with_overrides(DEMO_RUN), DEMO_GRID, reps=DEMO_REPS,
+                 out=out / "staleness", executor=executor, progress=not quiet)
+    ok = grid[grid["error"] == ""]
+    written = plots.save(plots.line(ok, "workload.write_rate", "stale_read_rate",
+                                    hue="replication.delay", col="cache.enabled"),
+                         out / "stale_read_rate_vs_write_rate")
+    written += plots.save(plots.line(ok, "workload.write_rate", "read_latency_ms.p99",
+                                     hue="replication.delay", col="cache.enabled"),
+                          out / "read_p99_vs_write_rate")
+    _write("repsim demo: sweeping read policy x cache TTL at 1000 writes/s")
+    design = sweep(base.with_overrides({**DEMO_RUN, **DEMO_TRADEOFF_BASE}), DEMO_TRADEOFF_GRID,
+                   reps=DEMO_REPS, zip=DEMO_TRADEOFF_ZIP, out=out / "tradeoff",
+                   executor=executor, progress=not quiet)
+    written += plots.save(plots.tradeoff(design[design["error"] == ""],
+                                         hue="replication.read_policy"),
+                          out / "latency_staleness_tradeoff")
+    _write("repsim demo: sweeping pipeline batch size (closed loop, no cache)")
+    batch = sweep(base.with_overrides(DEMO_PIPELINE_BASE), DEMO_PIPELINE_GRID, reps=DEMO_REPS,
+                  out=out / "pipeline", executor=executor, progress=not quiet)
+    written += plots.save(plots.latency_vs_batch(batch[batch["error"] == ""]),
+                          out / "latency_vs_batch_size")
+    for cache, rows in ok.groupby("cache.enabled", sort=False):
+        _write(f"stale-read rate, cache {'on' if cache else 'off'} (mean of {DEMO_REPS} "
+               "repetitions; rows: write rate ops/s, columns: replication delay):")
+        table = rows.pivot_table(index="workload.write_rate", columns="replication.delay",
+                                 values="stale_read_rate", sort=False)
+        table.index = [f"{v:g}" for v in table.index]
+        _write(table.to_string(float_format=lambda v: f"{v:.4f}"))
+    failed = sum(int((df["error"] != "").sum()) for df in (grid, design, batch))
+    for part in ("staleness", "tradeoff", "pipeline"):
+        _write(f"results: {out / part / RESULTS_NAME}")
+    for path in written:
+        _write(f"plot:    {path}")
+    return 1 if failed else 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """``repsim demo`` handler."""
+    return demo(quiet=getattr(args, "quiet", False))

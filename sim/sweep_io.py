@@ -1,0 +1,312 @@
+"""Files of a sweep directory: ``results.csv`` and ``meta.json``, written so they survive a kill.
+
+The guarantees (DESIGN.md section 5: "never leaves a half-written file"):
+
+- ``results.csv`` grows by whole rows: each row is one complete line handed to the kernel in a
+  single ``os.write`` on a file opened with ``O_APPEND``, so a ``kill -9`` can at worst leave a
+  trailing partial line, which :meth:`ResultsFile.open` drops before anything else is appended.
+- Every rewrite (the header, a header that gains a column, the final sorted file) and every
+  ``meta.json`` goes to a temporary file in the same directory first and is moved into place with
+  ``os.replace``, which is atomic on POSIX: a reader sees the old file or the new one.
+
+Values are plain scalars (int, float, str, bool, None). Strings are kept on one line (newlines
+become spaces) because a line is the unit of atomicity.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import platform
+import tempfile
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sim.errors import ConfigError
+
+RESULTS_NAME = "results.csv"
+META_NAME = "meta.json"
+
+Row = dict[str, Any]
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and ``os.replace`` (all or nothing)."""
+    path = Path(path)
+    # mkstemp makes the file private (0600); results are meant to be read by others, so give
+    # the file the mode of the one it replaces, or the usual mode under the umask.
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_umask()
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        # Leave no temporary file behind, whatever went wrong (including Ctrl-C).
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    """Write ``obj`` as indented JSON to ``path`` atomically."""
+    text = json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n"
+    write_atomic(path, text.encode())
+
+
+def read_json(path: Path) -> Any:
+    """Read a JSON file."""
+    return json.loads(Path(path).read_text())
+
+
+def _cell(value: Any) -> Any:
+    """A value as it goes into a CSV cell: None and NaN as empty, strings on one line."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and math.isnan(value):
+        return ""
+    if isinstance(value, str):
+        return value.replace("\r", " ").replace("\n", " ")
+    # repr of a float is the shortest string that reads back to the same float.
+    return value
+
+
+def _line(values: Iterable[Any]) -> bytes:
+    """One CSV line (with its newline) for ``values``."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow([_cell(v) for v in values])
+    return buf.getvalue().encode()
+
+
+class ResultsFile:
+    """The append-only ``results.csv`` of one sweep directory.
+
+    The header is the union of the columns seen so far, in first-seen order. A row that brings
+    a new column (the first successful row after an error row, say) makes the file be rewritten
+    atomically with the wider header; that happens a handful of times per sweep at most.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.columns: list[str] = []
+        self.rows: list[Row] = []
+
+    @classmethod
+    def open(cls, path: Path) -> ResultsFile:
+        """Open ``path`` for appending, loading the whole rows it already holds.
+
+        A trailing partial line (the mark of a kill during a write) is dropped, and so is any
+        line whose number of fields does not match the header.
+        """
+        self = cls(path)
+        if not self.path.exists():
+            return self
+        data = self.path.read_bytes()
+        complete = data[: data.rfind(b"\n") + 1]
+        records = list(csv.reader(io.StringIO(complete.decode())))
+        if records:
+            self.columns = records[0]
+            width = len(self.columns)
+            self.rows = [_parse_record(self.columns, rec) for rec in records[1:] if len(rec) == width]
+        if complete != data or len(self.rows) != max(len(records) - 1, 0):
+            self.rewrite(self.rows)
+        return self
+
+    def rewrite(self, rows: list[Row], columns: list[str] | None = None) -> None:
+        """Replace the file's rows by ``rows`` (atomically), keeping the known columns, or
+        with the columns in the order ``columns`` when given."""
+        if columns is not None:
+            self.columns = list(columns)
+        for row in rows:
+            self._add_columns(row)
+        self.rows = list(rows)
+        payload = _line(self.columns) + b"".join(
+            _line(row.get(c) for c in self.columns) for row in self.rows
+        )
+        write_atomic(self.path, payload)
+
+    def append(self, row: Row) -> None:
+        """Append one row as one whole line (widening the header first when it must)."""
+        if not self.columns or any(key not in self.columns for key in row):
+            self.rewrite([*self.rows, row])
+            return
+        line = _line(row.get(c) for c in self.columns)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        try:
+            # One write call for the whole line: a kill leaves either all of it or a tail that
+            # has no newline, which open() recognises and drops.
+            written = os.write(fd, line)
+            if written != len(line):  # pragma: no cover - regular files do not short-write
+                raise OSError(f"short write to {self.path}: {written} of {len(line)} bytes")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self.rows.append(row)
+
+    def _add_columns(self, row: Mapping[str, Any]) -> None:
+        for key in row:
+            if key not in self.columns:
+                self.columns.append(key)
+
+
+def _parse_record(columns: list[str], record: list[str]) -> Row:
+    """Turn one CSV record back into a row of str values (types come from :func:`read_results`)."""
+    return dict(zip(columns, record, strict=True))
+
+
+def canonical_columns(rows: list[Row]) -> list[str]:
+    """The column order of a finished sweep, the same whatever order the runs finished in.
+
+    Columns as first seen in ``rows`` (already in (point, rep) order), successful rows first so
+    the metrics keep the summary's order, and ``error`` last.
+    """
+    columns: dict[str, None] = {}
+    for row in [r for r in rows if not r.get("error")] + [r for r in rows if r.get("error")]:
+        columns.update(dict.fromkeys(row))
+    columns.pop("error", None)
+    return [*columns, "error"]
+
+
+def read_results(path: Path) -> pd.DataFrame:
+    """Read a ``results.csv`` into a DataFrame, floats exactly as written.
+
+    The ``error`` column is an empty string for runs that succeeded.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / RESULTS_NAME
+    # pandas' default parser reads back the shortest-repr floats the writer produced exactly.
+    df = pd.read_csv(path)
+    if "error" in df.columns:
+        df["error"] = ["" if pd.isna(v) else str(v) for v in df["error"]]
+    return df
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def package_versions() -> dict[str, str | None]:
+    """Versions of Python and of the packages a result depends on (None when not installed)."""
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for name in ("repsim", "simpy", "numpy", "pandas", "dask", "distributed"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def _plain(obj: Any) -> Any:
+    """``obj`` as JSON would give it back (tuples as lists), for comparisons with a file."""
+    return json.loads(json.dumps(obj, default=str))
+
+
+def _flat(obj: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(obj, dict):
+        out: dict[str, Any] = {}
+        for key, value in obj.items():
+            out.update(_flat(value, f"{prefix}{key}."))
+        return out
+    return {prefix.rstrip("."): obj}
+
+
+def _difference(old: Any, new: Any) -> str:
+    """A short text naming the first few dotted keys where two nested dicts differ."""
+    a, b = _flat(old), _flat(new)
+    keys = [k for k in dict.fromkeys([*a, *b]) if a.get(k, "<unset>") != b.get(k, "<unset>")]
+    parts = [f"{k}: {a.get(k, '<unset>')!r} before, {b.get(k, '<unset>')!r} now" for k in keys[:3]]
+    more = f" and {len(keys) - 3} more" if len(keys) > 3 else ""
+    return "; ".join(parts) + more
+
+
+class SweepDir:
+    """A sweep's output directory: its identity in ``meta.json`` and its ``results.csv``.
+
+    ``identity`` is ``{"base_config": {...}, "grid": {...}}``; a directory holding a sweep with
+    another identity is refused (ConfigError) rather than mixing two experiments in one file.
+    Rows with an ``error`` are dropped when a sweep resumes, so failed points are tried again.
+    """
+
+    def __init__(self, path: Path, meta: dict[str, Any], results: ResultsFile) -> None:
+        self.path = path
+        self.meta = meta
+        self.results = results
+
+    @property
+    def meta_path(self) -> Path:
+        return self.path / META_NAME
+
+    @classmethod
+    def open(cls, path: Path | str, identity: Mapping[str, Any], executor: str,
+             workers: int | None) -> SweepDir:
+        """Create ``path`` or reopen it to resume; raise ConfigError if it holds another sweep."""
+        path = Path(path)
+        if path.exists() and not path.is_dir():
+            raise ConfigError("out", str(path), "a directory (this is a file)")
+        path.mkdir(parents=True, exist_ok=True)
+        identity = _plain(dict(identity))
+        meta_path, results_path = path / META_NAME, path / RESULTS_NAME
+        if meta_path.exists():
+            meta = read_json(meta_path)
+            for part in ("base_config", "grid"):
+                if meta.get(part) != identity[part]:
+                    raise ConfigError(
+                        "out", str(path),
+                        f"holds a different sweep ({part.replace('_', ' ')} differs: "
+                        f"{_difference(meta.get(part), identity[part])}); to resume, rerun the "
+                        "same sweep; otherwise choose another --out or remove the directory")
+        elif results_path.exists():
+            raise ConfigError("out", str(path), "a new directory or one written by a sweep "
+                              "(it has results.csv but no meta.json)")
+        else:
+            meta = {**identity, "versions": package_versions(), "started": _now(),
+                    "finished": None, "status": "running", "runs": []}
+        meta["runs"].append({"started": _now(), "finished": None, "executor": executor,
+                             "workers": workers, "computed": 0,
+                             "versions": package_versions()})
+        meta["status"], meta["finished"] = "running", None
+        self = cls(path, meta, ResultsFile.open(results_path))
+        write_json_atomic(meta_path, meta)
+        failed = [r for r in self.results.rows if r.get("error")]
+        if failed:
+            self.results.rewrite([r for r in self.results.rows if not r.get("error")])
+        return self
+
+    def done(self) -> set[tuple[int, int]]:
+        """(point, rep) of the runs already in the file (successful ones)."""
+        return {(int(r["point"]), int(r["rep"])) for r in self.results.rows}
+
+    def append(self, row: Row) -> None:
+        """Append one finished run."""
+        self.results.append(row)
+        run = self.meta["runs"][-1]
+        run["computed"] = run.get("computed", 0) + 1
+
+    def close(self, status: str = "complete") -> None:
+        """Sort the rows by (point, rep), and record the end of this run in ``meta.json``."""
+        if status == "complete":
+            rows = sorted(self.results.rows, key=lambda r: (int(r["point"]), int(r["rep"])))
+            self.results.rewrite(rows, canonical_columns(rows))
+        now = _now()
+        self.meta["runs"][-1]["finished"] = now
+        self.meta["status"] = status
+        self.meta["finished"] = now if status == "complete" else None
+        write_json_atomic(self.meta_path, self.meta)

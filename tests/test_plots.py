@@ -1,0 +1,213 @@
+"""Figures of sweep results (sim.plots, sim.plot_labels) on small synthetic frames."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from matplotlib.figure import Figure
+
+from sim import plots
+from sim.plot_labels import key_label, metric_label, numeric_values, varied_keys
+
+matplotlib.use("Agg")
+
+
+def frame(rates=(10.0, 100.0, 1000.0, 10000.0), delays=("1ms", "5ms", "20ms"), reps=3):
+    """Rows like a sweep's: stale rate grows with rate and delay, plus noise per rep."""
+    rng = np.random.default_rng(0)
+    rows = []
+    point = 0
+    for rate in rates:
+        for delay in delays:
+            d = float(delay.removesuffix("ms"))
+            for rep in range(reps):
+                stale = min(1.0, rate * d / 2e4) + rng.normal(0, 0.001)
+                rows.append({"point": point, "rep": rep, "seed": rep,
+                             "workload.write_rate": rate, "replication.delay": delay,
+                             "stale_read_rate": stale, "read_latency_ms.p50": 0.2 + d / 100,
+                             "read_latency_ms.p99": 1.0 - stale / 2 + rng.normal(0, 0.01),
+                             "throughput_ops_s": 1000.0 + rate, "error": ""})
+            point += 1
+    df = pd.DataFrame(rows)
+    df.attrs["vary"] = ["workload.write_rate", "replication.delay"]
+    return df
+
+
+def test_t_quantile_matches_tables():
+    assert plots.t_quantile(1) == pytest.approx(12.706)
+    assert plots.t_quantile(2) == pytest.approx(4.303)
+    assert plots.t_quantile(60) == pytest.approx(2.000, abs=2e-3)
+    assert plots.t_quantile(120) == pytest.approx(1.980, abs=2e-3)
+    assert plots.t_quantile(10**6) == pytest.approx(1.960, abs=1e-3)
+    assert math.isnan(plots.t_quantile(0))
+
+
+def test_mean_ci_is_a_t_interval_over_reps():
+    df = pd.DataFrame({"k": ["a"] * 3 + ["b"], "m": [1.0, 2.0, 3.0, 5.0], "error": ""})
+    stats = plots.mean_ci(df, ["k"], "m").set_index("k")
+    assert stats.loc["a", "mean"] == 2.0 and stats.loc["a", "n"] == 3
+    assert stats.loc["a", "hi"] - 2.0 == pytest.approx(4.303 * 1.0 / math.sqrt(3), rel=1e-3)
+    assert stats.loc["b", "lo"] == stats.loc["b", "hi"] == 5.0
+
+
+def test_failed_rows_are_left_out():
+    df = frame(reps=2)
+    df.loc[0, "error"] = "ValueError: boom"
+    df.loc[0, "stale_read_rate"] = np.nan
+    stats = plots.mean_ci(df, ["workload.write_rate", "replication.delay"], "stale_read_rate")
+    assert stats["n"].iloc[0] == 1 and stats["n"].iloc[1:].eq(2).all()
+
+
+def test_line_draws_one_line_per_hue_with_bands_and_units():
+    fig = plots.line(frame(), "workload.write_rate", "stale_read_rate", hue="replication.delay")
+    assert isinstance(fig, Figure)
+    ax = fig.axes[0]
+    assert len(ax.lines) == 3
+    assert len(ax.collections) == 3  # one band per line
+    assert ax.get_xscale() == "log"  # 10..10000 spans decades
+    assert ax.get_xlabel() == "write rate (ops/s)"
+    assert ax.get_ylabel() == "stale-read rate (fraction of reads)"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["1ms", "5ms", "20ms"]
+    # The 20 ms line lies above the 1 ms line: the means were plotted, in x order.
+    low, high = ax.lines[0].get_ydata(), ax.lines[2].get_ydata()
+    assert (np.asarray(high) > np.asarray(low)).all()
+    assert list(ax.lines[0].get_xdata()) == [10.0, 100.0, 1000.0, 10000.0]
+
+
+def test_line_without_reps_has_no_band_and_linear_axis_for_narrow_ranges():
+    fig = plots.line(frame(rates=(100.0, 200.0, 400.0), delays=("1ms",), reps=1),
+                     "workload.write_rate",
+                     "stale_read_rate")
+    ax = fig.axes[0]
+    assert len(ax.lines) == 1 and len(ax.collections) == 0
+    assert ax.get_xscale() == "linear"
+
+
+def test_line_with_duration_x_plots_milliseconds_and_panels_per_col():
+    df = frame()
+    df["cache.enabled"] = df["rep"] % 2 == 0
+    fig = plots.line(df, "replication.delay", "read_latency_ms.p99", hue="workload.write_rate",
+                     col="cache.enabled")
+    assert len(fig.axes) == 2
+    assert [ax.get_title() for ax in fig.axes] == ["cache on", "cache off"]
+    ax = fig.axes[0]
+    assert list(ax.lines[0].get_xdata()) == [1.0, 5.0, 20.0]
+    assert ax.get_xlabel() == "replication delay, one way (ms)"
+    assert fig.axes[0].get_ylabel() == "read latency p99 (ms)"
+
+
+def test_heatmap_cells_are_the_means():
+    df = frame()
+    fig = plots.heatmap(df, "workload.write_rate", "replication.delay", "stale_read_rate")
+    image = fig.axes[0].images[0].get_array()
+    expected = df.groupby(["replication.delay", "workload.write_rate"])["stale_read_rate"].mean()
+    assert image.shape == (3, 4)
+    assert image[2, 3] == pytest.approx(expected[("20ms", 10000.0)])
+    assert image[0, 0] == pytest.approx(expected[("1ms", 10.0)])
+    assert fig.axes[1].get_ylabel() == "stale-read rate (fraction of reads)"
+
+
+def test_latency_vs_batch_has_p50_and_p99_and_throughput():
+    rows = []
+    for batch in (1, 2, 4, 8, 16, 32, 64):
+        for rep in range(2):
+            rows.append({"pipeline.batch_size": batch, "rep": rep, "error": "",
+                         "read_latency_ms.p50": 0.5 + batch / 50, "read_latency_ms.p99":
+                         0.6 + batch / 20 + rep / 100, "throughput_ops_s": 1e4 * batch})
+    fig = plots.latency_vs_batch(pd.DataFrame(rows))
+    ax = fig.axes[0]
+    labels = [line.get_label() for line in ax.lines]
+    assert labels == ["p50", "p99"]
+    assert ax.get_xscale() == "log" and ax.get_xlabel() == "pipeline batch size (commands)"
+    assert ax.get_ylabel() == "read latency (ms)"
+    assert fig.axes[1].get_ylabel() == "throughput (ops/s)"
+    p99 = ax.lines[1].get_ydata()
+    assert (np.diff(p99) > 0).all()
+
+
+def test_tradeoff_marks_the_pareto_front():
+    df = frame()
+    fig = plots.tradeoff(df)
+    ax = fig.axes[0]
+    front_line = [line for line in ax.lines if line.get_label() == "Pareto front"]
+    assert len(front_line) == 1
+    points = ax.collections[0].get_offsets()
+    assert len(points) == 12  # one point per configuration, not per run
+    xs, ys = front_line[0].get_xdata(), front_line[0].get_ydata()
+    assert list(xs) == sorted(xs) and list(ys) == sorted(ys, reverse=True)
+    assert ax.get_xlabel() == "stale-read rate (fraction of reads)"
+    assert ax.get_ylabel() == "read latency p99 (ms)"
+
+
+@given(st.lists(st.tuples(st.integers(0, 20), st.integers(0, 20)), min_size=1, max_size=30))
+def test_pareto_front_is_exactly_the_undominated_points(points):
+    a, b = [p[0] for p in points], [p[1] for p in points]
+    front = set(plots.pareto_front(a, b))
+
+    def dominated(i):
+        return any(a[j] <= a[i] and b[j] <= b[i] and (a[j], b[j]) != (a[i], b[i])
+                   for j in range(len(points)))
+
+    for i in range(len(points)):
+        if i in front:
+            assert not dominated(i)
+        elif not dominated(i):
+            # An undominated point left out must be a duplicate of one on the front.
+            assert any((a[j], b[j]) == (a[i], b[i]) for j in front)
+
+
+def test_t_visibility_curve_leaves_out_thin_bins():
+    summary = {"t_visibility": [{"t_ms": 0.5, "p_fresh": 0.0, "n": 50},
+                                {"t_ms": 1.0, "p_fresh": 0.4, "n": 100},
+                                {"t_ms": 2.0, "p_fresh": 1.0, "n": 5},
+                                {"t_ms": 4.0, "p_fresh": 1.0, "n": 80}]}
+    fig = plots.t_visibility(summary)
+    ax = fig.axes[0]
+    curve = [line for line in ax.lines if len(line.get_xdata()) > 2][0]
+    assert list(curve.get_xdata()) == [0.5, 1.0, 4.0]
+    assert ax.get_xscale() == "log" and "(ms)" in ax.get_xlabel()
+    two = plots.t_visibility({"1ms": summary, "5ms": summary})
+    assert [t.get_text() for t in two.axes[0].get_legend().get_texts()] == ["1ms", "5ms"]
+
+
+def test_save_writes_png_and_svg(tmp_path):
+    fig = plots.line(frame(), "workload.write_rate", "stale_read_rate")
+    paths = plots.save(fig, tmp_path / "stale_read_rate_vs_workload.write_rate")
+    assert [p.name for p in paths] == ["stale_read_rate_vs_workload.write_rate.png",
+                                       "stale_read_rate_vs_workload.write_rate.svg"]
+    assert paths[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert b"<svg" in paths[1].read_bytes()[:1000]
+
+
+def test_labels_carry_units():
+    assert metric_label("read_latency_ms.p99") == "read latency p99 (ms)"
+    assert metric_label("throughput_ops_s") == "throughput (ops/s)"
+    assert metric_label("cache_hit_rate") == "cache hit rate (fraction of cache lookups)"
+    assert metric_label("replication_lag_ms.max") == "replication lag max (ms)"
+    assert metric_label("stale_reads") == "stale reads (count)"
+    assert metric_label("wall_seconds") == "wall time (s)"
+    assert key_label("cache.ttl", [0.5, 1.0]) == "cache TTL (ms)"
+    assert key_label("replication.delay", ["exp:1ms"]) == "replication delay, one way, mean (ms)"
+    assert key_label("workload.write_rate") == "write rate (ops/s)"
+    assert key_label("replication.read_policy") == "read policy"
+
+
+def test_numeric_values_of_durations_and_categories():
+    assert numeric_values(["1ms", "exp:5ms", 0.02], "replication.delay") == \
+        pytest.approx([1.0, 5.0, 20.0])
+    assert numeric_values(["master", "replicas"], "replication.read_policy") is None
+    assert numeric_values([True, False], "cache.enabled") is None
+    assert numeric_values([1, 2, 4], "pipeline.batch_size") == [1.0, 2.0, 4.0]
+
+
+def test_varied_keys_from_attrs_or_columns():
+    df = frame()
+    assert varied_keys(df) == ["workload.write_rate", "replication.delay"]
+    df.attrs.clear()
+    assert varied_keys(df) == ["workload.write_rate", "replication.delay"]

@@ -1,0 +1,204 @@
+"""``repsim sweep``, ``repsim plot`` and ``repsim demo`` (sim.sweep_cli)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pandas as pd
+import pytest
+
+from sim import sweep_cli
+from sim.errors import ConfigError
+from sim.sweep_io import read_results
+
+SHORT = ["--set", "run.duration=0.3", "--set", "run.warmup=0.1",
+         "--set", "workload.read_rate=2000", "--set", "workload.write_rate=200"]
+
+
+def run(argv: list[str]) -> int:
+    """Parse ``argv`` with the sweep subcommands alone and run the handler."""
+    parser = argparse.ArgumentParser(prog="repsim")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    sweep_cli.register(subparsers)
+    args = parser.parse_args(argv)
+    return args.handler(args)
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "x"
+    code = run(["sweep", *SHORT, "--vary", "workload.write_rate=log:10:1000:3",
+                "--vary", "replication.delay=1ms,5ms", "--reps", "2", "--out", str(out),
+                "--executor", "serial", "--quiet"])
+    assert code == 0
+    return out
+
+
+def test_sweep_writes_rows_meta_and_a_default_plot(swept):
+    df = read_results(swept)
+    assert len(df) == 12
+    assert sorted(df["workload.write_rate"].unique()) == [10.0, 100.0, 1000.0]
+    assert list(df["replication.delay"].unique()) == ["1ms", "5ms"]
+    meta = json.loads((swept / "meta.json").read_text())
+    assert meta["base_config"]["run"]["duration"] == 0.3
+    stem = "stale_read_rate_vs_workload.write_rate_by_replication.delay"
+    assert (swept / f"{stem}.png").stat().st_size > 0
+    assert (swept / f"{stem}.svg").stat().st_size > 0
+
+
+def test_sweep_prints_where_results_are_and_is_quiet_on_stderr(tmp_path, capsys):
+    out = tmp_path / "y"
+    assert run(["sweep", *SHORT, "--vary", "replication.replicas=1,2", "--out", str(out),
+                "--executor", "serial", "--quiet", "--no-plot"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert f"results: {out / 'results.csv'}" in captured.out
+    assert "2 runs (2 points x 1 repetition), 0 failed" in captured.out
+    assert not list(out.glob("*.png"))
+
+
+def test_rerun_resumes_and_a_changed_base_is_refused(swept, capsys):
+    before = (swept / "results.csv").read_bytes()
+    assert run(["sweep", *SHORT, "--vary", "workload.write_rate=log:10:1000:3",
+                "--vary", "replication.delay=1ms,5ms", "--reps", "2", "--out", str(swept),
+                "--executor", "serial", "--no-plot"]) == 0
+    assert (swept / "results.csv").read_bytes() == before
+    assert "sweep: 12/12" not in capsys.readouterr().err  # nothing left to run
+    with pytest.raises(ConfigError, match="run.seed"):
+        run(["sweep", *SHORT, "--set", "run.seed=7", "--vary",
+             "workload.write_rate=log:10:1000:3", "--vary", "replication.delay=1ms,5ms",
+             "--reps", "2", "--out", str(swept), "--executor", "serial"])
+
+
+def test_default_out_depends_on_the_sweep(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    argv = ["sweep", *SHORT, "--vary", "replication.replicas=1,2", "--executor", "serial",
+            "--quiet", "--no-plot"]
+    assert run(argv) == 0
+    assert run([*argv, "--reps", "2"]) == 0
+    dirs = sorted(p.name for p in (tmp_path / "results").iterdir())
+    assert len(dirs) == 2 and all(d.startswith("sweep-") for d in dirs)
+
+
+@pytest.mark.parametrize("vary, match", [
+    ("workload.write_rate", "--vary"),
+    ("workload.write_rate=", "--vary"),
+    ("nosuch.key=1,2", "nosuch"),
+    ("workload.write_rate=log:0:10:3", "workload.write_rate"),
+    ("workload.write_rate=-1,5", "workload.write_rate"),
+])
+def test_bad_vary_is_one_clear_error(tmp_path, vary, match):
+    with pytest.raises(ConfigError, match=match) as err:
+        run(["sweep", "--vary", vary, "--out", str(tmp_path / "z"), "--executor", "serial"])
+    assert "\n" not in str(err.value)
+    assert not (tmp_path / "z").exists()
+
+
+def test_zip_from_the_command_line(tmp_path):
+    out = tmp_path / "zip"
+    assert run(["sweep", *SHORT, "--vary", "workload.write_rate=10,100",
+                "--vary", "replication.delay=1ms,5ms", "--zip",
+                "workload.write_rate,replication.delay", "--out", str(out),
+                "--executor", "serial", "--quiet", "--no-plot"]) == 0
+    df = read_results(out)
+    assert list(zip(df["workload.write_rate"], df["replication.delay"], strict=True)) == \
+        [(10.0, "1ms"), (100.0, "5ms")]
+
+
+def test_failed_runs_give_exit_status_1(tmp_path, monkeypatch, capsys):
+    def broken(config):
+        raise RuntimeError("engine exploded")
+
+    monkeypatch.setattr("sim.sweep_task.engine_run", broken)
+    assert run(["sweep", *SHORT, "--vary", "replication.replicas=1,2", "--out",
+                str(tmp_path / "f"), "--executor", "serial", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "2 runs failed" in err and "RuntimeError: engine exploded" in err
+
+
+def test_plot_writes_png_and_svg_into_the_directory(swept, capsys):
+    assert run(["plot", str(swept), "--x", "workload.write_rate", "--y", "read_latency_ms.p99",
+                "--hue", "replication.delay"]) == 0
+    stem = "read_latency_ms.p99_vs_workload.write_rate_by_replication.delay"
+    out = capsys.readouterr().out
+    for suffix in ("png", "svg"):
+        assert (swept / f"{stem}.{suffix}").stat().st_size > 0
+        assert f"{stem}.{suffix}" in out
+
+
+def test_plot_kinds_and_single_file_output(swept, tmp_path):
+    target = tmp_path / "fig.svg"
+    assert run(["plot", str(swept), "--x", "workload.write_rate", "--out", str(target)]) == 0
+    assert target.read_bytes().lstrip().startswith(b"<?xml")
+    assert run(["plot", str(swept), "--kind", "heatmap", "--x", "workload.write_rate",
+                "--hue", "replication.delay", "--format", "png"]) == 0
+    assert list(swept.glob("heatmap_*.png")) and not list(swept.glob("heatmap_*.svg"))
+    assert run(["plot", str(swept), "--kind", "tradeoff", "--format", "png"]) == 0
+    assert list(swept.glob("tradeoff_*.png"))
+
+
+def test_plot_of_a_run_summary_is_the_t_visibility_curve(tmp_path):
+    summary = {"t_visibility": [{"t_ms": t, "p_fresh": min(1.0, t / 4), "n": 100}
+                                for t in (0.5, 1.0, 2.0, 4.0, 8.0)]}
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(summary))
+    assert run(["plot", str(path), "--kind", "tvis", "--format", "png"]) == 0
+    assert (tmp_path / "run_t_visibility.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["--y", "nosuch_metric"], "--y = 'nosuch_metric': a column of results.csv"),
+    (["--x", "workload.nokey"], "--x"),
+    (["--y", "replication.delay"], "numeric"),
+    (["--kind", "heatmap"], "--hue"),
+    (["--hue", "workload.write_rate"], "--hue"),
+])
+def test_bad_plot_options_are_one_clear_error(swept, argv, match):
+    with pytest.raises(ConfigError, match=match):
+        run(["plot", str(swept), *argv])
+
+
+def test_plot_of_a_missing_directory(tmp_path):
+    with pytest.raises(ConfigError, match="a sweep directory"):
+        run(["plot", str(tmp_path / "nothing")])
+
+
+def test_demo_writes_its_results_and_plots(tmp_path, monkeypatch, capsys):
+    # The real demo takes a minute; the same code on a tiny grid checks its wiring.
+    monkeypatch.setattr(sweep_cli, "DEMO_RUN", {"run.duration": 0.3, "run.warmup": 0.1})
+    monkeypatch.setattr(sweep_cli, "DEMO_GRID", {"workload.write_rate": "log:10:1000:2",
+                                                 "replication.delay": "1ms,5ms",
+                                                 "cache.enabled": "true,false"})
+    monkeypatch.setattr(sweep_cli, "DEMO_TRADEOFF_GRID", {
+        "replication.read_policy": "master,replicas", "cache.enabled": "false,true",
+        "cache.ttl": "1s,100ms"})
+    monkeypatch.setattr(sweep_cli, "DEMO_PIPELINE_GRID", {"pipeline.batch_size": "1,4"})
+    monkeypatch.setattr(sweep_cli, "DEMO_PIPELINE_BASE", {
+        **sweep_cli.DEMO_PIPELINE_BASE, "run.duration": 0.1, "run.warmup": 0.02})
+    monkeypatch.setattr(sweep_cli, "DEMO_REPS", 2)
+    # Left-overs of an older demo are replaced, not resumed (this one would be refused).
+    (tmp_path / "demo" / "pipeline").mkdir(parents=True)
+    (tmp_path / "demo" / "pipeline" / "results.csv").write_text("stale\n")
+    assert sweep_cli.demo(out=tmp_path / "demo", executor="serial", quiet=True) == 0
+    out = capsys.readouterr().out
+    for name in ("stale_read_rate_vs_write_rate", "latency_vs_batch_size",
+                 "latency_staleness_tradeoff"):
+        assert (tmp_path / "demo" / f"{name}.png").exists()
+        assert f"{name}.png" in out
+    assert len(pd.read_csv(tmp_path / "demo" / "staleness" / "results.csv")) == 16
+    assert len(pd.read_csv(tmp_path / "demo" / "tradeoff" / "results.csv")) == 8
+    assert len(pd.read_csv(tmp_path / "demo" / "pipeline" / "results.csv")) == 4
+    assert "results:" in out
+
+
+def test_wired_into_the_repsim_command(tmp_path, capsys):
+    from sim import cli
+
+    parser = cli.build_parser()
+    commands = parser._subparsers._group_actions[0].choices  # noqa: SLF001
+    if "sweep" not in commands:
+        pytest.skip("sweep not registered in sim.cli yet")
+    code = cli.main(["sweep", "--vary", "nosuch.key=1", "--out", str(tmp_path / "w")])
+    assert code == 2
+    assert "nosuch" in capsys.readouterr().err

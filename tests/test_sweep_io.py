@@ -1,0 +1,276 @@
+"""Sweep directories: results.csv and meta.json, atomic appends, resume, kill -9, progress."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sim.config import Config
+from sim.errors import ConfigError
+from sim.sweep import load, sweep
+from sim.sweep_exec import Progress
+from sim.sweep_io import ResultsFile, read_results
+
+SHORT = {"run.duration": 0.3, "run.warmup": 0.1, "workload.read_rate": 2000.0,
+         "workload.write_rate": 200.0}
+VARY = {"workload.write_rate": [20.0, 200.0], "replication.delay": ["1ms", "4ms"]}
+
+
+@pytest.fixture(scope="module")
+def base() -> Config:
+    return Config.default().with_overrides(SHORT)
+
+
+class CountingRun:
+    """A run function that records the seeds and write rates it was called with."""
+
+    def __init__(self, fail_rate: float | None = None) -> None:
+        self.calls: list[tuple[float, int]] = []
+        self.fail_rate = fail_rate
+
+    def __call__(self, config):
+        rate = config.get("workload.write_rate")
+        self.calls.append((rate, config.get("run.seed")))
+        if rate == self.fail_rate:
+            raise RuntimeError("flaky")
+        return {"reads": 10, "stale_read_rate": rate / 1000, "latency_ms": {"p99": 1.5},
+                "wall_seconds": 0.0}
+
+
+def without_wall(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.drop(columns=["wall_seconds"]).reset_index(drop=True)
+
+
+def test_sweep_writes_results_and_meta(base, tmp_path):
+    out = tmp_path / "s"
+    df = sweep(base, VARY, reps=2, out=out, executor="serial", progress=False)
+    on_disk = read_results(out)
+    pd.testing.assert_frame_equal(df, on_disk)
+    assert len(df) == 8 and list(df[["point", "rep"]].itertuples(index=False)) == \
+        [(p, r) for p in range(4) for r in range(2)]
+    assert load(out).attrs["vary"] == list(VARY)
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["base_config"] == json.loads(json.dumps(base.to_dict()))
+    assert meta["grid"]["vary"] == VARY and meta["grid"]["reps"] == 2
+    assert meta["status"] == "complete" and meta["finished"] >= meta["started"]
+    assert meta["runs"][0]["executor"] == "serial"
+    assert meta["versions"]["numpy"] and meta["versions"]["python"]
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # no temp files left
+
+
+def test_floats_survive_the_csv_exactly(tmp_path):
+    rows = [{"point": 0, "rep": 0, "x": 0.1 + 0.2, "y": 1e-300, "s": "a,b\nc", "n": None}]
+    results = ResultsFile(tmp_path / "r.csv")
+    results.append(rows[0])
+    back = read_results(tmp_path / "r.csv")
+    assert back["x"].iloc[0] == 0.1 + 0.2 and back["y"].iloc[0] == 1e-300
+    assert back["s"].iloc[0] == "a,b c" and pd.isna(back["n"].iloc[0])
+
+
+def test_a_row_with_new_columns_widens_the_header(tmp_path):
+    path = tmp_path / "r.csv"
+    results = ResultsFile(path)
+    results.append({"point": 0, "error": "boom"})
+    results.append({"point": 1, "a": 1.5, "error": ""})
+    results.append({"point": 2, "a": 2.5, "error": ""})
+    lines = path.read_text().splitlines()
+    assert lines[0] == "point,error,a"
+    assert lines[1:] == ["0,boom,", "1,,1.5", "2,,2.5"]
+
+
+def test_resume_skips_runs_already_written(base, tmp_path):
+    out = tmp_path / "s"
+    first = CountingRun()
+    sweep(base, VARY, reps=2, out=out, executor="serial", run_fn=first, progress=False)
+    assert len(first.calls) == 8
+    again = CountingRun()
+    df = sweep(base, VARY, reps=2, out=out, executor="serial", run_fn=again, progress=False)
+    assert again.calls == [] and len(df) == 8
+    meta = json.loads((out / "meta.json").read_text())
+    assert len(meta["runs"]) == 2
+    assert [r["computed"] for r in meta["runs"]] == [8, 0]
+
+
+def test_resume_drops_a_partial_last_line_and_reruns_only_missing(base, tmp_path):
+    out = tmp_path / "s"
+    complete = sweep(base, VARY, reps=2, out=tmp_path / "ref", executor="serial",
+                     run_fn=CountingRun(), progress=False)
+    sweep(base, VARY, reps=2, out=out, executor="serial", run_fn=CountingRun(), progress=False)
+    # Simulate a kill: keep the header and 3 whole rows, then half of the 4th row.
+    lines = (out / "results.csv").read_bytes().splitlines(keepends=True)
+    (out / "results.csv").write_bytes(b"".join(lines[:4]) + lines[4][:7])
+    resumed_run = CountingRun()
+    resumed = sweep(base, VARY, reps=2, out=out, executor="serial", run_fn=resumed_run,
+                    progress=False)
+    assert len(resumed_run.calls) == 5
+    pd.testing.assert_frame_equal(without_wall(resumed), without_wall(complete))
+
+
+def test_failed_runs_are_retried_on_resume(base, tmp_path):
+    out = tmp_path / "s"
+    df = sweep(base, VARY, out=out, executor="serial", run_fn=CountingRun(fail_rate=200.0),
+               progress=False)
+    assert (df["error"] != "").sum() == 2
+    retry = CountingRun()
+    df = sweep(base, VARY, out=out, executor="serial", run_fn=retry, progress=False)
+    assert sorted(rate for rate, _ in retry.calls) == [200.0, 200.0]
+    assert (df["error"] == "").all() and len(df) == 4
+
+
+def test_a_different_sweep_in_the_same_directory_is_refused(base, tmp_path):
+    out = tmp_path / "s"
+    sweep(base, VARY, out=out, executor="serial", run_fn=CountingRun(), progress=False)
+    before = (out / "results.csv").read_bytes()
+    other = base.with_overrides({"run.duration": 0.5})
+    with pytest.raises(ConfigError) as err:
+        sweep(other, VARY, out=out, executor="serial", run_fn=CountingRun(), progress=False)
+    message = str(err.value)
+    assert "run.duration" in message and "0.3" in message and "0.5" in message
+    assert "\n" not in message
+    with pytest.raises(ConfigError, match="grid differs"):
+        sweep(base, {"workload.write_rate": [20.0]}, out=out, executor="serial",
+              run_fn=CountingRun(), progress=False)
+    assert (out / "results.csv").read_bytes() == before
+
+
+def test_a_directory_with_foreign_results_is_refused(base, tmp_path):
+    (tmp_path / "results.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(ConfigError, match="no meta.json"):
+        sweep(base, VARY, out=tmp_path, executor="serial", run_fn=CountingRun(), progress=False)
+
+
+KILLABLE = textwrap.dedent("""
+    import sys, time
+    from sim.config import Config
+    from sim.engine import simulate
+    from sim.sweep import sweep
+
+    def slow(config):
+        time.sleep(0.05)  # leaves time to kill the sweep part-way
+        return simulate(config)
+
+    base = Config.default().with_overrides({SHORT!r})
+    sweep(base, {{"workload.write_rate": [20.0, 60.0, 200.0],
+                  "replication.delay": ["1ms", "4ms"]}}, reps=2,
+          out=sys.argv[1], executor="serial", run_fn=slow, progress=False)
+""").format(SHORT=SHORT)
+
+
+def test_killed_sweep_resumes_to_the_uninterrupted_result(tmp_path):
+    script = tmp_path / "killable.py"
+    script.write_text(KILLABLE)
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, str(script), str(out)])
+    try:
+        deadline = time.monotonic() + 60
+        results = out / "results.csv"
+        while time.monotonic() < deadline and proc.poll() is None:
+            if results.exists() and results.read_bytes().count(b"\n") >= 3:
+                break
+            time.sleep(0.005)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    partial = read_results(out)  # readable, whole rows only
+    assert 2 <= len(partial) < 12
+    assert json.loads((out / "meta.json").read_text())["status"] == "running"
+    # Resume with the same command, and run the same sweep uninterrupted elsewhere.
+    subprocess.run([sys.executable, str(script), str(out)], check=True)
+    subprocess.run([sys.executable, str(script), str(tmp_path / "whole")], check=True)
+    resumed, whole = read_results(out), read_results(tmp_path / "whole")
+    assert len(whole) == 12
+    pd.testing.assert_frame_equal(without_wall(resumed), without_wall(whole))
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["status"] == "complete" and len(meta["runs"]) == 2
+
+
+# --- progress ---------------------------------------------------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_plain_progress_lines_when_not_a_terminal():
+    stream, clock = io.StringIO(), Clock()
+    bar = Progress(100, stream=stream, clock=clock)
+    for _ in range(100):
+        clock.now += 0.5
+        bar.update()
+    bar.close()
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "sweep: 100 runs to do"
+    assert lines[1] == "sweep: 10/100 runs (10%), 2 runs/s, ETA 45s"
+    assert len(lines) == 11  # start, each tenth but the last, the end
+    assert lines[-1] == "sweep: 100/100 runs done in 50s"
+
+
+def test_plain_progress_also_every_30_seconds():
+    stream, clock = io.StringIO(), Clock()
+    bar = Progress(1000, initial=10, stream=stream, clock=clock)
+    for _ in range(3):
+        clock.now += 31
+        bar.update()
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "sweep: 990 runs to do (10 already done)"
+    assert len(lines) == 4 and lines[-1].startswith("sweep: 13/1000 runs (1%)")
+
+
+def test_progress_can_be_silent_and_uses_tqdm_on_a_terminal():
+    stream = io.StringIO()
+    bar = Progress(10, enabled=False, stream=stream)
+    bar.update(10)
+    bar.close()
+    assert stream.getvalue() == ""
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    tty = Tty()
+    bar = Progress(4, stream=tty)
+    bar.update(4)
+    bar.close()
+    assert "4/4" in tty.getvalue() and "run/s" in tty.getvalue()
+
+
+def test_sweep_progress_goes_to_stderr(base, capsys):
+    sweep(base, VARY, executor="serial", run_fn=CountingRun())
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "sweep: 4/4 runs done" in captured.err
+    sweep(base, VARY, executor="serial", run_fn=CountingRun(), progress=False)
+    assert capsys.readouterr().err == ""
+
+
+def test_tmp_files_never_remain_after_atomic_writes(tmp_path):
+    path = tmp_path / "r.csv"
+    results = ResultsFile(path)
+    for i in range(5):
+        results.append({"point": i, "v": i * 0.5})
+    assert sorted(p.name for p in Path(tmp_path).iterdir()) == ["r.csv"]
+
+
+def test_written_files_are_readable_by_others_under_the_usual_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        results = ResultsFile(tmp_path / "r.csv")
+        results.append({"point": 0})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "r.csv").stat().st_mode & 0o777 == 0o644
