@@ -3,7 +3,7 @@
 from .config import Config
 from .errors import ConfigError
 
-__all__ = ["Config", "ConfigError", "Result", "simulate", "sweep"]
+__all__ = ["Config", "ConfigError", "Result", "simulate", "sweep", "trace"]
 __version__ = "0.1.0"
 
 
@@ -18,4 +18,8 @@ def __getattr__(name):
         from .sweep import sweep
 
         return sweep
+    if name == "trace":
+        from .trace import trace
+
+        return trace
     raise AttributeError(f"module 'sim' has no attribute {name!r}")

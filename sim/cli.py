@@ -13,13 +13,14 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from sim import sweep_cli
 from sim.config import Config, ConfigError
 from sim.redis_cli import register as _add_redis
-from sim.report import describe_config, format_summary, to_json
+from sim.report import format_summary, to_json
+from sim.trace_cli import register as _add_trace
 
 __all__ = ["SUBCOMMANDS", "build_parser", "main"]
 
-DEMO_OVERRIDES = {"run.duration": 10.0}
 
 
 def _simulate(config: Config) -> dict[str, Any]:
@@ -57,22 +58,17 @@ def _add_run(subparsers: Any) -> None:
     parser.set_defaults(handler=_cmd_run)
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
-    config = Config.default().with_overrides(DEMO_OVERRIDES)
-    summary = _simulate(config)
-    _write("repsim demo: default configuration, run.duration = 10s: " + describe_config(config))
-    _write(format_summary(summary))
-    return 0
-
-
 def _add_demo(subparsers: Any) -> None:
-    parser = subparsers.add_parser("demo", help="run the default configuration for 10 simulated seconds",
-                                   description="Run the default configuration for 10 simulated seconds.")
-    parser.set_defaults(handler=_cmd_demo)
+    parser = subparsers.add_parser(
+        "demo", help="the main job: small sweeps of the default model, CSV and plots in results/demo",
+        description="Sweep the default model over write rate x replication delay x cache on/off "
+                    "and over pipeline batch size; write CSVs and plots to results/demo.")
+    parser.set_defaults(handler=sweep_cli.cmd_demo)
 
 
 # The one place subcommands are registered, in the order `repsim --help` lists them.
-SUBCOMMANDS: list[Callable[[Any], None]] = [_add_run, _add_demo, _add_redis]
+SUBCOMMANDS: list[Callable[[Any], None]] = [
+    _add_run, sweep_cli.register, _add_demo, _add_trace, _add_redis]
 
 
 def build_parser() -> argparse.ArgumentParser:

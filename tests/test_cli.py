@@ -171,14 +171,11 @@ def test_run_table(capsys, engine):
     assert hit_rate_line.split()[-1] == "-"  # None is shown as "-"
 
 
-def test_demo_runs_defaults_for_ten_seconds(capsys, engine):
-    assert cli.main(["demo"]) == 0
-    out = capsys.readouterr().out
-    (config,) = engine
-    assert config == Config.default().with_overrides({"run.duration": 10.0})
-    first, *rest = out.splitlines()
-    assert "demo" in first and "10s" in first
-    assert "Staleness" in "\n".join(rest)
+def test_demo_is_the_sweep_main_job():
+    from sim import sweep_cli
+
+    args = cli.build_parser().parse_args(["demo"])
+    assert args.handler is sweep_cli.cmd_demo
 
 
 def test_python_dash_m_is_the_same_program():
