@@ -140,3 +140,20 @@ def test_wait_write_latency_is_round_trip_plus_service_delay_and_apply():
     assert s["write_latency_ms"]["p50"] == pytest.approx(theory_ms, rel=1 / 128)
     assert s["write_latency_ms"]["mean"] >= theory_ms * (1 - 1e-9)
     assert math.isclose(s["write_latency_ms"]["mean"], theory_ms, rel_tol=0.01)
+
+
+@pytest.mark.parametrize(("keys", "write_rate", "mean_ms"), [
+    (1, 50.0, 10.0),     # the link carries one key: 1 - exp(-lambda m)
+    (10, 200.0, 5.0),    # ten keys share the FIFO link: earlier writes hold later ones back
+])
+def test_stale_read_rate_exponential_delay_on_a_fifo_link(keys, write_rate, mean_ms):
+    """Exp(m) delays with FIFO delivery: sim.analytic's exact steady-state form."""
+    cfg = config({**ZERO, "cache.enabled": False, "replication.delay": f"exp:{mean_ms}ms",
+                  "replication.read_policy": "replicas", "replication.replicas": 1,
+                  "workload.keys": keys, "workload.key_distribution": "uniform",
+                  "workload.write_rate": write_rate, "workload.read_rate": 2000.0,
+                  "run.duration": long_run(40), "run.warmup": 1})
+    s = simulate(cfg).summary
+    theory = analytic.stale_read_rate_exp_delay(write_rate / keys, mean_ms / 1e3,
+                                                link_write_rate_per_s=write_rate)
+    assert_agrees(s["stale_read_rate"], s["stale_read_rate_ci95"], theory)
