@@ -104,6 +104,14 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _budget(text: str) -> float:
+    """A measurement budget: a duration of at least one second."""
+    value = _duration(text)
+    if value < 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r}: the budget must be at least 1s")
+    return value
+
+
 def _delays(text: str) -> list[float | None]:
     """Comma-separated delays for the proxy; ``none`` means the replica links directly."""
     out: list[float | None] = []
@@ -145,6 +153,11 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         server_version,
     )
 
+    out_path = Path(args.out) if args.out else None
+    plot_path = Path(args.plot) if args.plot else (out_path.with_suffix(".png") if out_path else None)
+    for option, path in (("--out", out_path), ("--plot", plot_path)):
+        if path is not None and not path.parent.is_dir():  # say so before measuring, not after
+            return _fail(f"{option} {path}: folder {path.parent} does not exist", 2)
     address = args.redis
     depths = pipeline_depths(args.max_depth)
     client_counts = (1, args.clients)
@@ -163,12 +176,13 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
               f"PING round trip p50 {ping.rtt_p50_s * 1e6:.1f} us over {ping.n} pings; "
               f"closed loop, depths 1..{args.max_depth}, 1 and {args.clients} clients, "
               f"{args.seconds:g}s"]
-    out_path = Path(args.out) if args.out else None
-    if out_path is not None:
-        out_path.write_text(config_toml(fit, header))
-    plot_path = Path(args.plot) if args.plot else (out_path.with_suffix(".png") if out_path else None)
-    if plot_path is not None:
-        plot_calibration(points, fit, plot_path)
+    try:  # a folder checked above can still be unwritable or vanish
+        if out_path is not None:
+            out_path.write_text(config_toml(fit, header))
+        if plot_path is not None:
+            plot_calibration(points, fit, plot_path)
+    except OSError as error:
+        return _fail(f"cannot write {error.filename or 'the output'}: {error.strerror or error}")
     rows = error_table(points, fit)
     if args.json:
         _write(json.dumps(_calibration_json(where, version, ping, fit, rows, out_path, plot_path),
@@ -254,8 +268,9 @@ def _add_calibrate(subparsers: Any) -> None:
     parser.add_argument("--out", metavar="FILE.toml", help="write the fitted config here "
                         "(and the plot beside it as FILE.png)")
     parser.add_argument("--plot", metavar="FILE.png", help="write the calibration plot here")
-    parser.add_argument("--seconds", type=_number(1.0), default=10.0,
-                        help="measurement budget in seconds (default 10)")
+    parser.add_argument("--seconds", type=_budget, default=10.0,
+                        help="measurement budget, >= 1s: seconds or a duration such as 20s "
+                             "(default 10)")
     parser.add_argument("--clients", type=_number(2, integer=True), default=8,
                         help="most connections open at once, >= 2 (default 8)")
     parser.add_argument("--max-depth", type=_number(1, integer=True), default=128,
@@ -293,20 +308,19 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from sim.redis_measure import MeasureError
     from sim.validate import Workload, validate
 
+    try:  # every argument is checked before any server is contacted
+        workloads = [Workload(args.read_rate, write_rate, args.keys, args.seconds, args.warmup,
+                              args.seed) for write_rate in args.write_rate]
+    except ValueError as error:  # the workload's own check (e.g. warm-up >= duration)
+        return _fail(str(error), 2)
     try:
         config, note = _validation_config(args)
-        comparisons = []
-        for write_rate in args.write_rate:
-            for delay in args.delay:
-                workload = Workload(args.read_rate, write_rate, args.keys, args.seconds,
-                                    args.warmup, args.seed)
-                comparisons.append(validate(args.master, args.replica, workload, config, delay,
-                                            args.sim_seconds, args.proxy_host))
+        comparisons = [validate(args.master, args.replica, workload, config, delay,
+                                args.sim_seconds, args.proxy_host)
+                       for workload in workloads for delay in args.delay]
     except MeasureError as error:
         return _fail(str(error))
     except ConfigError as error:
-        return _fail(str(error), 2)
-    except ValueError as error:  # the workload's own check (e.g. warm-up >= duration)
         return _fail(str(error), 2)
     if args.json:
         _write(json.dumps({"note": note, "comparisons": [c.to_dict() for c in comparisons]},

@@ -15,6 +15,7 @@ server's message.
 
 from __future__ import annotations
 
+import contextlib
 import selectors
 import socket
 import time
@@ -63,7 +64,8 @@ def redis_client(address: tuple[str, int]) -> redis.Redis:
 def server_version(address: tuple[str, int]) -> str:
     """``redis_version`` from INFO server (for the record of a calibration)."""
     try:
-        return str(redis_client(address).info("server").get("redis_version", "unknown"))
+        with redis_client(address) as client:
+            return str(client.info("server").get("redis_version", "unknown"))
     except redis.RedisError as error:
         raise MeasureError(f"cannot reach Redis at {address[0]}:{address[1]}: {error}") from error
 
@@ -113,6 +115,23 @@ class _RawConnection:
         self.roundtrip(payload, expected)
         if bytes(self.buffer[: len(expected)]) != expected:
             raise MeasureError(f"unexpected reply {bytes(self.buffer[:40])!r} (wanted {expected[:40]!r})")
+
+    def call(self, *args: str | bytes) -> bytes:
+        """Send one command and return its one-line reply (``+OK``, ``:3``); MeasureError on
+        an error reply. Only for replies that fit on one line."""
+        self.sock.sendall(b"".join(Connection().pack_command(*args)))
+        data = b""
+        try:
+            while not data.endswith(b"\r\n"):
+                chunk = self.sock.recv(4096)
+                if not chunk:
+                    raise MeasureError("the server closed the connection")
+                data += chunk
+        except TimeoutError as error:
+            raise MeasureError(f"no complete reply within {REPLY_TIMEOUT_S:g}s") from error
+        if data.startswith(b"-"):
+            raise MeasureError(data[1:].strip().decode(errors="replace"))
+        return data.strip()
 
     def error_line(self, have: int) -> str:
         """The first line of an error reply whose first ``have`` bytes are in the buffer."""
@@ -206,31 +225,46 @@ def measure_closed_loop(address: tuple[str, int], command: str, depth: int, clie
     run = uuid.uuid4().hex[:8]
     keys = [f"repsim:cal:{run}:{c}" for c in range(clients)]
     value = b"x" * value_size
-    admin = redis_client(address)
-    try:
-        admin.mset({k: value for k in keys})  # GET needs the keys to hold the value
-    except redis.RedisError as error:
-        raise MeasureError(f"cannot prepare keys on {address[0]}:{address[1]}: {error}") from error
+    # Exactly ``clients`` connections are open at once: the first also sets the keys up
+    # and deletes them, so that a user's limit on connections is never exceeded.
     conns: list[_RawConnection] = []
+    touched = measured = False
     try:
-        for key in keys:
-            conn = _RawConnection(address)
-            conns.append(conn)
+        for _ in keys:
+            conns.append(_RawConnection(address))
+        touched = True
+        try:  # GET needs the keys to hold the value
+            conns[0].call("MSET", *[x for key in keys for x in (key, value)])
+        except MeasureError as error:
+            raise MeasureError(f"cannot prepare keys on {address[0]}:{address[1]}: {error}") from error
+        for conn, key in zip(conns, keys, strict=True):
             conn.message = _payload(command, key, depth, value)
             conn.check(*conn.message)  # shape of the replies, and warm caches
         latencies, window_s = _drive(conns, seconds)
+        measured = True
     finally:
+        if touched:
+            _delete(keys, conns[0] if measured else None, address)
         for conn in conns:
             conn.close()
-        try:
-            admin.delete(*keys)
-        except redis.RedisError:
-            pass  # the measurement already reported the server's problem
     if latencies.size == 0:
         raise MeasureError(f"no {command} message with depth {depth} completed within {seconds:g}s")
     return LoopPoint(command, depth, clients, int(latencies.size), window_s,
                      latencies.size * depth / window_s, float(np.median(latencies)),
                      float(latencies.mean()))
+
+
+def _delete(keys: list[str], conn: _RawConnection | None, address: tuple[str, int]) -> None:
+    """Delete the measurement's keys on ``conn`` (idle, every reply read) or, when there is
+    none, on a connection of its own."""
+    if conn is not None:
+        with contextlib.suppress(MeasureError, OSError):
+            conn.call("DEL", *keys)
+            return
+    with contextlib.suppress(redis.RedisError, OSError):
+        client = redis_client(address)
+        client.delete(*keys)
+        client.close()
 
 
 def _drive(conns: list[_RawConnection], seconds: float) -> tuple[np.ndarray, float]:

@@ -78,12 +78,12 @@ class Workload:
     def __post_init__(self) -> None:
         checks = (("read_rate", self.read_rate > 0), ("write_rate", self.write_rate > 0),
                   ("keys", isinstance(self.keys, int) and self.keys >= 1),
-                  ("duration_s", self.duration_s > self.warmup_s),
-                  ("warmup_s", self.warmup_s >= 0))
+                  ("warmup_s", 0 <= self.warmup_s < self.duration_s))
         for name, ok in checks:
             if not ok:
-                raise ValueError(f"workload {name} = {getattr(self, name)!r}: rates > 0, keys >= 1, "
-                                 "0 <= warmup < duration")
+                raise ValueError(f"workload {name} = {getattr(self, name)!r} with duration_s = "
+                                 f"{self.duration_s!r}: rates > 0, keys >= 1, "
+                                 "0 <= warmup_s < duration_s")
 
 
 @dataclass(frozen=True)
@@ -116,12 +116,21 @@ def _connect(address: tuple[str, int]) -> Connection:
 
 
 class _Shared:
-    """Per-key versions shared by the writer and reader threads (list items: atomic)."""
+    """Per-key versions shared by the writer and reader threads (list items: atomic).
+
+    ``stop`` ends both threads before their next operation: set when either fails, and
+    when the caller is interrupted, so that no thread writes keys after the clean-up.
+    """
 
     def __init__(self, keys: int) -> None:
         self.sent = [0] * keys
         self.acked = [0] * keys
         self.errors: list[BaseException] = []
+        self.stop = threading.Event()
+
+    def fail(self, error: BaseException) -> None:
+        self.errors.append(error)
+        self.stop.set()
 
 
 def _poisson_times(rng: np.random.Generator, rate: float, horizon: float) -> np.ndarray:
@@ -131,14 +140,19 @@ def _poisson_times(rng: np.random.Generator, rate: float, horizon: float) -> np.
     return times[times < horizon]
 
 
+def _wait_until(stop: threading.Event, when: float) -> bool:
+    """Sleep until ``time.perf_counter()`` reaches ``when`` (s); False, at once, if ``stop`` is set."""
+    wait = when - time.perf_counter()
+    return not (stop.wait(wait) if wait > 0 else stop.is_set())
+
+
 def _writer(conn: Connection, names: list[str], shared: _Shared, times: np.ndarray,
             keys: np.ndarray, start: float, counts: list[int], window: tuple[float, float]) -> None:
-    clock, sent, acked = time.perf_counter, shared.sent, shared.acked
+    clock, sent, acked, stop = time.perf_counter, shared.sent, shared.acked, shared.stop
     try:
         for t, k in zip(times.tolist(), keys.tolist(), strict=True):
-            wait = start + t - clock()
-            if wait > 0:
-                time.sleep(wait)
+            if not _wait_until(stop, start + t):
+                return
             version = sent[k] + 1
             sent[k] = version
             issued = clock() - start
@@ -148,20 +162,19 @@ def _writer(conn: Connection, names: list[str], shared: _Shared, times: np.ndarr
             if window[0] <= issued < window[1]:
                 counts[0] += 1
     except BaseException as error:  # reported by the caller, not lost in a thread
-        shared.errors.append(error)
+        shared.fail(error)
 
 
 def _reader(conn: Connection, names: list[str], shared: _Shared, times: np.ndarray,
             keys: np.ndarray, start: float, out: dict[str, Any]) -> None:
-    clock, sent, acked = time.perf_counter, shared.sent, shared.acked
+    clock, sent, acked, stop = time.perf_counter, shared.sent, shared.acked, shared.stop
     stale, latency = out["stale"], out["latency"]
     t0, t1 = stale.t0, stale.t1
     counts = out["counts"]  # reads, stale, stale_upper, versions, newer_than_acked, impossible
     try:
         for t, k in zip(times.tolist(), keys.tolist(), strict=True):
-            wait = start + t - clock()
-            if wait > 0:
-                time.sleep(wait)
+            if not _wait_until(stop, start + t):
+                return
             low = acked[k]  # before the read is sent: certainly committed by then
             issued = clock()
             conn.send_command("GET", names[k])
@@ -183,7 +196,7 @@ def _reader(conn: Connection, names: list[str], shared: _Shared, times: np.ndarr
             stale.add(i, 1.0 if is_stale else 0.0)
             latency.add(done - issued)
     except BaseException as error:
-        shared.errors.append(error)
+        shared.fail(error)
 
 
 def measure_real(master: tuple[str, int], replica: tuple[str, int], workload: Workload) -> RealResult:
@@ -206,15 +219,20 @@ def measure_real(master: tuple[str, int], replica: tuple[str, int], workload: Wo
     out = {"stale": RatioBatchMeans(*window, BATCHES), "latency": LogHistogram(),
            "counts": [0] * 6}
     write_count = [0]
-    w_conn, r_conn = _connect(master), _connect(replica)
+    w_conn = _connect(master)
     try:
-        start = time.perf_counter() + 0.05  # both schedules start together
-        threads = [
-            threading.Thread(target=_writer, daemon=True, args=(
-                w_conn, names, shared, w_times, w_keys, start, write_count, window)),
-            threading.Thread(target=_reader, daemon=True, args=(
-                r_conn, names, shared, r_times, r_keys, start, out)),
-        ]
+        r_conn = _connect(replica)
+    except MeasureError:
+        w_conn.disconnect()
+        raise
+    start = time.perf_counter() + 0.05  # both schedules start together
+    threads = [
+        threading.Thread(target=_writer, name="repsim-validate-writer", daemon=True, args=(
+            w_conn, names, shared, w_times, w_keys, start, write_count, window)),
+        threading.Thread(target=_reader, name="repsim-validate-reader", daemon=True, args=(
+            r_conn, names, shared, r_times, r_keys, start, out)),
+    ]
+    try:
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -223,11 +241,18 @@ def measure_real(master: tuple[str, int], replica: tuple[str, int], workload: Wo
             error = shared.errors[0]
             raise MeasureError(f"validation workload failed: {error}") from error
     finally:
-        with contextlib.suppress(redis.RedisError, OSError):
-            w_conn.send_command("DEL", *names)
-            w_conn.read_response()
+        # Interrupted (Ctrl-C) or failed: stop both threads before deleting the keys, or
+        # the writer would go on setting them (and share its connection with the DEL).
+        shared.stop.set()
+        for thread in threads:
+            if thread.ident is not None:
+                thread.join(timeout=2 * REPLY_TIMEOUT_S)
         w_conn.disconnect()
         r_conn.disconnect()
+        with contextlib.suppress(redis.RedisError, OSError):
+            client = redis_client(master)
+            client.delete(*names)
+            client.close()
     reads, stale, stale_upper, versions, newer, impossible = out["counts"]
     rate, lo, hi = out["stale"].estimate(clamp01=True)
     span = window[1] - window[0]
@@ -253,7 +278,8 @@ def measure_real(master: tuple[str, int], replica: tuple[str, int], workload: Wo
 
 def _replication_info(address: tuple[str, int]) -> dict[str, Any]:
     try:
-        return redis_client(address).info("replication")
+        with redis_client(address) as client:  # closed now, not whenever GC gets to it
+            return client.info("replication")
     except redis.RedisError as error:
         raise MeasureError(f"cannot reach Redis at {address[0]}:{address[1]}: {error}") from error
 
@@ -299,9 +325,12 @@ def replication_through_proxy(master: tuple[str, int], replica: tuple[str, int],
     """
     info = check_pair(master, replica)
     original = (info["master_host"], int(info["master_port"]))
-    client = redis_client(replica)
     proxy = DelayProxy(master, delay_s, listen=(listen_host, 0))
-    host, port = proxy.start()
+    try:
+        host, port = proxy.start()
+    except OSError as error:  # e.g. --proxy-host is not an address of this machine
+        raise MeasureError(str(error)) from error
+    client = redis_client(replica)
     try:
         client.replicaof(host, port)
         wait_link_up(replica, master)
@@ -310,6 +339,7 @@ def replication_through_proxy(master: tuple[str, int], replica: tuple[str, int],
     finally:
         with contextlib.suppress(redis.RedisError, OSError):
             client.replicaof(*original)
+        client.close()
         proxy.stop()
         with contextlib.suppress(MeasureError):
             wait_link_up(replica, timeout_s=10.0)

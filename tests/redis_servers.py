@@ -91,19 +91,24 @@ class RedisServer:
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 return False
-            with contextlib.suppress(redis.RedisError):
-                if self.client().ping():
-                    return True
+            client = self.client()
+            try:
+                with contextlib.suppress(redis.RedisError):
+                    if client.ping():
+                        return True
+            finally:
+                client.close()  # no connection left for the garbage collector to close
             time.sleep(0.02)
         return False
 
     def wait_link_up(self, timeout_s: float = START_TIMEOUT_S) -> None:
         """Block until this replica reports ``master_link_status:up``."""
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.client().info("replication").get("master_link_status") == "up":
-                return
-            time.sleep(0.02)
+        with contextlib.closing(self.client()) as client:
+            while time.monotonic() < deadline:
+                if client.info("replication").get("master_link_status") == "up":
+                    return
+                time.sleep(0.02)
         raise RuntimeError(f"replica on port {self.port} did not link up within {timeout_s}s")
 
     def _terminate(self) -> None:

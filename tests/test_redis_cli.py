@@ -34,6 +34,9 @@ def test_parse_address():
     (["calibrate", "--redis", "localhost"], "'localhost' is not HOST:PORT"),
     (["calibrate", "--redis", "h:99999"], "is not HOST:PORT"),
     (["calibrate", "--redis", "h:1", "--clients", "1"], "'1' is not an integer >= 2"),
+    (["calibrate", "--redis", "h:1", "--seconds", "0.5"], "the budget must be at least 1s"),
+    (["validate", "--master", "h:1", "--replica", "h:2", "--seconds", "2", "--warmup", "3"],
+     "warmup_s = 3.0 with duration_s = 2.0"),
     (["validate", "--master", "h:1", "--replica", "h:2", "--delay", "soon"],
      "'soon' is not a delay"),
     (["validate", "--master", "h:1", "--replica", "h:2", "--write-rate", "50,-1"],
@@ -78,3 +81,19 @@ def test_validate_command_prints_both_sides_and_a_verdict(capsys, tmp_path):
     assert "no --config" in report["note"]
     for side in ("real", "sim"):
         assert 0.0 <= only[side]["stale_read_rate"] <= 1.0
+
+
+def test_an_output_folder_that_does_not_exist_is_refused_before_measuring(tmp_path, capsys):
+    port = free_port()  # nothing listens: the check must come before any measurement
+    for option in ("--out", "--plot"):
+        missing = tmp_path / "no-such-folder" / "calibrated.toml"
+        assert run_cli(["calibrate", "--redis", f"127.0.0.1:{port}", option, str(missing)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and option in err and "does not exist" in err
+
+
+def test_calibrate_budget_takes_a_duration():
+    parser = argparse.ArgumentParser(prog="repsim")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["calibrate", "--redis", "h:1", "--seconds", "20s"])
+    assert args.seconds == 20.0

@@ -13,7 +13,7 @@ from sim.redis_measure import (
     merge_points,
     pipeline_depths,
 )
-from tests.redis_servers import free_port, master_and_replica, requires_redis
+from tests.redis_servers import RedisServer, free_port, master_and_replica, requires_redis
 
 
 def test_pipeline_depths():
@@ -54,6 +54,18 @@ def test_measurements_against_a_real_pair():
         # A replica refuses writes: the server's own message, not a hang.
         with pytest.raises(MeasureError, match="read only"):
             measure_closed_loop(replica.address, "SET", 4, 1, 0.1)
+
+
+@pytest.mark.redis
+@requires_redis
+def test_a_closed_loop_opens_no_more_connections_than_its_clients():
+    """--clients is a limit: set-up and clean-up ride on the measuring connections."""
+    with RedisServer() as server:
+        admin = server.client()
+        admin.config_set("maxclients", len(admin.client_list()) + 3)  # these and three clients
+        point = measure_closed_loop(server.address, "GET", 2, 3, 0.1)
+        assert point.batches > 0 and point.clients == 3
+        assert admin.keys("repsim:cal:*") == []
 
 
 def test_ci_has_a_redis_server():

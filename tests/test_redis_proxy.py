@@ -16,6 +16,7 @@ class EchoServer:
     """A TCP server on 127.0.0.1 that echoes every byte back on each connection."""
 
     def __init__(self) -> None:
+        self.received = threading.Event()  # set when the first bytes reach the server
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.address = self.listener.getsockname()[:2]
         self.thread = threading.Thread(target=self._serve, daemon=True)
@@ -29,10 +30,10 @@ class EchoServer:
                 return
             threading.Thread(target=self._echo, args=(conn,), daemon=True).start()
 
-    @staticmethod
-    def _echo(conn: socket.socket) -> None:
+    def _echo(self, conn: socket.socket) -> None:
         with conn:
             while data := conn.recv(65536):
+                self.received.set()
                 conn.sendall(data)
 
     def close(self) -> None:
@@ -86,8 +87,21 @@ def test_delay_is_added_one_way_and_measured(echo):
     assert stats.chunks == 5
     assert stats.target_s == delay
     assert delay <= stats.mean_s <= stats.max_s
-    assert stats.mean_s <= min(rtts)  # the added part is within the round trip
+    # Each chunk's added delay lies within its own round trip.
+    assert all(added <= rtt for added, rtt in zip(stats.samples, rtts, strict=True))
     assert len(stats.samples) == 5
+
+
+def test_only_the_server_to_client_direction_is_held(echo):
+    """With a long delay towards the client, the client's bytes still reach the server at
+    once (a replica's PSYNC and ACKs are not delayed), while the reply is held back."""
+    with DelayProxy(echo.address, delay_to_client_s=30.0) as proxy:
+        with socket.create_connection(proxy.address) as sock:
+            sock.sendall(b"psync")
+            assert echo.received.wait(timeout=10)  # not after 30 s
+            sock.settimeout(0.2)
+            with pytest.raises(TimeoutError):
+                sock.recv(5)  # the echo waits in the proxy
 
 
 def test_other_direction_can_be_delayed_too(echo):

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+
 import numpy as np
 import pytest
 
 from sim.config import Config
-from sim.validate import Workload, compare, theory_stale_rate, validate
+from sim.redis_measure import MeasureError
+from sim.validate import Workload, compare, measure_real, theory_stale_rate, validate
 from tests.redis_servers import master_and_replica, requires_redis
 
 # 200 writes/s over 20 keys: 10 writes/s per key, so 5 ms and 20 ms of delay give stale
@@ -84,8 +88,36 @@ def test_without_proxy_reads_are_almost_never_stale(pair):
 @pytest.mark.redis
 @requires_redis
 def test_a_replica_of_someone_else_is_refused(pair):
-    from sim.redis_measure import MeasureError
-
     master, _ = pair
     with pytest.raises(MeasureError, match="is not a replica"):
         validate(master.address, master.address, WORKLOAD, CONFIG, 0.005)
+
+
+def _workload_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if "writer" in t.name or "reader" in t.name]
+
+
+@pytest.mark.redis
+@requires_redis
+def test_an_interrupted_run_stops_its_threads_and_deletes_its_keys(pair):
+    """Ctrl-C in the middle: no thread goes on writing, and the keys are gone."""
+    master, replica = pair
+    workload = Workload(read_rate=400.0, write_rate=400.0, keys=5, duration_s=30.0, warmup_s=0.1)
+    main = threading.main_thread().ident
+    timer = threading.Timer(0.5, signal.pthread_kill, args=(main, signal.SIGINT))
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        measure_real(master.address, replica.address, workload)
+    timer.join()
+    assert _workload_threads() == []
+    assert master.client().keys("repsim:val:*") == []
+
+
+@pytest.mark.redis
+@requires_redis
+def test_a_proxy_that_cannot_listen_is_one_clear_error(pair):
+    master, replica = pair
+    with pytest.raises(MeasureError, match="cannot listen on 192.0.2.1"):
+        validate(master.address, replica.address, WORKLOAD, CONFIG, 0.005, proxy_host="192.0.2.1")
+    info = replica.client().info("replication")  # left pointing at its master
+    assert info["master_port"] == master.port and info["master_link_status"] == "up"
