@@ -73,8 +73,8 @@ class FaultVersion(Version):
 class FaultyMaster(Master):
     """A master that can die, be deposed, refuse writes, and keeps the log that decides loss.
 
-    ``log`` holds the committed Versions that the most advanced connected replica may not have
-    received yet (trimmed as replicas receive them); at a failover the ones above the promoted
+    ``log`` holds the committed Versions that some connected replica may not have received
+    yet (trimmed as they all receive them); at a failover the ones above the promoted
     replica's offset are the lost writes. With every replica cut off it holds the writes since
     then, so its size is bounded by the write rate times the length of the fault.
     ``replica_since`` maps each replica's host id to the time it stopped acknowledging (None
@@ -179,14 +179,20 @@ class FaultyMaster(Master):
             self.trim_log()
 
     def trim_log(self) -> None:
-        """Forget logged writes that the most advanced connected replica has received: a
-        failover promotes it or one at least as advanced, so they cannot be lost."""
-        received = [r.arrived_offset for r in self.replicas if r.linked]
-        if received:
-            floor = max(received)
-            log = self.log
-            while log and log[0].offset <= floor:
-                log.popleft()
+        """Forget logged writes that every connected replica Sentinel can reach has received:
+        a failover promotes one of them (or one further ahead), so they cannot be lost. Once
+        deposed, nothing above the promoted replica's offset is forgotten."""
+        minority = self.cluster.minority_nodes
+        received = [r.arrived_offset for r in self.replicas
+                    if r.linked and r.node_id not in minority]
+        if not received:
+            return
+        floor = min(received)
+        if self.lost_from is not None and self.lost_from < floor:
+            floor = self.lost_from
+        log = self.log
+        while log and log[0].offset <= floor:
+            log.popleft()
 
     def reply(self, client, ops) -> None:
         self.at(self.down[client.index].arrival(self.env._now), self._on_reply_arrival,
