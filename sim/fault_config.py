@@ -212,6 +212,13 @@ def check_fault_rules(config) -> None:
         if t >= end:
             raise ConfigError("faults.master_crash_at", _d(t),
                               f"a crash must happen before run.duration ({_d(end)})")
+    if (faults.active and wl.mode == "closed" and wl.think_time.is_zero
+            and config.network.client_latency.is_zero):
+        # An error reply costs only the network round trip; with neither it nor a think
+        # time, a client facing a dead master would retry without simulated time passing.
+        raise ConfigError("workload.think_time", str(wl.think_time),
+                          "closed mode with faults needs a non-zero think_time or "
+                          "network.client_latency (an error reply takes only the round trip)")
     if faults.master_crash_at and rep.replicas == 0:
         raise ConfigError("faults.master_crash_at", [_d(t) for t in faults.master_crash_at],
                           "failover needs replication.replicas >= 1 (it is 0)")

@@ -78,6 +78,8 @@ BAD = [
     ({"replication.backlog_size": "1xb"}, "replication.backlog_size", "size in bytes"),
     ({"replication.backlog_size": 0}, "replication.backlog_size", "size in bytes"),
     ({"replication.bandwidth": -5}, "replication.bandwidth", "bytes per second"),
+    ({"faults.master_crash_at": 5, "workload.mode": "closed", "network.client_latency": 0},
+     "workload.think_time", "closed mode with faults"),
     ({"faults.master_recover_after": "-1s"}, "faults.master_recover_after", "duration"),
 ]
 
