@@ -250,3 +250,12 @@ def test_every_read_policy_survives_a_failover(policy):
               "faults.master_crash_at": 0.8, "faults.failover_timeout": "0.3s",
               "faults.master_recover_after": "0.5s"}).summary
     assert s["failovers"] == 1 and s["reads"] > 0 and s["writes"] > 0
+
+
+def test_the_readme_fault_study_functions():
+    from sim.fault_study import lost_at_crash, lost_in_partition
+
+    assert lost_at_crash([0.02], wait_replicas=1, seeds=2) == [0.0]
+    assert lost_at_crash([0.02], wait_replicas=0, seeds=2)[0] > 0
+    bounded, unbounded = lost_in_partition([0.5, None], seeds=1, partition_s=7.0)
+    assert 0 < bounded < unbounded
