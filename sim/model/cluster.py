@@ -64,6 +64,7 @@ class Cluster:
         self.deposed: list[FaultyMaster] = []  # alive masters that lost office (split brain)
         self.waiting_to_rejoin: list[FaultyMaster] = []
         self.outage_start = 0.0
+        self.office_since = 0.0  # when the master in office took office (s)
 
         master = model.master
         master.replicas = list(self.replicas)  # its followers; self.replicas is every replica
@@ -153,6 +154,7 @@ class Cluster:
         self.former.append(best)
         old.lost_from = best.arrived_offset
         self.office = new
+        self.office_since = now
         if old.dead:
             self._account_loss(old)
         else:
@@ -204,6 +206,8 @@ class Cluster:
         replica.linked = False
         replica.synced = False
         replica.force_full = True
+        # It holds the old master's data: it lacks every write of its new master.
+        replica.missing_since = self.office_since
         replica.master = self.office
         self.office.replicas.append(replica)
         self.office.replica_since[replica.node_id] = now
