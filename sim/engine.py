@@ -18,7 +18,8 @@ from .fault_stats import FaultStats
 from .model.cache import Cache
 from .model.client import Client
 from .model.cluster import Cluster
-from .model.fault_nodes import FaultyClient, FaultyMaster, FaultyReplica
+from .model.fault_client import FaultyClient
+from .model.fault_nodes import FaultyMaster, FaultyReplica
 from .model.kernel import Link, scheduler
 from .model.master import Master
 from .model.replica import Replica

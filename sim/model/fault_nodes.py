@@ -11,7 +11,8 @@ keeps the plain classes and their hot path. What they add:
   goes through the replica's own FIFO thread (``busy_until``), so the rule that only a node's
   thread changes its store, which makes enqueue-time results exact, still holds;
 - commands can fail: ``op.result`` is then a :class:`Failure` (unavailable, or refused by
-  ``min_replicas_to_write``) and the client counts it instead of recording a read or write.
+  ``min_replicas_to_write``) and the client (:mod:`sim.model.fault_client`) counts it
+  instead of recording a read or write.
 
 The cluster-level decisions (who is master, which links are up) live in
 :mod:`sim.model.cluster`.
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 from collections import deque
 
-from .client import Client
 from .master import Master
 from .records import Version
 from .replica import Replica
@@ -383,56 +383,3 @@ class FaultyReplica(Replica):
         self.linked = False
         self.link_epoch += 1
         self.inflight.clear()
-
-
-# ---------------------------------------------------------------------------------------
-# Client
-# ---------------------------------------------------------------------------------------
-
-
-class FaultyClient(Client):
-    """A client that counts failed commands and marks its acknowledged writes.
-
-    A read can return a version from a history that a failover replaced (a replica or the
-    cache not yet resynchronised): its staleness age in the history it is judged against is
-    undefined, so it is recorded as stale (if its number is lower) with age 0.
-    """
-
-    stats = None  # the FaultStats, set by the cluster
-
-    def on_reply(self, ev) -> None:
-        ops = ev._value
-        now = self.env._now
-        stats = self.stats
-        kept = []
-        for op in ops:
-            result = op.result
-            if result.__class__ is Failure:
-                stats.failed(op, result, now)
-                self.outstanding -= 1
-                if self.trace is not None:
-                    self.trace("error", now, node=self.name, key=op.key, write=op.write,
-                               reason=result.kind, issued=op.issue_s)
-                continue
-            if op.write:
-                result.acked = True
-                stats.acked_writes += 1
-            else:
-                _judge(op)
-            kept.append(op)
-        Client.on_reply(self, Payload(kept))
-
-    def on_cache_reply(self, ev) -> None:
-        for op in ev._value:
-            if op.result is not None:
-                _judge(op)
-        Client.on_cache_reply(self, ev)
-
-
-def _judge(op) -> None:
-    rec = op.result
-    if rec.number < op.newest.number and (rec.superseded_s is None
-                                          or rec.superseded_s > op.issue_s):
-        stand_in = Version(rec.key, rec.number, rec.commit_s, rec.offset)
-        stand_in.superseded_s = op.issue_s
-        op.result = stand_in
