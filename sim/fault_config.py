@@ -127,6 +127,11 @@ def _positive_duration(value: Any, key: str) -> float:
     return seconds
 
 
+def _tables(value: Any, key: str, what: str) -> list:
+    """A list of tables; one table alone is a list of one (handy in a sweep's value list)."""
+    return [value] if isinstance(value, Mapping) else _list(value, key, what)
+
+
 def _list(value: Any, key: str, what: str) -> list:
     if not isinstance(value, list | tuple):
         raise ConfigError(key, value, f"a list of {what} (TOML: [{{...}}, ...]); [] for none")
@@ -134,9 +139,9 @@ def _list(value: Any, key: str, what: str) -> list:
 
 
 def parse_disconnects(value: Any, key: str) -> tuple[DisconnectSpec, ...]:
-    """A list of tables {replica, start, duration}."""
+    """A list of tables {replica, start, duration} (or one table)."""
     specs = []
-    for i, item in enumerate(_list(value, key, "tables {replica, start, duration}")):
+    for i, item in enumerate(_tables(value, key, "tables {replica, start, duration}")):
         where = f"{key}[{i}]"
         fields_ = ("replica", "start", "duration")
         table = _table(item, where, fields_, fields_)
@@ -148,9 +153,9 @@ def parse_disconnects(value: Any, key: str) -> tuple[DisconnectSpec, ...]:
 
 
 def parse_partitions(value: Any, key: str) -> tuple[PartitionSpec, ...]:
-    """A list of tables {start, duration, nodes = [names], clients = [indices]}."""
+    """A list of tables {start, duration, nodes = [names], clients = [indices]} (or one)."""
     specs = []
-    for i, item in enumerate(_list(value, key, "tables {start, duration, nodes, clients}")):
+    for i, item in enumerate(_tables(value, key, "tables {start, duration, nodes, clients}")):
         where = f"{key}[{i}]"
         table = _table(item, where, ("start", "duration", "nodes", "clients"),
                        ("start", "duration"))

@@ -43,6 +43,10 @@ def test_every_fault_key_is_sweepable_and_round_trips():
     assert Config.from_dict(cfg.to_dict()) == cfg
     assert Config.default().with_overrides(cfg.flat()) == cfg
     assert json.loads(json.dumps(cfg.to_dict())) == cfg.to_dict()
+    # One table stands for a list of one, so a sweep can list partitions as its values.
+    one = {"start": 5, "duration": 1, "nodes": ["master"]}
+    assert cfg.with_overrides({"faults.partitions": one}).faults.partitions == (
+        PartitionSpec(5.0, 1.0, ("master",), ()),)
     # A sweep varies one key at a time on top of a base.
     for crash in (5.0, 15.0):
         assert cfg.with_overrides({"faults.master_crash_at": crash}).faults.master_crash_at == (
@@ -71,7 +75,8 @@ BAD = [
      "faults.partitions.clients", "below workload.clients"),
     ({"faults.partitions": [{"start": 1, "duration": 5, "side": "left"}]},
      "faults.partitions[0].side", "unknown key"),
-    ({"faults.partitions": {"start": 1}}, "faults.partitions", "a list of tables"),
+    ({"faults.partitions": "5s"}, "faults.partitions", "a list of tables"),
+    ({"faults.partitions": {"start": 1}}, "faults.partitions[0]", "missing key 'duration'"),
     ({"faults.partitions": [{"start": 1, "duration": 5}], "faults.master_crash_at": 2},
      "faults.master_crash_at", "inside the partition"),
     ({"replication.min_replicas_to_write": 3}, "replication.min_replicas_to_write", "at most"),
