@@ -259,3 +259,10 @@ def test_the_readme_fault_study_functions():
     assert lost_at_crash([0.02], wait_replicas=0, seeds=2)[0] > 0
     bounded, unbounded = lost_in_partition([0.5, None], seeds=1, partition_s=7.0)
     assert 0 < bounded < unbounded
+
+
+def test_a_crash_whose_failover_falls_after_the_end_still_counts_its_lost_writes():
+    s = _run({**QUIET, "run.duration": 1.5, "replication.delay": "20ms",
+              "faults.master_crash_at": 1.0, "faults.failover_timeout": "5s"}).summary
+    assert s["failovers"] == 0
+    assert s["lost_writes"] + s["lost_unacknowledged_writes"] > 0

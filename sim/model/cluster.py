@@ -142,12 +142,10 @@ class Cluster:
         if self.office is not old or (partition is not None and self.partition is not partition):
             return  # healed (or already replaced) before Sentinel acted
         now = self.env._now
-        candidates = [r for r in self.replicas
-                      if r.master is old and r.node_id not in self.minority_nodes]
-        if not candidates:
+        best = self._best_candidate(old)
+        if best is None:
             self._trace("failover-impossible", now, old.name)
             return
-        best = max(candidates, key=lambda r: (r.arrived_offset, -r.node_id))
         new = FaultyMaster.promoted_from(best, old)
         best.retire(new)
         self.replicas.remove(best)
@@ -172,6 +170,15 @@ class Cluster:
         for host in waiting:
             self._rejoin(host, now)
         self.reconcile(now)
+
+    def _best_candidate(self, old: FaultyMaster) -> FaultyReplica | None:
+        """The replica Sentinel would promote: the highest offset among ``old``'s replicas
+        on the majority side (ties to the lowest host id)."""
+        candidates = [r for r in self.replicas
+                      if r.master is old and r.node_id not in self.minority_nodes]
+        if not candidates:
+            return None
+        return max(candidates, key=lambda r: (r.arrived_offset, -r.node_id))
 
     def _account_loss(self, old: FaultyMaster) -> None:
         lost = [rec for rec in old.log if rec.offset > old.lost_from]
@@ -267,8 +274,15 @@ class Cluster:
     # -- end of run --------------------------------------------------------------------------
 
     def finish(self) -> None:
-        """At the horizon, a deposed master still cut off has lost what it accepted: count
-        it as if the partition healed now."""
+        """At the horizon, count what is already doomed: a deposed master still cut off loses
+        what it accepted (as if the partition healed now), and a crashed master whose failover
+        would come after the end loses what its best replica lacks (no failover is counted)."""
         for old in self.deposed:
             self._account_loss(old)
         self.deposed = []
+        old = self.office
+        if old.dead and old.lost_from is None:
+            best = self._best_candidate(old)
+            if best is not None:
+                old.lost_from = best.arrived_offset
+                self._account_loss(old)
