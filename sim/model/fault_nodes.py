@@ -98,11 +98,8 @@ class FaultyMaster(Master):
     def promoted_from(cls, replica: Replica, template: FaultyMaster) -> FaultyMaster:
         """The master that ``replica``'s host becomes: its data, thread and links; the
         settings of ``template`` (the master it replaces)."""
-        new = cls.__new__(cls)
-        Master.__init__(new, template.env, template.at, 0, replica.overhead, replica.service,
-                        template.wait_replicas, template.wait_timeout_s, template.trace)
-        new.dead, new.lost_from, new.log = False, None, deque()
-        new.replica_since = {}
+        new = cls(template.env, template.at, 0, replica.overhead, replica.service,
+                  template.wait_replicas, template.wait_timeout_s, template.trace)
         new.min_replicas, new.max_lag_s = template.min_replicas, template.max_lag_s
         new.cluster = template.cluster
         new.node_id, new.name = replica.node_id, replica.name
