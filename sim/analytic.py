@@ -151,14 +151,20 @@ def t_visibility_exp_delay(
     return float(out) if out.ndim == 0 else out
 
 
-def expected_lost_writes(write_rate: float, delay_s: float) -> float:
+def expected_lost_writes(write_rate: float, delay_s: float, *,
+                         reply_latency_s: float = 0.0) -> float:
     """Mean writes lost when the master crashes under asynchronous replication: W d.
 
     The writes committed in the last d seconds before the crash have not reached the
     replica; with Poisson writes at W/s their mean number is W d. For random delays
     without FIFO, W E[d] by Little's law; a FIFO link holds back more.
+
+    ``reply_latency_s`` (L, commit to the reply reaching the client) counts only the
+    acknowledged ones: a write committed in the last L seconds never had its reply
+    delivered, since the crash cuts the connection, so W (d - L)+ of them were acknowledged.
     """
-    return _check("write_rate", write_rate) * _check("delay_s", delay_s)
+    lost_span = _check("delay_s", delay_s) - _check("reply_latency_s", reply_latency_s)
+    return _check("write_rate", write_rate) * max(lost_span, 0.0)
 
 
 # -- TTL cache ----------------------------------------------------------------------------

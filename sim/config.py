@@ -26,11 +26,20 @@ from sim.distributions import (
     Constant,
     Distribution,
     Exponential,
+    Uniform,
     format_duration,
     parse_distribution,
     parse_duration,
 )
 from sim.errors import ConfigError
+from sim.fault_config import (
+    check_fault_rules,
+    disconnects_option,
+    partitions_option,
+    rate_option,
+    size_option,
+    times_option,
+)
 
 __all__ = [
     "FILL_FROM",
@@ -199,13 +208,29 @@ class ServerConfig:
 @dataclass(frozen=True)
 class ReplicationConfig:
     """[replication]: number of replicas, one-way stream ``delay`` (seconds), read routing,
-    and synchronous acknowledgement (``wait_timeout`` seconds, 0 = wait for ever)."""
+    and synchronous acknowledgement (``wait_timeout`` seconds, 0 = wait for ever).
+
+    The Redis settings for failures: ``serve_stale_data`` (a replica whose link is down
+    answers reads from its old data, else refuses them), ``min_replicas_to_write`` and
+    ``min_replicas_max_lag`` (seconds: the master refuses writes while fewer replicas have
+    acknowledged within it), ``backlog_size`` (bytes: a reconnecting replica resyncs
+    partially when every write it missed is still in it), ``bandwidth`` (bytes/s for a full
+    resync's snapshot) and ``snapshot_load_time`` (seconds the replica's thread spends loading
+    the snapshot)."""
 
     replicas: int = _option(2, _integer(0))
     delay: Distribution = _option(Exponential(1e-3), _delay())
     read_policy: str = _option("replicas", _choice(READ_POLICIES))
     wait_replicas: int = _option(0, _integer(0))
     wait_timeout: float = _option(0.0, _duration())
+    # Redis names. They act only when a fault is configured: with every link up, every
+    # replica is always in sync and acknowledging.
+    serve_stale_data: bool = _option(True, _flag())
+    min_replicas_to_write: int = _option(0, _integer(0))
+    min_replicas_max_lag: float = _option(10.0, _duration())
+    backlog_size: int = _option(1024 * 1024, size_option)  # bytes (Redis repl-backlog-size)
+    bandwidth: float = _option(125e6, rate_option)  # bytes/s for a full resync (1 Gbit/s)
+    snapshot_load_time: Distribution = _option(Constant(1e-3), _delay())
 
 
 @dataclass(frozen=True)
@@ -233,7 +258,27 @@ class PipelineConfig:
 
 @dataclass(frozen=True)
 class FaultsConfig:
-    """[faults]: no keys yet; the fault model will add them."""
+    """[faults]: what fails and when (seconds).
+
+    ``master_crash_at``: times at which the master in office crashes. ``failover_timeout``:
+    crash (or isolation) to promotion, i.e. Sentinel's down-after-milliseconds plus the
+    election. ``master_recover_after``: the crashed master rejoins as a replica that long
+    after its crash (0 = it stays down). ``replica_disconnects``: replication links cut for
+    a while. ``partitions``: a minority side of nodes and clients that reach only each
+    other. The failover default, 5 s plus up to 1 s, is a commonly lowered Sentinel
+    detection timeout (Sentinel's own default is 30 s) so a failover fits in a default run.
+    """
+
+    master_crash_at: tuple[float, ...] = _option((), times_option)
+    failover_timeout: Distribution = _option(Uniform(5.0, 6.0), _delay())
+    master_recover_after: float = _option(0.0, _duration())
+    replica_disconnects: tuple = _option((), disconnects_option)
+    partitions: tuple = _option((), partitions_option)
+
+    @property
+    def active(self) -> bool:
+        """True when any fault is scheduled (the engine then builds fault-aware nodes)."""
+        return bool(self.master_crash_at or self.replica_disconnects or self.partitions)
 
 
 _SECTIONS: dict[str, type] = {
@@ -311,6 +356,7 @@ def _check_rules(config: Config) -> None:
             "cache.fill_from", cache.fill_from,
             "needs replication.replicas >= 1 (it is 0); use 'read_policy' or 'master'",
         )
+    check_fault_rules(config)
 
 
 # ---------------------------------------------------------------------------------------
@@ -357,8 +403,15 @@ def _override_pairs(overrides: Mapping[str, Any] | Iterable[str]) -> list[tuple[
 
 
 def _plain(value: Any) -> Any:
-    """A field value as TOML/JSON data: distributions become their canonical strings."""
-    return str(value) if isinstance(value, Distribution) else value
+    """A field value as TOML/JSON data: distributions become their canonical strings,
+    tuples lists, fault records tables."""
+    if isinstance(value, Distribution):
+        return str(value)
+    if isinstance(value, tuple):
+        return [_plain(item) for item in value]
+    if hasattr(value, "to_plain"):
+        return value.to_plain()
+    return value
 
 
 # ---------------------------------------------------------------------------------------

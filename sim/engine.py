@@ -14,12 +14,16 @@ from typing import Any
 import simpy
 
 from .config import Config
+from .fault_stats import FaultStats
 from .model.cache import Cache
 from .model.client import Client
+from .model.cluster import Cluster
+from .model.fault_client import FaultyClient
+from .model.fault_nodes import FaultyMaster, FaultyReplica
 from .model.kernel import Link, scheduler
 from .model.master import Master
 from .model.replica import Replica
-from .model.routing import make_router
+from .model.routing import make_fault_router, make_router
 from .model.workload import ClosedLoop, OpenLoop
 from .recorder import Recorder
 from .streams import Streams, exponential_sampler, integer_sampler, key_sampler, uniform_sampler
@@ -55,14 +59,20 @@ class Model:
             return dist.sampler(streams.rng(name))
 
         self.recorder = Recorder(config.run.warmup, config.run.duration, cch.enabled)
-        self.master = master = Master(
+        self.fault_stats = FaultStats(config.run.warmup)
+        # Fault-aware nodes only when a fault is scheduled: without one the hot path is the
+        # plain classes', event for event.
+        faulty = config.faults.active
+        master_cls, replica_cls, client_cls = ((FaultyMaster, FaultyReplica, FaultyClient)
+                                               if faulty else (Master, Replica, Client))
+        self.master = master = master_cls(
             env, at, wl.keys, sampler(srv.batch_overhead, "server.master.overhead"),
             sampler(srv.service_time, "server.master.service"), rep.wait_replicas,
             rep.wait_timeout, trace)
         self.replicas = []
         for j in range(rep.replicas):
             name = f"replica{j}"
-            self.replicas.append(Replica(
+            self.replicas.append(replica_cls(
                 env, at, j, 1 + j, master, list(master.committed),
                 Link(sampler(rep.delay, f"link.master->{name}")),
                 sampler(srv.replica_apply_time, f"server.{name}.apply"),
@@ -83,10 +93,16 @@ class Model:
         def pick(name):
             return lambda n: integer_sampler(streams.rng(name), n)
 
-        route = make_router(rep.read_policy, master, self.replicas, pick("routing"))
         fill_policy = rep.read_policy if cch.fill_from == "read_policy" else cch.fill_from
-        fill_route = (route if fill_policy == rep.read_policy
-                      else make_router(fill_policy, master, self.replicas, pick("routing.fill")))
+        if faulty:
+            route = make_fault_router(rep.read_policy, self.replicas,
+                                      uniform_sampler(streams.rng("routing")))
+            fill_route = (route if fill_policy == rep.read_policy else make_fault_router(
+                fill_policy, self.replicas, uniform_sampler(streams.rng("routing.fill"))))
+        else:
+            route = make_router(rep.read_policy, master, self.replicas, pick("routing"))
+            fill_route = (route if fill_policy == rep.read_policy else
+                          make_router(fill_policy, master, self.replicas, pick("routing.fill")))
 
         if wl.mode == "closed":
             pipeline = "explicit"
@@ -96,7 +112,7 @@ class Model:
             pipeline = "now"
         self.clients = []
         for c in range(wl.clients):
-            client = Client(env, at, c, master, self.cache, route, fill_route, self.recorder,
+            client = client_cls(env, at, c, master, self.cache, route, fill_route, self.recorder,
                             pipe.batch_size, pipe.linger, pipeline, trace)
             for node in self.nodes:
                 latency = cch.latency if node is self.cache else net.client_latency
@@ -124,6 +140,8 @@ class Model:
                 integer_sampler(streams.rng("clients.read"), wl.clients),
                 integer_sampler(streams.rng("clients.write"), wl.clients), read_key, write_key)
 
+        self.cluster = Cluster(self, sampler) if faulty else None
+
         if self.replicas:
             self._lag_interval = 1.0 / LAG_SAMPLES_PER_S
             at(config.run.warmup, self._on_warmup, None)
@@ -150,10 +168,16 @@ class Model:
         horizon = self.config.run.duration
         self.env.run(until=horizon)
         max_lag = None
-        if self.replicas:
-            # The lag still growing at the horizon counts towards the maximum too.
-            max_lag = max(max(r.max_lag_s, r.lag(horizon)) for r in self.replicas)
+        if self.config.replication.replicas:
+            # The lag still growing at the horizon counts towards the maximum too; so do
+            # the replicas a failover promoted.
+            former = self.cluster.former if self.cluster is not None else []
+            max_lag = max([r.max_lag_s for r in former]
+                          + [max(r.max_lag_s, r.lag(horizon)) for r in self.replicas])
+        if self.cluster is not None:
+            self.cluster.finish()
         summary = self.recorder.summary(max_lag)
+        summary.update(self.fault_stats.summary())
         summary["sim_events"] = next(self.env._eid)
         summary["wall_seconds"] = time.perf_counter() - wall
         summary["config"] = self.config.to_dict()

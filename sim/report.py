@@ -121,7 +121,32 @@ def format_summary(summary: Mapping[str, Any]) -> str:
         [("replicas", g("replication_lag_ms"))],
         (("mean", "mean"), ("p99", "p99"), ("max", "max")),
     )
+    if _faults_configured(summary):
+        lines += _fault_lines(summary)
     return "\n".join(lines)
+
+
+def _faults_configured(summary: Mapping[str, Any]) -> bool:
+    faults = _get(summary, "config", "faults") or {}
+    return any(faults.get(key) for key in ("master_crash_at", "replica_disconnects", "partitions"))
+
+
+def _fault_lines(summary: Mapping[str, Any]) -> list[str]:
+    """The Faults section, shown when the run scheduled a fault."""
+    g = summary.get
+    lines = ["Faults"]
+    lines.append(_row("lost acknowledged writes", format_number(g("lost_writes"))
+                      + f"  ({format_percent(g('lost_write_rate'))} of acknowledged)"))
+    lines.append(_row("data-loss window (ms)", format_number(g("data_loss_window_ms"), 3)))
+    lines.append(_row("unavailable writes / reads", f"{format_number(g('unavailable_writes'))}"
+                      f" / {format_number(g('unavailable_reads'))}"))
+    lines.append(_row("refused writes (min-replicas)", format_number(g("refused_writes"))))
+    lines.append(_row("failovers", format_number(g("failovers"))
+                      + f"  (mean {format_number(_get(summary, 'failover_duration_ms', 'mean'), 3)}"
+                      " ms)"))
+    lines.append(_row("resyncs partial / full", f"{format_number(g('resyncs_partial'))}"
+                      f" / {format_number(g('resyncs_full'))}"))
+    return lines
 
 
 def describe_config(config: Config) -> str:

@@ -29,11 +29,14 @@ DESIGN_DEFAULTS = {
     "server": {"service_time": "exp:10us", "batch_overhead": "5us",
                "replica_apply_time": "exp:5us"},
     "replication": {"replicas": 2, "delay": "exp:1ms", "read_policy": "replicas",
-                    "wait_replicas": 0, "wait_timeout": "0s"},
+                    "wait_replicas": 0, "wait_timeout": "0s", "serve_stale_data": True,
+                    "min_replicas_to_write": 0, "min_replicas_max_lag": "10s",
+                    "backlog_size": "1mb", "bandwidth": 125e6, "snapshot_load_time": "1ms"},
     "cache": {"enabled": True, "ttl": "1s", "capacity": 0, "latency": "100us",
               "fill_from": "read_policy", "on_write": "none", "invalidation_delay": "0s"},
     "pipeline": {"batch_size": 1, "linger": "0s"},
-    "faults": {},
+    "faults": {"master_crash_at": [], "failover_timeout": "uniform:5s,6s",
+               "master_recover_after": "0s", "replica_disconnects": [], "partitions": []},
 }
 
 

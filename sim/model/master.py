@@ -93,7 +93,7 @@ class Master:
         if self.cache is not None:
             self.cache.on_commit(rec, now)
         if self.trace is not None:
-            self.trace("commit", now, node="master", key=rec.key, version=rec.number)
+            self.trace("commit", now, node=self.name, key=rec.key, version=rec.number)
 
     def _on_served(self, ev) -> None:
         client, ops, last, wrote = ev._value

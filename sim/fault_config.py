@@ -1,0 +1,268 @@
+"""Parsing and validation of the fault settings (``[faults]`` and the Redis-named keys of
+``[replication]`` that only matter when something fails).
+
+The dataclass fields live in :mod:`sim.config`; this module holds their value parsers, the
+small frozen records a fault list is made of, and the cross-field rules. Every time is in
+seconds, every size in bytes.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sim.distributions import format_duration, parse_duration
+from sim.errors import ConfigError
+
+# Redis config units: "kb", "mb", "gb" are powers of 1024 (redis.conf says so); a bare number
+# or "b" is bytes.
+_SIZE_UNITS = {"": 1, "b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}
+_SIZE_RE = re.compile(r"\s*(?P<number>\d+(?:\.\d*)?)\s*(?P<unit>[a-zA-Z]*)\s*")
+SIZE_ALLOWED = "a size in bytes > 0: an integer, or a string like '64kb', '1mb' (1024-based)"
+RATE_ALLOWED = "bytes per second > 0: a number, or a size string per second like '100mb'"
+
+
+def parse_size(value: Any, key: str) -> int:
+    """Bytes (an int > 0) from an integer or a Redis-style size string ("64kb", "1mb")."""
+    size: float | None = None
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        size = float(value)
+    elif isinstance(value, str):
+        match = _SIZE_RE.fullmatch(value)
+        unit = match["unit"].lower() if match else None
+        if match and unit in _SIZE_UNITS:
+            size = float(match["number"]) * _SIZE_UNITS[unit]
+    if size is None or not math.isfinite(size) or size < 1 or not float(size).is_integer():
+        raise ConfigError(key, value, SIZE_ALLOWED)
+    return int(size)
+
+
+def parse_rate(value: Any, key: str) -> float:
+    """Bytes per second (float > 0) from a number or a size string per second."""
+    try:
+        if isinstance(value, numbers.Real) and not isinstance(value, bool):
+            rate = float(value)
+            if not (math.isfinite(rate) and rate > 0):
+                raise ConfigError(key, value, RATE_ALLOWED)
+            return rate
+        return float(parse_size(value, key))
+    except ConfigError:
+        raise ConfigError(key, value, RATE_ALLOWED) from None
+
+
+def parse_times(value: Any, key: str) -> tuple[float, ...]:
+    """One duration or a list of them -> sorted tuple of seconds (empty = none)."""
+    items = list(value) if isinstance(value, list | tuple) else [value]
+    times = []
+    for i, item in enumerate(items):
+        try:
+            times.append(parse_duration(item, key))
+        except ConfigError:
+            raise ConfigError(key, value, f"a duration or a list of durations (item {i} "
+                              f"{item!r} is not one, e.g. '10s')") from None
+    return tuple(sorted(times))
+
+
+@dataclass(frozen=True)
+class DisconnectSpec:
+    """``replica`` (index) loses its replication link at ``start`` for ``duration`` seconds."""
+
+    replica: int
+    start: float
+    duration: float
+
+    def to_plain(self) -> dict[str, Any]:
+        return {"replica": self.replica, "start": self.start, "duration": self.duration}
+
+
+@dataclass(frozen=True)
+class PartitionSpec:
+    """From ``start`` for ``duration`` seconds, ``nodes`` (names: "master", "replica0", ...,
+    naming the nodes by their role at the start of the run) and ``clients`` (indices) form the
+    minority side: they reach only each other."""
+
+    start: float
+    duration: float
+    nodes: tuple[str, ...]
+    clients: tuple[int, ...]
+
+    @property
+    def end(self) -> float:
+        return self.start + self.duration
+
+    def to_plain(self) -> dict[str, Any]:
+        return {"start": self.start, "duration": self.duration, "nodes": list(self.nodes),
+                "clients": list(self.clients)}
+
+
+def _table(item: Any, key: str, allowed_keys: Sequence[str], required: Sequence[str]) -> Mapping:
+    if not isinstance(item, Mapping):
+        raise ConfigError(key, item, "a table with keys " + ", ".join(allowed_keys))
+    for name in item:
+        if name not in allowed_keys:
+            raise ConfigError(f"{key}.{name}", item[name],
+                              "unknown key; allowed: " + ", ".join(allowed_keys))
+    for name in required:
+        if name not in item:
+            raise ConfigError(key, dict(item), f"missing key {name!r} (keys: "
+                              + ", ".join(allowed_keys) + ")")
+    return item
+
+
+def _index(value: Any, key: str, what: str) -> int:
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 0:
+        return int(value)
+    raise ConfigError(key, value, f"{what}: an integer >= 0")
+
+
+def _positive_duration(value: Any, key: str) -> float:
+    seconds = parse_duration(value, key)
+    if seconds <= 0:
+        raise ConfigError(key, value, "a duration > 0, e.g. '5s'")
+    return seconds
+
+
+def _tables(value: Any, key: str, what: str) -> list:
+    """A list of tables; one table alone is a list of one (handy in a sweep's value list)."""
+    return [value] if isinstance(value, Mapping) else _list(value, key, what)
+
+
+def _list(value: Any, key: str, what: str) -> list:
+    if not isinstance(value, list | tuple):
+        raise ConfigError(key, value, f"a list of {what} (TOML: [{{...}}, ...]); [] for none")
+    return list(value)
+
+
+def parse_disconnects(value: Any, key: str) -> tuple[DisconnectSpec, ...]:
+    """A list of tables {replica, start, duration} (or one table)."""
+    specs = []
+    for i, item in enumerate(_tables(value, key, "tables {replica, start, duration}")):
+        where = f"{key}[{i}]"
+        fields_ = ("replica", "start", "duration")
+        table = _table(item, where, fields_, fields_)
+        specs.append(DisconnectSpec(
+            _index(table["replica"], f"{where}.replica", "a replica index"),
+            parse_duration(table["start"], f"{where}.start"),
+            _positive_duration(table["duration"], f"{where}.duration")))
+    return tuple(sorted(specs, key=lambda s: (s.start, s.replica)))
+
+
+def parse_partitions(value: Any, key: str) -> tuple[PartitionSpec, ...]:
+    """A list of tables {start, duration, nodes = [names], clients = [indices]} (or one)."""
+    specs = []
+    for i, item in enumerate(_tables(value, key, "tables {start, duration, nodes, clients}")):
+        where = f"{key}[{i}]"
+        table = _table(item, where, ("start", "duration", "nodes", "clients"),
+                       ("start", "duration"))
+        nodes = _list(table.get("nodes", []), f"{where}.nodes", "node names")
+        for name in nodes:
+            if not isinstance(name, str):
+                raise ConfigError(f"{where}.nodes", name, "a node name like 'master' or 'replica0'")
+        clients = [_index(c, f"{where}.clients", "a client index")
+                   for c in _list(table.get("clients", []), f"{where}.clients", "client indices")]
+        specs.append(PartitionSpec(
+            parse_duration(table["start"], f"{where}.start"),
+            _positive_duration(table["duration"], f"{where}.duration"),
+            tuple(dict.fromkeys(nodes)), tuple(sorted(set(clients)))))
+    return tuple(sorted(specs, key=lambda s: s.start))
+
+
+# ---------------------------------------------------------------------------------------
+# Parsers in the (value, dotted key, base dir) form of sim.config
+# ---------------------------------------------------------------------------------------
+
+
+def size_option(value: Any, key: str, base_dir: Path | None) -> int:
+    return parse_size(value, key)
+
+
+def rate_option(value: Any, key: str, base_dir: Path | None) -> float:
+    return parse_rate(value, key)
+
+
+def times_option(value: Any, key: str, base_dir: Path | None) -> tuple[float, ...]:
+    return parse_times(value, key)
+
+
+def disconnects_option(value: Any, key: str, base_dir: Path | None) -> tuple:
+    return parse_disconnects(value, key)
+
+
+def partitions_option(value: Any, key: str, base_dir: Path | None) -> tuple:
+    return parse_partitions(value, key)
+
+
+# ---------------------------------------------------------------------------------------
+# Cross-field rules
+# ---------------------------------------------------------------------------------------
+
+
+def _d(seconds: float) -> str:
+    return format_duration(seconds)
+
+
+def check_fault_rules(config) -> None:
+    """Rules that involve the fault settings; raises the first ConfigError found."""
+    run, rep, faults, wl = config.run, config.replication, config.faults, config.workload
+    end = run.duration
+    if rep.min_replicas_to_write > rep.replicas:
+        raise ConfigError("replication.min_replicas_to_write", rep.min_replicas_to_write,
+                          f"must be at most replication.replicas ({rep.replicas})")
+    for t in faults.master_crash_at:
+        if t >= end:
+            raise ConfigError("faults.master_crash_at", _d(t),
+                              f"a crash must happen before run.duration ({_d(end)})")
+    if (faults.active and wl.mode == "closed" and wl.think_time.is_zero
+            and config.network.client_latency.is_zero):
+        # An error reply costs only the network round trip; with neither it nor a think
+        # time, a client facing a dead master would retry without simulated time passing.
+        raise ConfigError("workload.think_time", str(wl.think_time),
+                          "closed mode with faults needs a non-zero think_time or "
+                          "network.client_latency (an error reply takes only the round trip)")
+    if faults.master_crash_at and rep.replicas == 0:
+        raise ConfigError("faults.master_crash_at", [_d(t) for t in faults.master_crash_at],
+                          "failover needs replication.replicas >= 1 (it is 0)")
+    last_end: dict[int, float] = {}
+    for spec in faults.replica_disconnects:
+        where = "faults.replica_disconnects"
+        if spec.replica >= rep.replicas:
+            raise ConfigError(f"{where}.replica", spec.replica,
+                              f"no such replica: replication.replicas is {rep.replicas} "
+                              f"(indices 0..{rep.replicas - 1})" if rep.replicas else
+                              "no such replica: replication.replicas is 0")
+        if spec.start >= end:
+            raise ConfigError(f"{where}.start", _d(spec.start),
+                              f"must be before run.duration ({_d(end)})")
+        if spec.start < last_end.get(spec.replica, -1.0):
+            raise ConfigError(where, spec.to_plain(),
+                              f"overlaps an earlier disconnect of replica {spec.replica}")
+        last_end[spec.replica] = spec.start + spec.duration
+    names = ["master"] + [f"replica{j}" for j in range(rep.replicas)]
+    previous = None
+    for spec in faults.partitions:
+        where = "faults.partitions"
+        for name in spec.nodes:
+            if name not in names:
+                raise ConfigError(f"{where}.nodes", name, "a node name: " + ", ".join(names))
+        for c in spec.clients:
+            if c >= wl.clients:
+                raise ConfigError(f"{where}.clients", c,
+                                  f"a client index below workload.clients ({wl.clients})")
+        if spec.start >= end:
+            raise ConfigError(f"{where}.start", _d(spec.start),
+                              f"must be before run.duration ({_d(end)})")
+        if previous is not None and spec.start < previous.end:
+            raise ConfigError(where, spec.to_plain(),
+                              f"overlaps the partition from {_d(previous.start)} to "
+                              f"{_d(previous.end)}; partitions must not overlap")
+        previous = spec
+        for t in faults.master_crash_at:
+            if spec.start <= t < spec.end:
+                raise ConfigError("faults.master_crash_at", _d(t),
+                                  f"falls inside the partition from {_d(spec.start)} to "
+                                  f"{_d(spec.end)}; a crash during a partition is not modelled")

@@ -1,0 +1,288 @@
+"""The fault schedule and the cluster's view of who is master: crashes, failovers, recoveries,
+replica disconnects and partitions, as Redis with Sentinel behaves.
+
+Built only when ``[faults]`` schedules something. Every fault is an event at a configured
+time; after each one :meth:`Cluster.reconcile` brings every replication link to the state the
+cluster implies (cut when its master is dead, unreachable, or the replica is disconnected;
+reconnected with a partial or full resync when that ends). Sentinel is taken to run on the
+majority side: it promotes the connected replica with the highest replication offset
+``failover_timeout`` after the master in office crashed or was cut off, and re-points the
+replicas and clients it can reach.
+
+Nodes keep their host identity (``node_id``, names "master", "replica0", ... as at the start
+of the run) across role changes: a promoted replica's host becomes a new :class:`FaultyMaster`
+object, a crashed or deposed master's host a new :class:`FaultyReplica`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..fault_stats import FaultStats
+from .fault_nodes import FaultyMaster, FaultyReplica
+from .kernel import Link
+
+
+@dataclass(frozen=True)
+class ResyncSettings:
+    """What a resync needs: sizes in bytes, ``bandwidth`` in bytes/s, ``load_time()`` s."""
+
+    value_size: int
+    backlog_size: int
+    snapshot_bytes: int
+    bandwidth: float
+    load_time: Callable[[], float]
+    serve_stale_data: bool
+
+
+class Cluster:
+    """Holds the fault state of one run and schedules the configured faults."""
+
+    def __init__(self, model, sampler: Callable) -> None:
+        cfg = model.config
+        wl, rep, faults = cfg.workload, cfg.replication, cfg.faults
+        self.env, self.at, self.trace = model.env, model.at, model.master.trace
+        self.model = model
+        self.sampler = sampler  # (distribution, stream name) -> no-argument sampler
+        self.settings = ResyncSettings(
+            wl.value_size, rep.backlog_size, wl.keys * wl.value_size, rep.bandwidth,
+            sampler(rep.snapshot_load_time, "faults.snapshot_load"), rep.serve_stale_data)
+        self.stats: FaultStats = model.fault_stats
+        self.replicas: list[FaultyReplica] = model.replicas  # the same list: updated in place
+        self.former: list[FaultyReplica] = []  # promoted replicas (their lag maxima count)
+        self.clients = model.clients
+        self.office: FaultyMaster = model.master
+        self.failover_delay = sampler(faults.failover_timeout, "faults.failover")
+        self.recover_after_s = faults.master_recover_after
+        self.delay = rep.delay
+        self.apply_time = cfg.server.replica_apply_time
+        self.minority_nodes: frozenset[int] = frozenset()
+        self.minority_clients: frozenset[int] = frozenset()
+        self.partition = None
+        self.disconnected: set[int] = set()  # host ids whose replication link is unplugged
+        self.deposed: list[FaultyMaster] = []  # alive masters that lost office (split brain)
+        self.waiting_to_rejoin: list[FaultyMaster] = []
+        self.outage_start = 0.0
+        self.office_since = 0.0  # when the master in office took office (s)
+
+        master = model.master
+        master.replicas = list(self.replicas)  # its followers; self.replicas is every replica
+        self._adopt_master(master, rep)
+        for replica in self.replicas:
+            replica.cluster = self
+            master.replica_since[replica.node_id] = None
+        for client in self.clients:
+            client.stats = self.stats
+
+        at = self.at
+        for t in faults.master_crash_at:
+            at(t, self._on_crash, None)
+        for spec in faults.replica_disconnects:
+            at(spec.start, self._on_disconnect, 1 + spec.replica)
+            at(spec.start + spec.duration, self._on_reconnect, 1 + spec.replica)
+        hosts = {"master": 0, **{f"replica{j}": 1 + j for j in range(rep.replicas)}}
+        for spec in faults.partitions:
+            at(spec.start, self._on_partition, (spec, frozenset(hosts[n] for n in spec.nodes)))
+            at(spec.end, self._on_heal, spec)
+
+    def _adopt_master(self, master: FaultyMaster, rep=None) -> None:
+        master.cluster = self
+        if rep is not None:
+            master.min_replicas = rep.min_replicas_to_write
+            master.max_lag_s = rep.min_replicas_max_lag
+
+    # -- reachability ----------------------------------------------------------------------
+
+    def reachable(self, client_index: int, node_id: int) -> bool:
+        """Can this client reach this host now (same side of the partition, if any)?"""
+        if self.partition is None:
+            return True
+        return (client_index in self.minority_clients) == (node_id in self.minority_nodes)
+
+    def _same_side(self, a: int, b: int) -> bool:
+        return (a in self.minority_nodes) == (b in self.minority_nodes)
+
+    def reconcile(self, now: float) -> None:
+        """Cut or reconnect every replication link to match the cluster's state."""
+        for replica in self.replicas:
+            master = replica.master
+            up = (not master.dead and replica.node_id not in self.disconnected
+                  and self._same_side(replica.node_id, master.node_id))
+            if replica.linked and not up:
+                replica.cut(now)
+                self._trace("cut", now, replica.name, master=master.name)
+            elif not replica.linked and up:
+                kind = replica.reconnect(now, replica.force_full)
+                replica.force_full = False
+                self._trace("reconnect", now, replica.name, master=master.name, resync=kind)
+
+    def _trace(self, kind: str, now: float, node: str, **fields) -> None:
+        if self.trace is not None:
+            self.trace(kind, now, node=node, **fields)
+
+    # -- crash, failover, recovery -----------------------------------------------------------
+
+    def _on_crash(self, ev) -> None:
+        now = self.env._now
+        master = self.office
+        if master.dead:  # the office is vacant: a failover is still pending
+            self._trace("crash-skipped", now, master.name)
+            return
+        master.die()
+        self._trace("crash", now, master.name)
+        self.outage_start = now
+        self.at(now + self.failover_delay(), self._on_failover, (master, None))
+        if self.recover_after_s > 0:
+            self.at(now + self.recover_after_s, self._on_recover, master)
+        self.reconcile(now)
+
+    def _on_failover(self, ev) -> None:
+        old, partition = ev._value
+        if self.office is not old or (partition is not None and self.partition is not partition):
+            return  # healed (or already replaced) before Sentinel acted
+        now = self.env._now
+        best = self._best_candidate(old)
+        if best is None:
+            self._trace("failover-impossible", now, old.name)
+            return
+        new = FaultyMaster.promoted_from(best, old)
+        best.retire(new)
+        self.replicas.remove(best)
+        self.former.append(best)
+        old.lost_from = best.arrived_offset
+        self.office = new
+        self.office_since = now
+        if old.dead:
+            self._account_loss(old)
+        else:
+            self.deposed.append(old)  # split brain: it keeps serving its side until healed
+        for replica in list(self.replicas):
+            if replica.master is old and replica.node_id not in self.minority_nodes:
+                replica.follow(new, now)
+        for client in self.clients:
+            if client.index not in self.minority_clients:
+                client.master = new
+                client.committed = new.committed
+        self.stats.failover(now - self.outage_start)
+        self._trace("failover", now, new.name, old=old.name, offset=best.arrived_offset)
+        waiting, self.waiting_to_rejoin = self.waiting_to_rejoin, []
+        for host in waiting:
+            self._rejoin(host, now)
+        self.reconcile(now)
+
+    def _best_candidate(self, old: FaultyMaster) -> FaultyReplica | None:
+        """The replica Sentinel would promote: the highest offset among ``old``'s replicas
+        on the majority side (ties to the lowest host id)."""
+        candidates = [r for r in self.replicas
+                      if r.master is old and r.node_id not in self.minority_nodes]
+        if not candidates:
+            return None
+        return max(candidates, key=lambda r: (r.arrived_offset, -r.node_id))
+
+    def _account_loss(self, old: FaultyMaster) -> None:
+        lost = [rec for rec in old.log if rec.offset > old.lost_from]
+        old.log.clear()
+        self.stats.lost(lost)
+
+    def _on_recover(self, ev) -> None:
+        old = ev._value
+        now = self.env._now
+        if self.office.dead:
+            self.waiting_to_rejoin.append(old)  # rejoins once a master is in office
+            return
+        self._rejoin(old, now)
+        self.reconcile(now)
+
+    def _rejoin(self, old: FaultyMaster, now: float) -> None:
+        """``old``'s host comes back as a replica of the master in office (full resync:
+        its history diverged from the new master's)."""
+        model, name = self.model, old.name
+        sampler = self.sampler
+        replica = FaultyReplica(
+            self.env, self.at, old.node_id - 1, old.node_id, self.office,
+            list(old.committed), Link(sampler(self.delay, f"link.{self.office.name}->{name}")),
+            sampler(self.apply_time, f"server.{name}.apply"), old.overhead, old.service,
+            self.trace)
+        replica.name = name
+        replica.down = old.down
+        replica.cluster = self
+        replica.warmup_s = model.config.run.warmup
+        replica.horizon_s = model.config.run.duration
+        replica.arrived_offset = old.commit_offset
+        replica.linked = False
+        replica.synced = False
+        replica.force_full = True
+        # It holds the old master's data: it lacks every write of its new master.
+        replica.missing_since = self.office_since
+        replica.master = self.office
+        self.office.replicas.append(replica)
+        self.office.replica_since[replica.node_id] = now
+        replica.acks = self.office.wait_replicas > 0
+        self.replicas.append(replica)
+        self._trace("rejoin", now, name, master=self.office.name)
+
+    # -- disconnects -------------------------------------------------------------------------
+
+    def _on_disconnect(self, ev) -> None:
+        self.disconnected.add(ev._value)
+        self.reconcile(self.env._now)
+
+    def _on_reconnect(self, ev) -> None:
+        self.disconnected.discard(ev._value)
+        self.reconcile(self.env._now)
+
+    # -- partitions --------------------------------------------------------------------------
+
+    def _on_partition(self, ev) -> None:
+        spec, nodes = ev._value
+        now = self.env._now
+        self.partition = spec
+        self.minority_nodes = nodes
+        self.minority_clients = frozenset(spec.clients)
+        self._trace("partition", now, "network", nodes=sorted(nodes), clients=list(spec.clients))
+        master = self.office
+        if master.node_id in nodes:  # Sentinel (on the majority side) sees the master go down
+            self.outage_start = now
+            self.at(now + self.failover_delay(), self._on_failover, (master, spec))
+        self.reconcile(now)
+
+    def _on_heal(self, ev) -> None:
+        now = self.env._now
+        self.partition = None
+        self.minority_nodes = frozenset()
+        self.minority_clients = frozenset()
+        self._trace("heal", now, "network")
+        office = self.office
+        for old in self.deposed:
+            # Sentinel turns the old master into a replica: what it accepted since the
+            # failover, and what its successor never received, is discarded.
+            self._account_loss(old)
+            old.die()
+            for replica in list(old.replicas):
+                if replica in self.replicas:
+                    replica.follow(office, now)
+                    replica.force_full = True
+            self._rejoin(old, now)
+        self.deposed = []
+        for client in self.clients:
+            if client.master is not office:
+                client.master = office
+                client.committed = office.committed
+        self.reconcile(now)
+
+    # -- end of run --------------------------------------------------------------------------
+
+    def finish(self) -> None:
+        """At the horizon, count what is already doomed: a deposed master still cut off loses
+        what it accepted (as if the partition healed now), and a crashed master whose failover
+        would come after the end loses what its best replica lacks (no failover is counted)."""
+        for old in self.deposed:
+            self._account_loss(old)
+        self.deposed = []
+        old = self.office
+        if old.dead and old.lost_from is None:
+            best = self._best_candidate(old)
+            if best is not None:
+                old.lost_from = best.arrived_offset
+                self._account_loss(old)
