@@ -33,7 +33,7 @@ import pandas as pd
 
 from sim.errors import ConfigError
 from sim.sweep_exec import Progress, check_executor, execute
-from sim.sweep_io import SweepDir, canonical_columns, read_json, read_results
+from sim.sweep_io import SweepDir, read_json, read_results, rows_frame
 from sim.sweep_task import ERROR_COLUMN, Row, RunFn, Task, derive_seed
 
 __all__ = ["sweep", "plan_sweep", "expand_values", "split_values", "SweepPlan"]
@@ -121,6 +121,8 @@ def expand_values(key: str, spec: Any, base_value: Any = None) -> list[Any]:
             else:
                 values = [_round(x) for x in numbers]
             return values
+        if spec.strip().startswith(("log:", "lin:")):  # a range missing a part, say the COUNT
+            raise ConfigError(key, spec, "a range log:START:STOP:COUNT or lin:START:STOP:COUNT")
         values = split_values(spec)
         if any(v == "" for v in values):
             raise ConfigError(key, spec, "a comma list of values without empty items")
@@ -226,8 +228,7 @@ def plan_sweep(base_config: Any, vary: Mapping[str, Any] | None = None, reps: in
 
 
 def _frame(rows: list[Row], keys: Sequence[str]) -> pd.DataFrame:
-    rows = sorted(rows, key=lambda r: (int(r["point"]), int(r["rep"])))
-    frame = pd.DataFrame(rows, columns=canonical_columns(rows))
+    frame = rows_frame(sorted(rows, key=lambda r: (int(r["point"]), int(r["rep"]))))
     frame.attrs["vary"] = list(keys)
     return frame
 
@@ -279,10 +280,11 @@ def sweep(base_config: Any = None, vary: Mapping[str, Any] | None = None, reps: 
 
 
 def load(directory: str | Path) -> pd.DataFrame:
-    """The results of a sweep directory as a DataFrame (``attrs["vary"]`` names the varied
-    keys, from ``meta.json``)."""
+    """The results of a sweep directory as a DataFrame in (point, rep) order, also while the
+    sweep is running or after it was interrupted (``attrs["vary"]`` names the varied keys,
+    from ``meta.json``)."""
     directory = Path(directory)
-    frame = read_results(directory)
+    frame = read_results(directory).sort_values(["point", "rep"], ignore_index=True)
     meta_path = directory / "meta.json"
     if meta_path.exists():
         frame.attrs["vary"] = list(read_json(meta_path)["grid"]["vary"])

@@ -55,13 +55,16 @@ def _default_out(identity: dict[str, Any]) -> Path:
 
 def _point_table(df: pd.DataFrame, keys: list[str]) -> str:
     """Means over repetitions of a few headline metrics, one line per point."""
-    metrics = [m for m in ("stale_read_rate", "cache_hit_rate", "read_latency_ms.p99",
-                           "throughput_ops_s") if m in df.columns]
     ok = df[df["error"] == ""] if "error" in df.columns else df
+    # Metrics this sweep has (no cache hit rate when every point ran without a cache).
+    metrics = [m for m in ("stale_read_rate", "cache_hit_rate", "read_latency_ms.p99",
+                           "throughput_ops_s") if m in ok.columns and ok[m].notna().any()]
     if ok.empty or not metrics:
         return ""
-    table = ok.groupby(keys or ["rep"], sort=False)[metrics].mean() if keys else \
+    table = ok.groupby(keys, sort=False)[metrics].mean() if keys else \
         ok[metrics].mean().to_frame("mean").T
+    # float_format leaves the index alone, which would show 10 as "10.0000" next to "31.6228".
+    table = table.rename(index=lambda v: f"{v:g}" if isinstance(v, float) else v)
     return table.to_string(float_format=lambda v: f"{v:.4g}", max_rows=40)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import multiprocessing.connection
 import os
 import sys
 import threading
@@ -73,10 +74,30 @@ def start_method() -> str:
     return "forkserver" if "forkserver" in methods else "spawn"
 
 
+def _watch_parent() -> None:
+    """Worker initializer: end this worker as soon as the sweep process that started it is gone.
+
+    A killed sweep (``kill -9``) cannot shut its pool down, and its workers never see the end
+    of their task queue (each holds a copy of the queue's write end), so without this they
+    would sit idle for ever, holding their memory. ``parent_process().sentinel`` becomes
+    readable when the parent exits, with every start method.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is None:  # pragma: no cover - only ever an initializer of a child process
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="repsim-parent-watch", daemon=True).start()
+
+
 def _processes(tasks: Sequence[Task], workers: int) -> Iterator[Row]:
     method = start_method()
     pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)),
-                               mp_context=multiprocessing.get_context(method))
+                               mp_context=multiprocessing.get_context(method),
+                               initializer=_watch_parent)
     try:
         futures = {pool.submit(run_task, task): task for task in tasks}
         for future in as_completed(futures):
@@ -170,7 +191,7 @@ class Progress:
         self._last_tenth = self._tenth(initial)
         if not self.enabled:
             return
-        if _isatty(self.stream):
+        if _bar_fits(self.stream):
             from tqdm import tqdm
 
             class Bar(tqdm):
@@ -229,11 +250,21 @@ class Progress:
         self.stream.flush()
 
 
-def _isatty(stream: TextIO) -> bool:
+def _bar_fits(stream: TextIO) -> bool:
+    """True when ``stream`` is a terminal a bar can be drawn on.
+
+    A pseudo-terminal nobody gave a size (``script``, some CI runners) reports 0 columns, and
+    tqdm draws nothing there, so it gets the plain lines instead.
+    """
     try:
-        return stream.isatty()
+        if not stream.isatty():
+            return False
     except (AttributeError, ValueError):
         return False
+    try:
+        return os.get_terminal_size(stream.fileno()).columns > 0
+    except (OSError, ValueError):  # a terminal-like stream without a descriptor: trust isatty
+        return True
 
 
 def _duration(seconds: float) -> str:

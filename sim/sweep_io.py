@@ -7,7 +7,9 @@ The guarantees (DESIGN.md section 5: "never leaves a half-written file"):
   trailing partial line, which :meth:`ResultsFile.open` drops before anything else is appended.
 - Every rewrite (the header, a header that gains a column, the final sorted file) and every
   ``meta.json`` goes to a temporary file in the same directory first and is moved into place with
-  ``os.replace``, which is atomic on POSIX: a reader sees the old file or the new one.
+  ``os.replace``, which is atomic on POSIX: a reader sees the old file or the new one. A
+  temporary file a kill left behind is deleted when the sweep resumes.
+- One sweep at a time writes into a directory: it holds a lock on ``DIR/.lock`` while it runs.
 
 Values are plain scalars (int, float, str, bool, None). Strings are kept on one line (newlines
 become spaces) because a line is the unit of atomicity.
@@ -16,6 +18,7 @@ become spaces) because a line is the unit of atomicity.
 from __future__ import annotations
 
 import csv
+import fcntl
 import io
 import json
 import math
@@ -34,6 +37,7 @@ from sim.errors import ConfigError
 
 RESULTS_NAME = "results.csv"
 META_NAME = "meta.json"
+LOCK_NAME = ".lock"
 
 Row = dict[str, Any]
 
@@ -95,6 +99,11 @@ def _line(values: Iterable[Any]) -> bytes:
     return buf.getvalue().encode()
 
 
+def _csv(columns: list[str], rows: Iterable[Row]) -> bytes:
+    """A whole CSV file: the header ``columns``, then one line per row (missing cells empty)."""
+    return _line(columns) + b"".join(_line(row.get(c) for c in columns) for row in rows)
+
+
 class ResultsFile:
     """The append-only ``results.csv`` of one sweep directory.
 
@@ -137,10 +146,7 @@ class ResultsFile:
         for row in rows:
             self._add_columns(row)
         self.rows = list(rows)
-        payload = _line(self.columns) + b"".join(
-            _line(row.get(c) for c in self.columns) for row in self.rows
-        )
-        write_atomic(self.path, payload)
+        write_atomic(self.path, _csv(self.columns, self.rows))
 
     def append(self, row: Row) -> None:
         """Append one row as one whole line (widening the header first when it must)."""
@@ -172,31 +178,48 @@ def _parse_record(columns: list[str], record: list[str]) -> Row:
 
 
 def canonical_columns(rows: list[Row]) -> list[str]:
-    """The column order of a finished sweep, the same whatever order the runs finished in.
+    """The column order of a finished sweep, the same whatever order the runs finished in and
+    however often the sweep was resumed.
 
     Columns as first seen in ``rows`` (already in (point, rep) order), successful rows first so
-    the metrics keep the summary's order, and ``error`` last.
+    the metrics keep the summary's order, then ``wall_seconds`` and ``error``. Those two are
+    placed by name because a file whose first row was a failure has them before the metrics.
     """
     columns: dict[str, None] = {}
     for row in [r for r in rows if not r.get("error")] + [r for r in rows if r.get("error")]:
         columns.update(dict.fromkeys(row))
-    columns.pop("error", None)
-    return [*columns, "error"]
+    wall = ["wall_seconds"] if "wall_seconds" in columns else []
+    for name in ("wall_seconds", "error"):
+        columns.pop(name, None)
+    return [*columns, *wall, "error"]
 
 
-def read_results(path: Path) -> pd.DataFrame:
-    """Read a ``results.csv`` into a DataFrame, floats exactly as written.
+def read_results(path: Path | io.BytesIO) -> pd.DataFrame:
+    """Read a ``results.csv`` (a file, its directory, or its bytes) into a DataFrame, floats
+    exactly as written.
 
     The ``error`` column is an empty string for runs that succeeded.
     """
-    path = Path(path)
-    if path.is_dir():
-        path = path / RESULTS_NAME
+    if not isinstance(path, io.BytesIO):
+        path = Path(path)
+        if path.is_dir():
+            path = path / RESULTS_NAME
+        data = path.read_bytes()
+        # A sweep killed while appending can leave the start of a row without its newline
+        # (dropped when it resumes): readers meanwhile see the whole rows only.
+        path = io.BytesIO(data[: data.rfind(b"\n") + 1])
     # pandas' default parser reads back the shortest-repr floats the writer produced exactly.
     df = pd.read_csv(path)
     if "error" in df.columns:
         df["error"] = ["" if pd.isna(v) else str(v) for v in df["error"]]
     return df
+
+
+def rows_frame(rows: list[Row]) -> pd.DataFrame:
+    """``rows`` as a DataFrame typed exactly as :func:`read_results` reads them from a file
+    (a metric that is null in every row is a float column of NaN, not objects), so a sweep
+    returns the same frame whether or not it writes a directory."""
+    return read_results(io.BytesIO(_csv(canonical_columns(rows), rows)))
 
 
 def _now() -> str:
@@ -237,18 +260,51 @@ def _difference(old: Any, new: Any) -> str:
     return "; ".join(parts) + more
 
 
+def _lock(path: Path) -> int:
+    """Lock the sweep directory ``path`` for this process; return the lock file's descriptor.
+
+    Two sweeps writing into one directory at once would compute the same runs twice and each
+    rewrite the file under the other, so the second is refused. A POSIX record lock is released
+    by the kernel when its process ends, however it ends (no stale lock after a ``kill -9``),
+    and, unlike ``flock``, is not inherited by forked worker processes.
+    """
+    fd = os.open(path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.read(fd, 32).decode(errors="replace").strip()
+        os.close(fd)
+        raise ConfigError("out", str(path),
+                          f"a directory no other sweep is writing to (process {holder or '?'} "
+                          "is running a sweep there now; wait for it, or choose another --out)"
+                          ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
+
+
+def _remove_leftovers(path: Path) -> None:
+    """Delete the temporary files of an atomic write that a killed sweep left behind."""
+    for name in (RESULTS_NAME, META_NAME):
+        for leftover in path.glob(f".{name}.*.tmp"):
+            leftover.unlink(missing_ok=True)
+
+
 class SweepDir:
     """A sweep's output directory: its identity in ``meta.json`` and its ``results.csv``.
 
     ``identity`` is ``{"base_config": {...}, "grid": {...}}``; a directory holding a sweep with
-    another identity is refused (ConfigError) rather than mixing two experiments in one file.
+    another identity is refused (ConfigError) rather than mixing two experiments in one file,
+    and so is a directory another running sweep is writing to (see :func:`_lock`).
     Rows with an ``error`` are dropped when a sweep resumes, so failed points are tried again.
     """
 
-    def __init__(self, path: Path, meta: dict[str, Any], results: ResultsFile) -> None:
+    def __init__(self, path: Path, meta: dict[str, Any], results: ResultsFile,
+                 lock: int) -> None:
         self.path = path
         self.meta = meta
         self.results = results
+        self._lock_fd = lock
 
     @property
     def meta_path(self) -> Path:
@@ -261,11 +317,30 @@ class SweepDir:
         path = Path(path)
         if path.exists() and not path.is_dir():
             raise ConfigError("out", str(path), "a directory (this is a file)")
-        path.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            lock = _lock(path)
+        except OSError as exc:
+            raise ConfigError("out", str(path),
+                              f"a directory this user can write to ({exc.strerror})") from exc
+        try:
+            return cls._open_locked(path, lock, identity, executor, workers)
+        except BaseException:
+            os.close(lock)
+            raise
+
+    @classmethod
+    def _open_locked(cls, path: Path, lock: int, identity: Mapping[str, Any], executor: str,
+                     workers: int | None) -> SweepDir:
+        _remove_leftovers(path)
         identity = _plain(dict(identity))
         meta_path, results_path = path / META_NAME, path / RESULTS_NAME
         if meta_path.exists():
-            meta = read_json(meta_path)
+            try:
+                meta = read_json(meta_path)
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise ConfigError("out", str(path), f"a sweep directory whose {META_NAME} is "
+                                  f"readable JSON ({exc}); choose another --out") from exc
             for part in ("base_config", "grid"):
                 if meta.get(part) != identity[part]:
                     raise ConfigError(
@@ -283,7 +358,7 @@ class SweepDir:
                              "workers": workers, "computed": 0,
                              "versions": package_versions()})
         meta["status"], meta["finished"] = "running", None
-        self = cls(path, meta, ResultsFile.open(results_path))
+        self = cls(path, meta, ResultsFile.open(results_path), lock)
         write_json_atomic(meta_path, meta)
         failed = [r for r in self.results.rows if r.get("error")]
         if failed:
@@ -301,12 +376,16 @@ class SweepDir:
         run["computed"] = run.get("computed", 0) + 1
 
     def close(self, status: str = "complete") -> None:
-        """Sort the rows by (point, rep), and record the end of this run in ``meta.json``."""
-        if status == "complete":
-            rows = sorted(self.results.rows, key=lambda r: (int(r["point"]), int(r["rep"])))
-            self.results.rewrite(rows, canonical_columns(rows))
-        now = _now()
-        self.meta["runs"][-1]["finished"] = now
-        self.meta["status"] = status
-        self.meta["finished"] = now if status == "complete" else None
-        write_json_atomic(self.meta_path, self.meta)
+        """Sort the rows by (point, rep), record the end of this run in ``meta.json`` and
+        unlock the directory."""
+        try:
+            if status == "complete":
+                rows = sorted(self.results.rows, key=lambda r: (int(r["point"]), int(r["rep"])))
+                self.results.rewrite(rows, canonical_columns(rows))
+            now = _now()
+            self.meta["runs"][-1]["finished"] = now
+            self.meta["status"] = status
+            self.meta["finished"] = now if status == "complete" else None
+            write_json_atomic(self.meta_path, self.meta)
+        finally:
+            os.close(self._lock_fd)

@@ -72,14 +72,17 @@ def flatten_summary(summary: Mapping[str, Any], prefix: str = "") -> Row:
     """Scalar metrics of a run summary, nested keys joined with dots.
 
     ``{"read_latency_ms": {"p99": 1.2}}`` becomes ``{"read_latency_ms.p99": 1.2}``; a pair such as
-    ``stale_read_rate_ci95: [lo, hi]`` becomes ``.lo`` and ``.hi``; curves (``t_visibility``) and
-    the resolved ``config`` are left out, as are any other lists.
+    ``stale_read_rate_ci95: [lo, hi]`` becomes ``.lo`` and ``.hi`` (empty for an interval that is
+    null, like ``cache_hit_rate_ci95`` without a cache, so every row has the same columns);
+    curves (``t_visibility``) and the resolved ``config`` are left out, as are any other lists.
     """
     out: Row = {}
     for key, value in summary.items():
         if not prefix and key in NOT_IN_ROWS:
             continue
         name = f"{prefix}{key}"
+        if value is None and "_ci95" in key:
+            value = (None, None)
         if isinstance(value, Mapping):
             out.update(flatten_summary(value, f"{name}."))
         elif isinstance(value, list | tuple):

@@ -82,6 +82,12 @@ def test_bad_value_specs_name_the_key(spec):
     assert "workload.write_rate" in str(err.value)
 
 
+@pytest.mark.parametrize("spec", ["log:10:1000", "lin:1:2:3:4"])
+def test_a_range_with_a_missing_or_extra_part_says_what_a_range_is(spec):
+    with pytest.raises(ConfigError, match="START:STOP:COUNT"):
+        expand_values("workload.write_rate", spec, 1000.0)
+
+
 def test_grid_is_the_cartesian_product_in_order(base):
     plan = plan_sweep(base, {"workload.write_rate": [10.0, 100.0, 1000.0],
                              "replication.delay": "1ms,5ms"}, reps=2)
@@ -161,6 +167,13 @@ def test_flatten_summary_dots_nested_scalars_and_drops_curves():
     assert "t_visibility" not in flat and "config" not in flat
     assert not any(k.startswith(("t_visibility", "config")) for k in flat)
     assert flat["cache_hit_rate"] is None
+
+
+def test_a_null_interval_gives_the_same_columns_as_a_pair():
+    with_cache = flatten_summary({"cache_hit_rate": 0.5, "cache_hit_rate_ci95": [0.4, 0.6]})
+    without = flatten_summary({"cache_hit_rate": None, "cache_hit_rate_ci95": None})
+    assert list(without) == list(with_cache)
+    assert without["cache_hit_rate_ci95.lo"] is None and without["cache_hit_rate_ci95.hi"] is None
 
 
 def test_rows_of_a_real_sweep(base):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -202,3 +203,12 @@ def test_wired_into_the_repsim_command(tmp_path, capsys):
     code = cli.main(["sweep", "--vary", "nosuch.key=1", "--out", str(tmp_path / "w")])
     assert code == 2
     assert "nosuch" in capsys.readouterr().err
+
+
+def test_the_summary_table_shows_varied_numbers_as_given():
+    df = pd.DataFrame({"workload.write_rate": [10.0, 31.6228, 10000.0], "stale_read_rate": 0.5,
+                       "error": ""})
+    df["cache_hit_rate"] = np.nan  # no cache anywhere: no column of NaN in the table
+    lines = sweep_cli._point_table(df, ["workload.write_rate"]).splitlines()
+    assert "cache_hit_rate" not in lines[0]
+    assert [row.split()[0] for row in lines[2:]] == ["10", "31.6228", "10000"]

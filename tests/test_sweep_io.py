@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -65,7 +66,7 @@ def test_sweep_writes_results_and_meta(base, tmp_path):
     assert meta["status"] == "complete" and meta["finished"] >= meta["started"]
     assert meta["runs"][0]["executor"] == "serial"
     assert meta["versions"]["numpy"] and meta["versions"]["python"]
-    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # no temp files left
+    assert not list(out.glob(".*.tmp"))  # no temporary files left
 
 
 def test_floats_survive_the_csv_exactly(tmp_path):
@@ -274,3 +275,199 @@ def test_written_files_are_readable_by_others_under_the_usual_umask(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "r.csv").stat().st_mode & 0o777 == 0o644
+
+
+ORPHANS = textwrap.dedent("""
+    import os, sys, threading, time
+    from pathlib import Path
+    from sim.config import Config
+    from sim.sweep import sweep
+
+    def stuck(config):
+        Path(sys.argv[1], f"worker-{os.getpid()}").touch()
+        time.sleep(120)  # killed long before this ends
+
+    if __name__ == "__main__":
+        if sys.argv[2] == "threaded":  # a second thread makes the pool use forkserver
+            threading.Thread(target=time.sleep, args=(120,), daemon=True).start()
+        sweep(Config.default(), {"replication.delay": ["1ms", "2ms", "3ms", "4ms"]},
+              executor="processes", workers=2, run_fn=stuck, progress=False)
+""")
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie nobody reaps counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+@pytest.mark.parametrize("parent", ["single", "threaded"])
+def test_workers_end_when_the_sweep_process_is_killed(tmp_path, parent):
+    script = tmp_path / "orphans.py"
+    script.write_text(ORPHANS)
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path), parent])
+    pids: list[int] = []
+    try:
+        deadline = time.monotonic() + 60
+        while len(pids) < 2 and proc.poll() is None and time.monotonic() < deadline:
+            pids = [int(p.name.split("-")[1]) for p in tmp_path.glob("worker-*")]
+            time.sleep(0.01)
+        assert len(pids) == 2
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        # A worker of a killed sweep must not live on (idle, holding memory) for ever.
+        deadline = time.monotonic() + 15
+        while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [p for p in pids if _alive(p)]
+    finally:
+        proc.kill()
+        proc.wait()
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+class InterruptedRun(CountingRun):
+    """Fails like CountingRun, and is interrupted (Ctrl-C) at its third call."""
+
+    def __call__(self, config):
+        if len(self.calls) == 2:
+            raise KeyboardInterrupt
+        return super().__call__(config)
+
+
+def test_resumed_columns_match_when_the_first_row_written_was_a_failure(base, tmp_path):
+    vary = {"workload.write_rate": [20.0, 200.0, 300.0]}
+    whole = sweep(base, vary, out=tmp_path / "whole", executor="serial",
+                  run_fn=CountingRun(fail_rate=20.0), progress=False)
+    out = tmp_path / "resumed"
+    with pytest.raises(KeyboardInterrupt):
+        sweep(base, vary, out=out, executor="serial", run_fn=InterruptedRun(fail_rate=20.0),
+              progress=False)
+    resumed = sweep(base, vary, out=out, executor="serial", run_fn=CountingRun(fail_rate=20.0),
+                    progress=False)
+    assert list(whole.columns[-2:]) == ["wall_seconds", "error"]
+    assert list(resumed.columns) == list(whole.columns)
+    pd.testing.assert_frame_equal(without_wall(resumed), without_wall(whole))
+
+
+BLOCKING = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from sim.config import Config
+    from sim.sweep import sweep
+
+    def blocked(config):
+        Path(sys.argv[2]).touch()
+        time.sleep(120)  # killed long before this ends
+
+    sweep(Config.default().with_overrides({SHORT!r}), {VARY!r}, out=sys.argv[1],
+          executor="serial", run_fn=blocked, progress=False)
+""").format(SHORT=SHORT, VARY=VARY)
+
+
+def test_a_directory_another_sweep_is_writing_to_is_refused_until_it_ends(base, tmp_path):
+    script, out, started = tmp_path / "blocking.py", tmp_path / "s", tmp_path / "started"
+    script.write_text(BLOCKING)
+    proc = subprocess.Popen([sys.executable, str(script), str(out), str(started)])
+    try:
+        deadline = time.monotonic() + 60
+        while not started.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert started.exists()
+        with pytest.raises(ConfigError, match=f"process {proc.pid} is running a sweep there"):
+            sweep(base, VARY, out=out, executor="serial", run_fn=CountingRun(), progress=False)
+    finally:
+        proc.kill()
+        proc.wait()
+    # A killed sweep leaves no lock behind: the same sweep now resumes there.
+    df = sweep(base, VARY, out=out, executor="serial", run_fn=CountingRun(), progress=False)
+    assert len(df) == 4
+
+
+def test_temporary_files_a_kill_left_behind_are_removed_on_resume(base, tmp_path):
+    out = tmp_path / "s"
+    sweep(base, VARY, out=out, executor="serial", run_fn=CountingRun(), progress=False)
+    # What a kill -9 between writing a temporary file and moving it into place leaves.
+    for name in (".results.csv.k2j4x9.tmp", ".meta.json.a8d0q1.tmp"):
+        (out / name).write_text("half")
+    sweep(base, VARY, out=out, executor="serial", run_fn=CountingRun(), progress=False)
+    assert not list(out.glob(".*.tmp"))
+
+
+def test_an_out_directory_that_cannot_be_made_is_a_config_error(base, tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ConfigError, match="out = .*a directory this user can write to"):
+        sweep(base, VARY, out=tmp_path / "file" / "s", executor="serial", run_fn=CountingRun(),
+              progress=False)
+
+
+def _pty(columns: int):
+    """The writing end of a new pseudo-terminal ``columns`` wide, as a text stream."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    os.set_blocking(leader, False)
+    return leader, open(follower, "w")
+
+
+def _drain(fd: int) -> str:
+    chunks = []
+    with contextlib.suppress(BlockingIOError, OSError):
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+    return b"".join(chunks).decode(errors="replace")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+@pytest.mark.parametrize("columns", [0, 80])
+def test_progress_on_a_terminal_with_and_without_a_width(columns):
+    leader, stream = _pty(columns)
+    try:
+        bar = Progress(4, stream=stream)
+        bar.update(4)
+        bar.close()
+        stream.flush()
+        shown = _drain(leader)
+    finally:
+        stream.close()
+        os.close(leader)
+    if columns:
+        assert "4/4" in shown and "run/s" in shown  # the tqdm bar
+    else:
+        assert "sweep: 4/4 runs done in" in shown  # a terminal without a width: plain lines
+
+
+def test_the_frame_is_the_same_with_or_without_a_directory(base, tmp_path):
+    def no_cache(config):
+        return {"reads": 10, "cache_hit_rate": None, "cache_hit_rate_ci95": None,
+                "stale_read_rate": config.get("workload.write_rate") / 1000, "wall_seconds": 0.0}
+
+    vary = {**VARY, "cache.enabled": [False]}
+    in_memory = sweep(base, vary, executor="serial", run_fn=no_cache, progress=False)
+    on_disk = sweep(base, vary, out=tmp_path / "s", executor="serial", run_fn=no_cache,
+                    progress=False)
+    pd.testing.assert_frame_equal(in_memory, on_disk)
+    assert in_memory["cache_hit_rate"].dtype == float
+
+
+def test_load_of_an_interrupted_sweep_gives_whole_rows_in_order(base, tmp_path):
+    out = tmp_path / "s"
+    complete = sweep(base, VARY, out=out, executor="serial", run_fn=CountingRun(),
+                     progress=False)
+    # As a kill leaves the file: rows in the order runs finished, the last one cut short.
+    header, *rows = (out / "results.csv").read_bytes().splitlines(keepends=True)
+    (out / "results.csv").write_bytes(header + rows[2] + rows[0] + rows[3][:9])
+    partial = load(out)
+    assert partial[["point", "rep"]].values.tolist() == [[0, 0], [2, 0]]
+    pd.testing.assert_frame_equal(partial, complete.iloc[[0, 2]].reset_index(drop=True))
+    assert partial.attrs["vary"] == list(VARY)
