@@ -9,6 +9,7 @@ written to stdout.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -98,3 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C during a long run: no traceback, shell convention
         sys.stderr.write(f"{parser.prog}: interrupted\n")
         return 130
+    except BrokenPipeError:  # output piped into `head` and closed early: not an error of ours
+        # Point stdout at /dev/null so that the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141

@@ -5,6 +5,7 @@ The engine is replaced by a fake here, so these tests check the command line alo
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -187,3 +188,15 @@ def test_python_dash_m_is_the_same_program():
     assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr == "repsim: error: workload.clients = 0: an integer >= 1\n"
+
+
+def test_output_piped_into_a_closed_reader_ends_quietly(monkeypatch, tmp_path):
+    # `repsim sweep ... | head`: the reader goes away and the next write raises.
+    def closed_pipe(args):
+        raise BrokenPipeError
+
+    monkeypatch.setattr(cli.sys, "stdout", open(tmp_path / "out", "w"))  # noqa: SIM115
+    parser = cli.build_parser()
+    monkeypatch.setattr(parser, "parse_args", lambda argv: argparse.Namespace(handler=closed_pipe))
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    assert cli.main(["run"]) == 141
