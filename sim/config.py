@@ -213,7 +213,7 @@ class ReplicationConfig:
     The Redis settings for failures: ``serve_stale_data`` (a replica whose link is down
     answers reads from its old data, else refuses them), ``min_replicas_to_write`` and
     ``min_replicas_max_lag`` (seconds: the master refuses writes while fewer replicas have
-    acknowledged within it), ``backlog_size`` (bytes: a reconnecting replica resyncs
+    acknowledged within it; either at 0 disables the check, as in redis.conf), ``backlog_size`` (bytes: a reconnecting replica resyncs
     partially when every write it missed is still in it), ``bandwidth`` (bytes/s for a full
     resync's snapshot) and ``snapshot_load_time`` (seconds the replica's thread spends loading
     the snapshot)."""

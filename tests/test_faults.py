@@ -266,3 +266,51 @@ def test_a_crash_whose_failover_falls_after_the_end_still_counts_its_lost_writes
               "faults.master_crash_at": 1.0, "faults.failover_timeout": "5s"}).summary
     assert s["failovers"] == 0
     assert s["lost_writes"] + s["lost_unacknowledged_writes"] > 0
+
+
+def test_wait_is_released_once_a_disconnected_replica_resyncs():
+    """Redis WAIT counts a replica once its acknowledged offset reaches the write's: writes a
+    replica missed while cut off and received in its resync are acknowledged by it then, so
+    WAIT for every replica (no timeout) blocks only while the link is down."""
+    base = {**QUIET, "run.duration": 2.0, "run.warmup": 0.1, "replication.wait_replicas": 2}
+    for kind, backlog in (("partial", "1mb"), ("full", 100)):
+        s = _run({**base, "replication.backlog_size": backlog, "faults.replica_disconnects": [
+            {"replica": 0, "start": 0.5, "duration": 0.2}]}).summary
+        assert s[f"resyncs_{kind}"] == 1
+        # Writes go on after the resync: about 1000/s for the 1.7 s the link is up.
+        assert s["writes"] > 1500, (kind, s["writes"])
+
+
+def test_min_replicas_max_lag_zero_disables_the_check_as_in_redis():
+    """redis.conf: setting min-replicas-to-write or min-replicas-max-lag to 0 disables it."""
+    s = _run({**QUIET, "run.duration": 2.0, "run.warmup": 0.1, "replication.replicas": 1,
+              "replication.min_replicas_to_write": 1, "replication.min_replicas_max_lag": "0s",
+              "faults.replica_disconnects": [{"replica": 0, "start": 0.5, "duration": 1.0}]}
+             ).summary
+    assert s["refused_writes"] == 0 and s["writes"] > 1500
+
+
+def test_a_master_without_replicas_keeps_no_log_of_its_writes():
+    """Memory must not grow with the operations: once the only replica is promoted, no
+    failover can lose the new master's writes, so it logs none of them for long."""
+    r = _run({**QUIET, "run.duration": 8.0, "run.warmup": 0.1, "replication.replicas": 1,
+              "faults.master_crash_at": 1.0, "faults.failover_timeout": "0.1s"},
+             keep_model=True)
+    assert r.summary["writes"] > 6000
+    assert len(r.model.cluster.office.log) < 4096
+
+
+def test_a_host_that_has_not_resynced_after_a_split_brain_is_never_promoted():
+    """The deposed master rejoins at the heal holding its own divergent history; its offset
+    counts in that history, not its new master's, so until its full resync lands it is no
+    candidate: the new master crashing right then promotes the other replica."""
+    promoted = []
+
+    def trace(kind, t, **f):
+        if kind == "failover":
+            promoted.append(f["node"])
+
+    _run({**SPLIT, "faults.master_crash_at": 3.0, "faults.partitions": [
+        {"start": 1.0, "duration": 2.0, "nodes": ["master"], "clients": [0, 1, 2, 3, 4, 5]}]},
+        trace=trace)
+    assert promoted == ["replica0", "replica1"]

@@ -113,8 +113,8 @@ class Cluster:
                 replica.cut(now)
                 self._trace("cut", now, replica.name, master=master.name)
             elif not replica.linked and up:
+                # force_full stays set until a resync lands (a cut may interrupt this one)
                 kind = replica.reconnect(now, replica.force_full)
-                replica.force_full = False
                 self._trace("reconnect", now, replica.name, master=master.name, resync=kind)
 
     def _trace(self, kind: str, now: float, node: str, **fields) -> None:
@@ -173,9 +173,13 @@ class Cluster:
 
     def _best_candidate(self, old: FaultyMaster) -> FaultyReplica | None:
         """The replica Sentinel would promote: the highest offset among ``old``'s replicas
-        on the majority side (ties to the lowest host id)."""
+        on the majority side (ties to the lowest host id). A replica whose history diverged
+        (``force_full``: a former master, or a follower of one) holds no prefix of ``old``'s
+        stream until its full resync lands, and its offset counts in another history: it is
+        no candidate."""
         candidates = [r for r in self.replicas
-                      if r.master is old and r.node_id not in self.minority_nodes]
+                      if r.master is old and r.node_id not in self.minority_nodes
+                      and not r.force_full]
         if not candidates:
             return None
         return max(candidates, key=lambda r: (r.arrived_offset, -r.node_id))
@@ -209,7 +213,7 @@ class Cluster:
         replica.cluster = self
         replica.warmup_s = model.config.run.warmup
         replica.horizon_s = model.config.run.duration
-        replica.arrived_offset = old.commit_offset
+        replica.arrived_offset = 0  # of its new master's stream: none yet (read-your-writes)
         replica.linked = False
         replica.synced = False
         replica.force_full = True
@@ -263,6 +267,7 @@ class Cluster:
                 if replica in self.replicas:
                     replica.follow(office, now)
                     replica.force_full = True
+                    replica.arrived_offset = 0  # its offset counted the deposed history
             self._rejoin(old, now)
         self.deposed = []
         for client in self.clients:

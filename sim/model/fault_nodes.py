@@ -125,7 +125,8 @@ class FaultyMaster(Master):
         t = self.busy_until if self.busy_until > now else now
         t += self.overhead()
         latest, service, at = self.latest, self.service, self.at
-        need = self.min_replicas
+        # Redis: min-replicas-to-write or min-replicas-max-lag at 0 disables the check.
+        need = self.min_replicas if self.max_lag_s > 0 else 0
         wrote = False
         last = None  # as in Master.on_message
         for op in ops:
@@ -179,6 +180,12 @@ class FaultyMaster(Master):
         """Forget logged writes that every connected replica Sentinel can reach has received:
         a failover promotes one of them (or one further ahead), so they cannot be lost. Once
         deposed, nothing above the promoted replica's offset is forgotten."""
+        log = self.log
+        if not self.replicas and self.lost_from is None:
+            # No replica to promote, so no failover can lose these writes (a host that joins
+            # later first resyncs to this master's state): keeping them would grow for ever.
+            log.clear()
+            return
         minority = self.cluster.minority_nodes
         received = [r.arrived_offset for r in self.replicas
                     if r.linked and r.node_id not in minority]
@@ -187,7 +194,6 @@ class FaultyMaster(Master):
         floor = min(received)
         if self.lost_from is not None and self.lost_from < floor:
             floor = self.lost_from
-        log = self.log
         while log and log[0].offset <= floor:
             log.popleft()
 
@@ -205,6 +211,19 @@ class FaultyMaster(Master):
     def on_ack(self, ev) -> None:
         if not self.dead:
             super().on_ack(ev)
+
+    def on_resync_ack(self, ev) -> None:
+        """A replica finished loading a resync up to offset ``hi``: as Redis's WAIT counts a
+        replica once its acknowledged offset reaches a write's, every write still waiting
+        with an offset in (``lo``, ``hi``] gains its ack (it applied none of them before)."""
+        if self.dead:
+            return
+        lo, hi = ev._value
+        recs = [op.result for outbox in self.outboxes for ready, ops in outbox if not ready
+                for op in ops if op.write and isinstance(op.result, Version)
+                and lo < op.result.offset <= hi]
+        for rec in recs:  # on_ack may drain the outboxes: collected first
+            self.on_ack(Payload(rec))
 
     def _on_wait_timeout(self, ev) -> None:
         if not self.dead:
@@ -318,14 +337,18 @@ class FaultyReplica(Replica):
             arrive = self.link.arrival(now + settings.snapshot_bytes / settings.bandwidth)
             cost = settings.load_time()
         kind = "partial" if partial else "full"
+        # The writes it already applied (or will: they had arrived) are acknowledged by the
+        # stream; after a diverged history (``full`` forced) none of this master's are.
+        acked_upto = -1 if full else self.arrived_offset
         self.at(arrive, self._on_resync, (self.link_epoch, list(master.committed),
-                                          master.commit_offset, cost, kind, now))
+                                          master.commit_offset, cost, kind, now, acked_upto))
         return kind
 
     def _on_resync(self, ev) -> None:
-        epoch, snapshot, offset, cost, kind, started = ev._value
+        epoch, snapshot, offset, cost, kind, started, acked_upto = ev._value
         if epoch != self.link_epoch:  # cut again before the resync arrived
             return
+        self.force_full = False  # only now is its history the master's
         now = self.env._now
         start = self.busy_until if self.busy_until > now else now
         done = start + cost
@@ -343,6 +366,8 @@ class FaultyReplica(Replica):
             self.max_lag_s = lag
         self.cluster.stats.resync(kind, done - started)
         self.at(done, self._on_synced, (epoch, self.master))
+        if self.acks:
+            self.at(done, self.master.on_resync_ack, (acked_upto, offset))
         if self.trace is not None:
             self.trace("resync", done, node=self.name, resync=kind, started=started, offset=offset)
 
