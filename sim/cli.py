@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sim import sweep_cli
+from sim.cli_args import add_config_arguments
 from sim.config import Config, ConfigError
 from sim.redis_cli import register as _add_redis
 from sim.report import format_summary, to_json
@@ -35,14 +36,6 @@ def _write(text: str) -> None:
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
-def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", nargs="?", metavar="CONFIG.toml",
-                        help="experiment file (TOML); every key has a default")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="SECTION.KEY=VALUE",
-                        help="override one key, e.g. --set replication.delay=exp:2ms (repeatable)")
-
-
 def _cmd_run(args: argparse.Namespace) -> int:
     config = Config.load(args.config, args.overrides)
     summary = _simulate(config)
@@ -53,7 +46,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _add_run(subparsers: Any) -> None:
     parser = subparsers.add_parser("run", help="simulate one configuration and print its metrics",
                                    description="Simulate one configuration and print its metrics.")
-    _add_config_arguments(parser)
+    add_config_arguments(parser)
     parser.add_argument("--json", action="store_true",
                         help="print the summary as one JSON object (times in ms, rates as fractions)")
     parser.set_defaults(handler=_cmd_run)

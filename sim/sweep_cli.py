@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from sim.cli_args import add_config_arguments
 from sim.errors import ConfigError
 from sim.sweep import load, plan_sweep, sweep
 from sim.sweep_exec import EXECUTORS
@@ -133,10 +134,7 @@ def add_sweep(subparsers: Any) -> None:
         description="Run every point of a grid (the cartesian product of the --vary lists) "
         "--reps times and write DIR/results.csv (one row per run), DIR/meta.json and a plot. "
         "Rerunning the same command resumes an interrupted sweep.")
-    parser.add_argument("config", nargs="?", metavar="CONFIG.toml",
-                        help="base experiment (TOML); every key has a default")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="SECTION.KEY=VALUE", help="override one base key (repeatable)")
+    add_config_arguments(parser, "base experiment")
     parser.add_argument("--vary", action="append", default=[], metavar="SECTION.KEY=VALUES",
                         help="values of one key: a comma list (1ms,5ms,20ms), "
                         "log:START:STOP:COUNT or lin:START:STOP:COUNT (repeatable)")

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sim.cli_args import add_config_arguments
 from sim.config import Config, ConfigError
 from sim.distributions import format_duration, parse_duration
 from sim.trace import MAX_EVENTS
@@ -82,10 +83,7 @@ def register(subparsers: Any) -> None:
         description="Simulate up to --to and draw every event of the chosen keys between "
                     "--from and --to: one line per node, writes, replication and reads as "
                     "arrows (stale reads red), cache fills and expiries, stale windows shaded.")
-    parser.add_argument("config", nargs="?", metavar="CONFIG.toml",
-                        help="experiment file (TOML); every key has a default")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="SECTION.KEY=VALUE", help="override one key (repeatable)")
+    add_config_arguments(parser, "experiment")
     parser.add_argument("--key", dest="keys", action="append", type=_key, required=True,
                         metavar="K", help="key to trace (repeatable; 1-3 keys stay readable)")
     parser.add_argument("--from", dest="t0", required=True, metavar="T0",
