@@ -19,9 +19,9 @@ import time
 
 import pandas as pd
 
-from sim.config import Config
-from sim.sweep import sweep
-from sim.sweep_exec import default_workers
+from sim.config.schema import Config
+from sim.experiment.executors import default_workers
+from sim.experiment.sweep import sweep
 
 GRID = {"workload.write_rate": "log:100:10000:4", "replication.delay": "1ms,2ms,5ms,10ms"}
 TARGETS = {"processes": 1.7, "dask": 1.5}

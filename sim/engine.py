@@ -13,20 +13,26 @@ from typing import Any
 
 import simpy
 
-from .config import Config
-from .fault_stats import FaultStats
-from .model.cache import Cache
-from .model.client import Client
-from .model.cluster import Cluster
-from .model.fault_client import FaultyClient
-from .model.fault_nodes import FaultyMaster, FaultyReplica
-from .model.kernel import Link, scheduler
-from .model.master import Master
-from .model.replica import Replica
-from .model.routing import make_fault_router, make_router
-from .model.workload import ClosedLoop, OpenLoop
-from .recorder import Recorder
-from .streams import Streams, exponential_sampler, integer_sampler, key_sampler, uniform_sampler
+from sim.config.schema import Config
+from sim.measure.faults import FaultStats
+from sim.measure.recorder import Recorder
+from sim.model.cache import Cache
+from sim.model.client import Client
+from sim.model.cluster import Cluster
+from sim.model.fault_client import FaultyClient
+from sim.model.fault_nodes import FaultyMaster, FaultyReplica
+from sim.model.kernel import Link, scheduler
+from sim.model.master import Master
+from sim.model.replica import Replica
+from sim.model.routing import make_fault_router, make_router
+from sim.model.streams import (
+    Streams,
+    exponential_sampler,
+    integer_sampler,
+    key_sampler,
+    uniform_sampler,
+)
+from sim.model.workload import ClosedLoop, OpenLoop
 
 LAG_SAMPLES_PER_S = 1000.0  # replication-lag sampling rate (simulated samples per second)
 

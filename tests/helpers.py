@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from sim import Config
-from sim.metrics import t_quantile
+from sim.measure.metrics import t_quantile
 
 # Heavy statistical checks run shortened in `make test`; REPSIM_FULL=1 (`make test-full`)
 # runs them this many times longer, which narrows every interval by about half.

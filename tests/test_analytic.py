@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pytest
 
-from sim import analytic as an
+from sim.analysis import analytic as an
 
 Z = 4.0  # tolerance in standard errors; a fresh seed would fail about once in 16,000
 

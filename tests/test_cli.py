@@ -13,12 +13,12 @@ import types
 
 import pytest
 
-from sim import cli
-from sim.config import Config
+from sim.cli import app as cli
+from sim.config.schema import Config
 
 
 def fake_summary(config: Config) -> dict:
-    """A summary with every key of DESIGN.md section 5, plus a non-finite value."""
+    """A summary with every key of docs/design.md section 5, plus a non-finite value."""
     stats = {"mean": 0.5, "p50": 0.4, "p95": 0.9, "p99": 1.2, "p999": 2.0, "max": 3.0}
     return {
         "reads": 900, "writes": 100, "stale_reads": 45, "stale_read_rate": 0.05,
@@ -173,7 +173,7 @@ def test_run_table(capsys, engine):
 
 
 def test_demo_is_the_sweep_main_job():
-    from sim import sweep_cli
+    from sim.cli import sweep as sweep_cli
 
     args = cli.build_parser().parse_args(["demo"])
     assert args.handler is sweep_cli.cmd_demo

@@ -10,16 +10,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.config import (
+from sim.config.distributions import Constant, Empirical, Exponential, Uniform
+from sim.config.schema import (
     READ_POLICIES,
     Config,
     ConfigError,
     parse_override,
     parse_override_value,
 )
-from sim.distributions import Constant, Empirical, Exponential, Uniform
 
-# The table of DESIGN.md section 4, as config strings.
+# The table of docs/design.md section 4, as config strings.
 DESIGN_DEFAULTS = {
     "run": {"duration": "30s", "warmup": "2s", "seed": 1},
     "workload": {"mode": "open", "clients": 8, "read_rate": 9000, "write_rate": 1000,

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sim.distributions import (
+from sim.config.distributions import (
     ConfigError,
     Constant,
     Distribution,

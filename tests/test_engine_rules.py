@@ -1,4 +1,4 @@
-"""Rules of DESIGN.md that an earlier engine broke; each test quotes the rule it checks."""
+"""Rules of docs/design.md that an earlier engine broke; each test quotes the rule it checks."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from tests.helpers import config
 
 
 def test_a_set_followed_by_gets_in_one_message_commits_when_it_is_served():
-    """DESIGN 1: "A SET commits when served". One client, closed loop, batch of 2, constant
+    """docs/design.md section 1: "A SET commits when served". One client, closed loop, batch of 2, constant
     service s and latency L, no overhead: a SET at position p of a batch issued at T is served
     at T + L + (p + 1) s. An earlier engine committed the last SET of a message only when the whole message
     was served, so a [SET, GET] batch committed one service time late."""
@@ -44,7 +44,7 @@ def test_a_set_followed_by_gets_in_one_message_commits_when_it_is_served():
 
 
 def test_max_replication_lag_counts_only_the_simulated_window():
-    """DESIGN 2: lag at time t is t minus the commit time of the oldest unapplied write, so
+    """docs/design.md section 2: lag at time t is t minus the commit time of the oldest unapplied write, so
     it can never exceed the run's duration. An earlier engine counted apply completions that
     are scheduled beyond the horizon (a backlogged replica reports seconds of lag in a 1 s run)."""
     cfg = config({
@@ -58,7 +58,7 @@ def test_max_replication_lag_counts_only_the_simulated_window():
 
 
 def test_replica_bookkeeping_does_not_grow_during_warm_up():
-    """DESIGN 2: "Memory must not grow with the number of operations simulated". Before
+    """docs/design.md section 2: "Memory must not grow with the number of operations simulated". Before
     warm-up nothing settles a replica's ``applying`` deque (only the lag sampler and the
     read-your-writes router do), so it keeps one (time, Version) per write: the Versions of a
     10-key store stay alive by the thousand instead of about keys + writes in flight."""
@@ -75,7 +75,7 @@ def test_replica_bookkeeping_does_not_grow_during_warm_up():
 
 
 def test_replies_on_one_connection_keep_request_order_under_wait():
-    """DESIGN 1: links are FIFO like a TCP stream, and Redis answers a connection's commands
+    """docs/design.md section 1: links are FIFO like a TCP stream, and Redis answers a connection's commands
     in order (WAIT blocks the client). An earlier engine, with ``wait_replicas``, answered a read sent after a write
     on the same client->master connection before that write."""
     cfg = config({
@@ -95,7 +95,7 @@ def test_replies_on_one_connection_keep_request_order_under_wait():
 
 
 def test_stale_read_rate_interval_stays_within_zero_and_one():
-    """DESIGN 5: rates are fractions; a 95% interval with a negative lower end is not one.
+    """docs/design.md section 5: rates are fractions; a 95% interval with a negative lower end is not one.
     ``Recorder.summary`` asks the batch-means estimator without ``clamp01``."""
     cfg = config({
         "run.duration": 1.0, "run.warmup": 0.1, "cache.enabled": False,
@@ -108,7 +108,7 @@ def test_stale_read_rate_interval_stays_within_zero_and_one():
 
 
 def test_max_replication_lag_keeps_a_peak_that_straddles_the_warm_up():
-    """DESIGN 2: the maximum lag is over the measured window. One write commits at ~0.3 ms and
+    """docs/design.md section 2: the maximum lag is over the measured window. One write commits at ~0.3 ms and
     takes 500 ms to apply, so the lag peaks at ~500 ms just before 0.501 s, inside the window
     [0.1 s, 0.9 s). An earlier engine reset the maximum at warm-up to the lag then (~100 ms) and the
     write's peak, noted when it arrived before warm-up, is lost: the max falls below the p99."""

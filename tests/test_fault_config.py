@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from sim import cli
-from sim.config import Config, ConfigError
-from sim.fault_config import DisconnectSpec, PartitionSpec
+from sim.cli import app as cli
+from sim.config.faults import DisconnectSpec, PartitionSpec
+from sim.config.schema import Config, ConfigError
 
 PARTITION = '[{start="5s", duration="10s", nodes=["master"], clients=[0, 1]}]'
 

@@ -8,7 +8,8 @@ import statistics
 
 import pytest
 
-from sim import analytic, simulate
+from sim import simulate
+from sim.analysis import analytic
 from tests.helpers import Z_CHECK, config
 
 QUIET = {"cache.enabled": False, "workload.read_rate": 0.0}  # writes only: fast and exact
@@ -253,7 +254,7 @@ def test_every_read_policy_survives_a_failover(policy):
 
 
 def test_the_readme_fault_study_functions():
-    from sim.fault_study import lost_at_crash, lost_in_partition
+    from sim.experiment.failover_study import lost_at_crash, lost_in_partition
 
     assert lost_at_crash([0.02], wait_replicas=1, seeds=2) == [0.0]
     assert lost_at_crash([0.02], wait_replicas=0, seeds=2)[0] > 0

@@ -1,10 +1,10 @@
-"""`repsim run --json` emits every key of DESIGN.md section 5, with the promised shapes."""
+"""`repsim run --json` emits every key of docs/design.md section 5, with the promised shapes."""
 
 from __future__ import annotations
 
 import json
 
-from sim.cli import main
+from sim.cli.app import main
 
 LATENCY = {"mean", "p50", "p95", "p99", "p999", "max"}
 

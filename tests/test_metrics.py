@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.metrics import (
+from sim.measure.metrics import (
     FLUSH_AT,
     SUB_BUCKETS,
     TVIS_EDGES_S,

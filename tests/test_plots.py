@@ -1,4 +1,4 @@
-"""Figures of sweep results (sim.plots, sim.plot_labels) on small synthetic frames."""
+"""Figures of sweep results (sim.plot.figures, sim.plot.labels) on small synthetic frames."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from matplotlib.figure import Figure
 
-from sim import plots
-from sim.plot_labels import key_label, metric_label, numeric_values, varied_keys
+from sim.analysis.tables import mean_ci
+from sim.plot import figures as plots
+from sim.plot.labels import key_label, metric_label, numeric_values, varied_keys
 
 matplotlib.use("Agg")
 
@@ -39,18 +40,9 @@ def frame(rates=(10.0, 100.0, 1000.0, 10000.0), delays=("1ms", "5ms", "20ms"), r
     return df
 
 
-def test_t_quantile_matches_tables():
-    assert plots.t_quantile(1) == pytest.approx(12.706)
-    assert plots.t_quantile(2) == pytest.approx(4.303)
-    assert plots.t_quantile(60) == pytest.approx(2.000, abs=2e-3)
-    assert plots.t_quantile(120) == pytest.approx(1.980, abs=2e-3)
-    assert plots.t_quantile(10**6) == pytest.approx(1.960, abs=1e-3)
-    assert math.isnan(plots.t_quantile(0))
-
-
 def test_mean_ci_is_a_t_interval_over_reps():
     df = pd.DataFrame({"k": ["a"] * 3 + ["b"], "m": [1.0, 2.0, 3.0, 5.0], "error": ""})
-    stats = plots.mean_ci(df, ["k"], "m").set_index("k")
+    stats = mean_ci(df, ["k"], "m").set_index("k")
     assert stats.loc["a", "mean"] == 2.0 and stats.loc["a", "n"] == 3
     assert stats.loc["a", "hi"] - 2.0 == pytest.approx(4.303 * 1.0 / math.sqrt(3), rel=1e-3)
     assert stats.loc["b", "lo"] == stats.loc["b", "hi"] == 5.0
@@ -60,7 +52,7 @@ def test_failed_rows_are_left_out():
     df = frame(reps=2)
     df.loc[0, "error"] = "ValueError: boom"
     df.loc[0, "stale_read_rate"] = np.nan
-    stats = plots.mean_ci(df, ["workload.write_rate", "replication.delay"], "stale_read_rate")
+    stats = mean_ci(df, ["workload.write_rate", "replication.delay"], "stale_read_rate")
     assert stats["n"].iloc[0] == 1 and stats["n"].iloc[1:].eq(2).all()
 
 

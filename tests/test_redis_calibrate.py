@@ -7,15 +7,15 @@ import json
 import numpy as np
 import pytest
 
-from sim.calibrate import (
+from sim.config.schema import Config
+from sim.redis.calibrate import (
     closed_loop_model,
     config_toml,
     error_table,
     fit_closed_loop,
     plot_calibration,
 )
-from sim.config import Config
-from sim.redis_measure import LoopPoint, pipeline_depths
+from sim.redis.measure import LoopPoint, pipeline_depths
 from tests.redis_servers import RedisServer, requires_redis
 
 LAT, OVH, SVC = 20e-6, 8e-6, 1e-6  # one-way latency, per-message overhead, per-command time (s)
@@ -149,9 +149,9 @@ def _calibrate(tmp_path, capsys, out):
 
 
 def test_calibrate_command_against_a_real_redis(tmp_path, capsys):
-    from sim.redis_cli import register
+    from sim.cli.redis import register
 
-    assert register  # the subcommands come from sim.redis_cli
+    assert register  # the subcommands come from sim.cli.redis
     out = tmp_path / "calibrated.toml"
     # The fitted curve follows the measured one: a loaded machine dents single points, so
     # the check is on the typical point (the printed report flags any point beyond 25%).

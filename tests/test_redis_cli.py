@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from sim.redis_cli import parse_address, register
+from sim.cli.redis import parse_address, register
 from tests.redis_servers import free_port, master_and_replica, requires_redis
 
 

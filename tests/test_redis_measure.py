@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sim.redis_measure import (
+from sim.redis.measure import (
     LoopPoint,
     MeasureError,
     measure_closed_loop,

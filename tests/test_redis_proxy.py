@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from sim.delay_proxy import DelayProxy
+from sim.redis.proxy import DelayProxy
 from tests.redis_servers import free_port
 
 

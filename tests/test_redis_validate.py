@@ -8,9 +8,9 @@ import threading
 import numpy as np
 import pytest
 
-from sim.config import Config
-from sim.redis_measure import MeasureError
-from sim.validate import Workload, compare, measure_real, theory_stale_rate, validate
+from sim.config.schema import Config
+from sim.redis.measure import MeasureError
+from sim.redis.validate import Workload, compare, measure_real, theory_stale_rate, validate
 from tests.redis_servers import master_and_replica, requires_redis
 
 # 200 writes/s over 20 keys: 10 writes/s per key, so 5 ms and 20 ms of delay give stale

@@ -8,8 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from sim.config import Config
-from sim.report import (
+from sim.analysis.report import (
     LABEL_WIDTH,
     describe_config,
     format_number,
@@ -17,6 +16,7 @@ from sim.report import (
     format_summary,
     to_json,
 )
+from sim.config.schema import Config
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Sweep grids, seeds, rows and executors (sim.sweep, sim.sweep_task, sim.sweep_exec)."""
+"""Sweep grids, seeds, rows and executors (sim.experiment.sweep, sim.experiment.task, sim.experiment.executors)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.config import Config
+from sim.config.schema import Config
 from sim.errors import ConfigError
-from sim.sweep import expand_values, failed, plan_sweep, split_values, sweep
-from sim.sweep_task import derive_seed, flatten_summary
+from sim.experiment.sweep import expand_values, failed, plan_sweep, split_values, sweep
+from sim.experiment.task import derive_seed, flatten_summary
 
 # Short real runs: a fraction of a second of simulated time at a low rate.
 SHORT = {"run.duration": 0.4, "run.warmup": 0.1, "workload.read_rate": 2000.0,
@@ -252,27 +252,17 @@ def test_dask_without_scheduler_starts_and_closes_a_local_cluster(base):
 
 def test_unreachable_scheduler_is_a_config_error(base, monkeypatch):
     pytest.importorskip("distributed")
-    monkeypatch.setattr("sim.sweep_exec.CONNECT_TIMEOUT", "1s")
+    monkeypatch.setattr("sim.experiment.executors.CONNECT_TIMEOUT", "1s")
     with pytest.raises(ConfigError, match="scheduler"):
         # Port 9 on loopback: nothing listens there, the connection is refused at once.
         sweep(base, {}, executor="dask", scheduler="tcp://127.0.0.1:9", progress=False)
 
 
-def test_sim_sweep_is_callable_whatever_was_imported_first(base):
-    import sim
-    import sim.sweep as module
-
-    assert callable(sim.sweep) and callable(module)
-    df = sim.sweep(base, {"workload.write_rate": [10.0]}, executor="serial", run_fn=fake_run,
-                   progress=False)
-    assert len(df) == 1
-
-
 def test_the_sweep_module_does_not_import_simpy_or_matplotlib():
     import subprocess
 
-    code = ("import sys, sim.sweep, sim.sweep_cli; "
-            "sim.sweep.plan_sweep(None, {'workload.write_rate': [1.0]}); "
+    code = ("import sys, sim.experiment.sweep, sim.cli.sweep; "
+            "sim.experiment.sweep.plan_sweep(None, {'workload.write_rate': [1.0]}); "
             "print(sorted({'simpy', 'matplotlib'} & set(sys.modules)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
@@ -281,7 +271,7 @@ def test_the_sweep_module_does_not_import_simpy_or_matplotlib():
 def test_processes_do_not_fork_a_multithreaded_parent(base):
     import threading
 
-    from sim.sweep_exec import start_method
+    from sim.experiment.executors import start_method
 
     stop = threading.Event()
     helper = threading.Thread(target=stop.wait)

@@ -1,4 +1,4 @@
-"""``repsim sweep``, ``repsim plot`` and ``repsim demo`` (sim.sweep_cli)."""
+"""``repsim sweep``, ``repsim plot`` and ``repsim demo`` (sim.cli.sweep)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim import sweep_cli
+from sim.cli import sweep as sweep_cli
 from sim.errors import ConfigError
-from sim.sweep_io import read_results
+from sim.experiment.store import read_results
 
 SHORT = ["--set", "run.duration=0.3", "--set", "run.warmup=0.1",
          "--set", "workload.read_rate=2000", "--set", "workload.write_rate=200"]
@@ -111,7 +111,7 @@ def test_failed_runs_give_exit_status_1(tmp_path, monkeypatch, capsys):
     def broken(config):
         raise RuntimeError("engine exploded")
 
-    monkeypatch.setattr("sim.sweep_task.engine_run", broken)
+    monkeypatch.setattr("sim.experiment.task.engine_run", broken)
     assert run(["sweep", *SHORT, "--vary", "replication.replicas=1,2", "--out",
                 str(tmp_path / "f"), "--executor", "serial", "--quiet"]) == 1
     err = capsys.readouterr().err
@@ -194,12 +194,12 @@ def test_demo_writes_its_results_and_plots(tmp_path, monkeypatch, capsys):
 
 
 def test_wired_into_the_repsim_command(tmp_path, capsys):
-    from sim import cli
+    from sim.cli import app as cli
 
     parser = cli.build_parser()
     commands = parser._subparsers._group_actions[0].choices  # noqa: SLF001
     if "sweep" not in commands:
-        pytest.skip("sweep not registered in sim.cli yet")
+        pytest.skip("sweep not registered in sim.cli.app yet")
     code = cli.main(["sweep", "--vary", "nosuch.key=1", "--out", str(tmp_path / "w")])
     assert code == 2
     assert "nosuch" in capsys.readouterr().err

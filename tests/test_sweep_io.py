@@ -16,11 +16,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sim.config import Config
+from sim.config.schema import Config
 from sim.errors import ConfigError
-from sim.sweep import load, sweep
-from sim.sweep_exec import Progress
-from sim.sweep_io import ResultsFile, read_results
+from sim.experiment.executors import Progress
+from sim.experiment.store import ResultsFile, read_results
+from sim.experiment.sweep import load_sweep, sweep
 
 SHORT = {"run.duration": 0.3, "run.warmup": 0.1, "workload.read_rate": 2000.0,
          "workload.write_rate": 200.0}
@@ -59,7 +59,7 @@ def test_sweep_writes_results_and_meta(base, tmp_path):
     pd.testing.assert_frame_equal(df, on_disk)
     assert len(df) == 8 and list(df[["point", "rep"]].itertuples(index=False)) == \
         [(p, r) for p in range(4) for r in range(2)]
-    assert load(out).attrs["vary"] == list(VARY)
+    assert load_sweep(out).attrs["vary"] == list(VARY)
     meta = json.loads((out / "meta.json").read_text())
     assert meta["base_config"] == json.loads(json.dumps(base.to_dict()))
     assert meta["grid"]["vary"] == VARY and meta["grid"]["reps"] == 2
@@ -152,9 +152,9 @@ def test_a_directory_with_foreign_results_is_refused(base, tmp_path):
 
 KILLABLE = textwrap.dedent("""
     import sys, time
-    from sim.config import Config
+    from sim.config.schema import Config
     from sim.engine import simulate
-    from sim.sweep import sweep
+    from sim.experiment.sweep import sweep
 
     def slow(config):
         time.sleep(0.05)  # leaves time to kill the sweep part-way
@@ -280,8 +280,8 @@ def test_written_files_are_readable_by_others_under_the_usual_umask(tmp_path):
 ORPHANS = textwrap.dedent("""
     import os, sys, threading, time
     from pathlib import Path
-    from sim.config import Config
-    from sim.sweep import sweep
+    from sim.config.schema import Config
+    from sim.experiment.sweep import sweep
 
     def stuck(config):
         Path(sys.argv[1], f"worker-{os.getpid()}").touch()
@@ -359,8 +359,8 @@ def test_resumed_columns_match_when_the_first_row_written_was_a_failure(base, tm
 BLOCKING = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from sim.config import Config
-    from sim.sweep import sweep
+    from sim.config.schema import Config
+    from sim.experiment.sweep import sweep
 
     def blocked(config):
         Path(sys.argv[2]).touch()
@@ -467,7 +467,7 @@ def test_load_of_an_interrupted_sweep_gives_whole_rows_in_order(base, tmp_path):
     # As a kill leaves the file: rows in the order runs finished, the last one cut short.
     header, *rows = (out / "results.csv").read_bytes().splitlines(keepends=True)
     (out / "results.csv").write_bytes(header + rows[2] + rows[0] + rows[3][:9])
-    partial = load(out)
+    partial = load_sweep(out)
     assert partial[["point", "rep"]].values.tolist() == [[0, 0], [2, 0]]
     pd.testing.assert_frame_equal(partial, complete.iloc[[0, 2]].reset_index(drop=True))
     assert partial.attrs["vary"] == list(VARY)

@@ -1,4 +1,4 @@
-"""The model against closed forms (sim.analytic), with tolerances from each run's interval."""
+"""The model against closed forms (sim.analysis.analytic), with tolerances from each run's interval."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from sim import analytic, simulate
+from sim import simulate
+from sim.analysis import analytic
 from tests.helpers import ZERO, assert_agrees, config, long_run
 
 pytestmark = pytest.mark.heavy
@@ -147,7 +148,7 @@ def test_wait_write_latency_is_round_trip_plus_service_delay_and_apply():
     (10, 200.0, 5.0),    # ten keys share the FIFO link: earlier writes hold later ones back
 ])
 def test_stale_read_rate_exponential_delay_on_a_fifo_link(keys, write_rate, mean_ms):
-    """Exp(m) delays with FIFO delivery: sim.analytic's exact steady-state form."""
+    """Exp(m) delays with FIFO delivery: sim.analysis.analytic's exact steady-state form."""
     cfg = config({**ZERO, "cache.enabled": False, "replication.delay": f"exp:{mean_ms}ms",
                   "replication.read_policy": "replicas", "replication.replicas": 1,
                   "workload.keys": keys, "workload.key_distribution": "uniform",

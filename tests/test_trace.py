@@ -1,4 +1,4 @@
-"""The trace view: what sim.trace records, its bounds, the diagram and `repsim trace`."""
+"""The trace view: what sim.experiment.trace records, its bounds, the diagram and `repsim trace`."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch
 
 import sim
-import sim.trace as trace_module
+import sim.experiment.trace as trace_module
 from sim import Config, ConfigError
-from sim.trace import StaleWindow, _stale_intervals, estimate_events, trace
-from sim.trace_cli import register
-from sim.trace_plot import STALE
+from sim.cli.trace import register
+from sim.experiment.trace import StaleWindow, _stale_intervals, estimate_events, trace
+from sim.plot.trace import STALE
 
 matplotlib.use("Agg")
 

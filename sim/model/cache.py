@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from .kernel import Link
-from .records import Version
+from sim.model.kernel import Link
+from sim.model.records import Version
 
 
 class Cache:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .kernel import Link
-from .records import HIT, MISS, Op
+from sim.model.kernel import Link
+from sim.model.records import HIT, MISS, Op
 
 
 class Client:

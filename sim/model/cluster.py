@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..fault_stats import FaultStats
-from .fault_nodes import FaultyMaster, FaultyReplica
-from .kernel import Link
+from sim.measure.faults import FaultStats
+from sim.model.fault_nodes import FaultyMaster, FaultyReplica
+from sim.model.kernel import Link
 
 
 @dataclass(frozen=True)

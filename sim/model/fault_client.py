@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .client import Client
-from .fault_nodes import Failure, Payload
-from .records import Version
+from sim.model.client import Client
+from sim.model.fault_nodes import Failure, Payload
+from sim.model.records import Version
 
 
 class FaultyClient(Client):

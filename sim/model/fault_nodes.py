@@ -22,9 +22,9 @@ from __future__ import annotations
 
 from collections import deque
 
-from .master import Master
-from .records import Version
-from .replica import Replica
+from sim.model.master import Master
+from sim.model.records import Version
+from sim.model.replica import Replica
 
 
 class Payload:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 
-from .kernel import Link
-from .records import Version
+from sim.model.kernel import Link
+from sim.model.records import Version
 
 
 class Master:

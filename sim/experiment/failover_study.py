@@ -13,9 +13,9 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from .analytic import expected_lost_writes
-from .config import Config
-from .engine import simulate
+from sim.analysis.analytic import expected_lost_writes
+from sim.config.schema import Config
+from sim.engine import simulate
 
 WRITES_ONLY = {"cache.enabled": False, "workload.read_rate": 0.0}
 

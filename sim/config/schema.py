@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from sim.distributions import (
+from sim.config.distributions import (
     Constant,
     Distribution,
     Exponential,
@@ -31,8 +31,7 @@ from sim.distributions import (
     parse_distribution,
     parse_duration,
 )
-from sim.errors import ConfigError
-from sim.fault_config import (
+from sim.config.faults import (
     check_fault_rules,
     disconnects_option,
     partitions_option,
@@ -40,6 +39,7 @@ from sim.fault_config import (
     size_option,
     times_option,
 )
+from sim.errors import ConfigError
 
 __all__ = [
     "FILL_FROM",
@@ -421,7 +421,7 @@ def _plain(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class Config:
-    """A complete, validated experiment configuration (see DESIGN.md section 4)."""
+    """A complete, validated experiment configuration (see docs/design.md, section 4)."""
 
     run: RunConfig = field(default_factory=RunConfig)
     workload: WorkloadConfig = field(default_factory=WorkloadConfig)

@@ -1,4 +1,4 @@
-"""Human-readable and JSON renderings of a run summary (DESIGN.md section 5).
+"""Human-readable and JSON renderings of a run summary (docs/design.md section 5).
 
 Used by the command line, the demo and notebooks. A summary is the plain dict of
 ``Result.summary``: times in milliseconds, rates as fractions, ``None`` where a metric
@@ -13,8 +13,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from sim.config import Config
-from sim.distributions import format_duration
+from sim.config.distributions import format_duration
+from sim.config.schema import Config
 
 __all__ = ["describe_config", "format_number", "format_percent", "format_summary", "to_json"]
 

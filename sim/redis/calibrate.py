@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.distributions import format_duration
-from sim.redis_measure import LoopPoint
+from sim.config.distributions import format_duration
+from sim.redis.measure import LoopPoint
 
 __all__ = [
     "Fit",

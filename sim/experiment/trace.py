@@ -1,8 +1,8 @@
 """Record every model event of a few keys in a short window: the data of the space-time view.
 
-``sim.trace(config, keys=[0], window=(t0_s, t1_s))`` runs the experiment up to ``t1_s`` with
+``sim.experiment.trace(config, keys=[0], window=(t0_s, t1_s))`` runs the experiment up to ``t1_s`` with
 the engine's trace hook, keeps the events of ``keys`` whose time falls inside the window, and
-returns a :class:`Trace`. ``Trace.plot()`` draws the space-time diagram (:mod:`sim.trace_plot`).
+returns a :class:`Trace`. ``Trace.plot()`` draws the space-time diagram (:mod:`sim.plot.trace`).
 
 The window is bounded: before running, the number of events is estimated from the rates and
 key popularity, and a window expected to hold more than ``max_events`` is refused with a
@@ -23,13 +23,11 @@ Times are simulated seconds throughout. The engine's events (kind, node, fields)
 from __future__ import annotations
 
 import math
-import sys
-import types
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sim.config import Config
+from sim.config.schema import Config
 from sim.errors import ConfigError
 
 __all__ = ["MAX_EVENTS", "Event", "StaleWindow", "Trace", "estimate_events", "trace"]
@@ -70,7 +68,7 @@ def _key_shares(config: Config) -> list[float]:
     """Probability that one operation picks each key (uniform or Zipf, as the workload)."""
     wl = config.workload
     if wl.key_distribution == "zipf":
-        from sim.analytic import zipf_weights
+        from sim.analysis.analytic import zipf_weights
 
         return [float(p) for p in zipf_weights(wl.keys, wl.zipf_s)]
     return [1.0 / wl.keys] * wl.keys
@@ -78,11 +76,11 @@ def _key_shares(config: Config) -> list[float]:
 
 def _op_rates(config: Config) -> tuple[float, float]:
     """(reads/s, writes/s) of all clients together; for a closed loop the no-queueing bound
-    of :func:`sim.analytic.closed_loop_throughput` (inf when a cycle takes no time)."""
+    of :func:`sim.analysis.analytic.closed_loop_throughput` (inf when a cycle takes no time)."""
     wl = config.workload
     if wl.mode == "open":
         return wl.read_rate, wl.write_rate
-    from sim.analytic import closed_loop_throughput
+    from sim.analysis.analytic import closed_loop_throughput
 
     latency = config.network.client_latency.mean
     if config.cache.enabled:
@@ -100,9 +98,9 @@ def estimate_events(config: Config, keys: Iterable[int], window: tuple[float, fl
     A read makes 2 events (issue, read) plus, on a cache miss, a fill and later an expiry;
     a write makes 3 (issue, commit, written), one apply per replica and, with ``on_write``,
     one cache update or invalidation. Cache misses use the TTL hit ratio of each key
-    (:func:`sim.analytic.ttl_hit_ratio`). A closed loop without any delay gives inf.
+    (:func:`sim.analysis.analytic.ttl_hit_ratio`). A closed loop without any delay gives inf.
     """
-    from sim.analytic import ttl_hit_ratio
+    from sim.analysis.analytic import ttl_hit_ratio
 
     reads_s, writes_s = _op_rates(config)
     span = window[1] - window[0]
@@ -288,8 +286,8 @@ class Trace:
                               **e.fields} for e in self.events])
 
     def plot(self, **kwargs: Any):
-        """The space-time diagram (a matplotlib Figure); see :func:`sim.trace_plot.space_time`."""
-        from sim.trace_plot import space_time
+        """The space-time diagram (a matplotlib Figure); see :func:`sim.plot.trace.space_time`."""
+        from sim.plot.trace import space_time
 
         return space_time(self, **kwargs)
 
@@ -347,14 +345,3 @@ def trace(config: Config | None = None, keys: Sequence[int] | int = (0,),
     recorder = _Recorder(keys, t0, t1, max_events)
     simulate(config.with_overrides(overrides), trace=recorder)
     return Trace(config, keys, (t0, t1), recorder)
-
-
-class _CallableModule(types.ModuleType):
-    """This module, callable as :func:`trace`, so ``sim.trace(config, ...)`` works whether
-    ``sim.trace`` names the function or (after ``import sim.trace``) this module."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Trace:
-        return trace(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

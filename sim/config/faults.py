@@ -1,7 +1,7 @@
 """Parsing and validation of the fault settings (``[faults]`` and the Redis-named keys of
 ``[replication]`` that only matter when something fails).
 
-The dataclass fields live in :mod:`sim.config`; this module holds their value parsers, the
+The dataclass fields live in :mod:`sim.config.schema`; this module holds their value parsers, the
 small frozen records a fault list is made of, and the cross-field rules. Every time is in
 seconds, every size in bytes.
 """
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sim.distributions import format_duration, parse_duration
+from sim.config.distributions import format_duration, parse_duration
 from sim.errors import ConfigError
 
 # Redis config units: "kb", "mb", "gb" are powers of 1024 (redis.conf says so); a bare number
@@ -173,7 +173,7 @@ def parse_partitions(value: Any, key: str) -> tuple[PartitionSpec, ...]:
 
 
 # ---------------------------------------------------------------------------------------
-# Parsers in the (value, dotted key, base dir) form of sim.config
+# Parsers in the (value, dotted key, base dir) form of sim.config.schema
 # ---------------------------------------------------------------------------------------
 
 

@@ -1,4 +1,4 @@
-"""The space-time diagram of a :class:`sim.trace.Trace`: the whiteboard picture of replication.
+"""The space-time diagram of a :class:`sim.experiment.trace.Trace`: the whiteboard picture of replication.
 
 One horizontal line per node (clients on top, then the cache, the master and each replica),
 time running left to right in milliseconds. Writes go from a client to the master (solid
@@ -10,7 +10,7 @@ replica (or the cache) holds an outdated version is shaded red.
 
 The engine does not trace the moment a server handles a read, so a read's turning point is
 drawn halfway between its issue and its receipt (exact for a symmetric link and no queue).
-Like :mod:`sim.plots`, nothing here touches pyplot's global state.
+Like :mod:`sim.plot.figures`, nothing here touches pyplot's global state.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def _legend_handles(has_cache: bool) -> list[Any]:
 
 def space_time(trace: Any, title: str | None = None, width_in: float = 11.0,
                labels: bool | None = None) -> Figure:
-    """Draw ``trace`` (a :class:`sim.trace.Trace`) and return the Figure.
+    """Draw ``trace`` (a :class:`sim.experiment.trace.Trace`) and return the Figure.
 
     ``labels`` writes version numbers next to commits, applies and reads ("v3", stale reads
     "v2<v3"); by default only when there are few enough to read (LABELS_UP_TO events). With

@@ -1,4 +1,4 @@
-"""Per-run metric collection on the hot path, and the summary of DESIGN.md section 2.
+"""Per-run metric collection on the hot path, and the summary of docs/design.md section 2.
 
 Everything here streams: counters, log-bucket histograms, batch-means accumulators and the
 t-visibility bins. Nothing keeps a list that grows with the number of operations. Only reads
@@ -7,8 +7,8 @@ and writes *issued* after ``run.warmup`` count (throughput counts replies receiv
 
 from __future__ import annotations
 
-from .metrics import FLUSH_AT, LogHistogram, RatioBatchMeans, TVisibility
-from .model.records import HIT, Op
+from sim.measure.metrics import FLUSH_AT, LogHistogram, RatioBatchMeans, TVisibility
+from sim.model.records import HIT, Op
 
 BATCHES = 32  # batch-means batches over the measured window
 
@@ -126,7 +126,7 @@ class Recorder:
     # -- summary --------------------------------------------------------------------------
 
     def summary(self, max_lag_s: float | None) -> dict:
-        """The metrics of DESIGN.md section 5 (times in ms, rates as fractions)."""
+        """The metrics of docs/design.md section 5 (times in ms, rates as fractions)."""
         window = self.horizon_s - self.t0
         reads, hits = self.reads, self.hits
         rate, lo, hi = self.stale_bm.estimate(clamp01=True)

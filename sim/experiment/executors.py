@@ -20,7 +20,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, TextIO
 
 from sim.errors import ConfigError
-from sim.sweep_task import Row, Task, error_row, error_text, run_task
+from sim.experiment.task import Row, Task, error_row, error_text, run_task
 
 EXECUTORS = ("serial", "processes", "dask")
 CONNECT_TIMEOUT = "10s"  # how long to try reaching a Dask scheduler before giving up

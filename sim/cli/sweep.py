@@ -1,4 +1,4 @@
-"""``repsim sweep``, ``repsim plot`` and ``repsim demo`` (DESIGN.md section 5).
+"""``repsim sweep``, ``repsim plot`` and ``repsim demo`` (docs/design.md section 5).
 
 :func:`register` adds the ``sweep`` and ``plot`` subcommands to the ``repsim`` parser; each
 sets ``handler`` to a function of the parsed arguments that returns the exit status. Bad input
@@ -17,11 +17,11 @@ from typing import Any
 
 import pandas as pd
 
-from sim.cli_args import add_config_arguments
+from sim.cli.args import add_config_arguments
 from sim.errors import ConfigError
-from sim.sweep import load, plan_sweep, sweep
-from sim.sweep_exec import EXECUTORS
-from sim.sweep_io import META_NAME, RESULTS_NAME
+from sim.experiment.executors import EXECUTORS
+from sim.experiment.store import META_NAME, RESULTS_NAME
+from sim.experiment.sweep import load_sweep, plan_sweep, sweep
 
 __all__ = ["register", "demo", "cmd_demo", "parse_vary", "default_plots"]
 
@@ -70,7 +70,7 @@ def _point_table(df: pd.DataFrame, keys: list[str]) -> str:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from sim.config import Config
+    from sim.config.schema import Config
 
     base = Config.load(args.config, args.overrides)
     vary = parse_vary(args.vary)
@@ -107,7 +107,7 @@ def default_plots(df: pd.DataFrame, out: Path, keys: list[str]) -> list[Path]:
     """The plots a sweep leaves in ``out``: stale-read rate against the first varied key (one
     line per value of the second, one panel per value of the third), and latency against the
     pipeline batch size when that was varied. Returns the files written."""
-    from sim import plots
+    from sim.plot import figures as plots
 
     varied = [k for k in keys if df[k].nunique() > 1]
     ok = df[df["error"] == ""] if "error" in df.columns else df
@@ -160,7 +160,7 @@ def add_sweep(subparsers: Any) -> None:
 def _load_for_plot(path: Path) -> pd.DataFrame:
     if not (path / RESULTS_NAME).exists():
         raise ConfigError("DIR", str(path), f"a sweep directory holding {RESULTS_NAME}")
-    return load(path)
+    return load_sweep(path)
 
 
 def _check_column(df: pd.DataFrame, option: str, name: str | None, numeric: bool) -> None:
@@ -176,7 +176,7 @@ def _check_column(df: pd.DataFrame, option: str, name: str | None, numeric: bool
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
-    from sim import plots
+    from sim.plot import figures as plots
 
     path = Path(args.dir)
     if args.kind == "tvis" or path.suffix == ".json":
@@ -290,8 +290,8 @@ def demo(out: str | Path = "results/demo", executor: str = "processes",
          quiet: bool = False) -> int:
     """The main job in small: stale reads against write rate x replication delay x cache on/off
     (3 repetitions), and latency against pipeline batch size; CSVs and plots in ``out``."""
-    from sim import plots
-    from sim.config import Config
+    from sim.config.schema import Config
+    from sim.plot import figures as plots
 
     out = Path(out)
     base = Config.default()

@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from sim.config import Config, ConfigError
-from sim.distributions import format_duration, parse_duration
-from sim.report import format_number, format_percent
+from sim.analysis.report import format_number, format_percent
+from sim.config.distributions import format_duration, parse_duration
+from sim.config.schema import Config, ConfigError
 
 __all__ = ["parse_address", "register"]
 
@@ -144,8 +144,8 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     if (missing := _need_redis_py()) is not None:
         return _fail(missing)
     # Late imports: `repsim run` and friends need neither redis-py nor the fit.
-    from sim.calibrate import config_toml, error_table, fit_closed_loop, plot_calibration
-    from sim.redis_measure import (
+    from sim.redis.calibrate import config_toml, error_table, fit_closed_loop, plot_calibration
+    from sim.redis.measure import (
         MeasureError,
         measure_curve,
         measure_ping,
@@ -250,7 +250,7 @@ def _calibration_text(where: str, version: str, ping: Any, fit: Any, rows: list[
     if plot is not None:
         lines.append(f"plot written to {plot}")
     if out is None:
-        from sim.calibrate import config_toml
+        from sim.redis.calibrate import config_toml
 
         lines += ["", "config (use --out FILE.toml to save it):", config_toml(fit)]
     return "\n".join(lines)
@@ -293,7 +293,7 @@ def _validation_config(args: argparse.Namespace) -> tuple[Config, str]:
     config = Config.load(args.config, args.overrides)
     if args.config:
         return config, f"config {args.config}"
-    from sim.redis_measure import measure_ping
+    from sim.redis.measure import measure_ping
 
     ping = measure_ping(args.replica, seconds=0.3)
     latency = float(f"{ping.rtt_p50_s / 2:.3g}")
@@ -305,8 +305,8 @@ def _validation_config(args: argparse.Namespace) -> tuple[Config, str]:
 def _cmd_validate(args: argparse.Namespace) -> int:
     if (missing := _need_redis_py()) is not None:
         return _fail(missing)
-    from sim.redis_measure import MeasureError
-    from sim.validate import Workload, validate
+    from sim.redis.measure import MeasureError
+    from sim.redis.validate import Workload, validate
 
     try:  # every argument is checked before any server is contacted
         workloads = [Workload(args.read_rate, write_rate, args.keys, args.seconds, args.warmup,

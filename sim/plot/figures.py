@@ -1,12 +1,12 @@
 """Figures of sweep results and runs, used by ``repsim plot`` and by notebooks alike.
 
-Every function takes a tidy DataFrame of sweep rows (``sim.sweep`` or ``sim.sweep.load(DIR)``)
+Every function takes a tidy DataFrame of sweep rows (``sim.experiment.sweep`` or ``sim.experiment.sweep.load(DIR)``)
 or, for :func:`t_visibility`, a run summary, and returns a ``matplotlib.figure.Figure``; nothing
 here touches pyplot's global state or shows a window. Rows whose run failed are left out.
 Means are over repetitions; bands are 95% t intervals over repetitions (``n - 1`` degrees of
 freedom), so they say how well the mean of this many seeds is known.
 
-Axis labels carry units (see :mod:`sim.plot_labels`): durations of the model are shown in ms.
+Axis labels carry units (see :mod:`sim.plot.labels`): durations of the model are shown in ms.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from sim.plot_labels import (
+from sim.analysis.tables import mean_ci, successful_rows
+from sim.plot.labels import (
     key_label,
     metric_label,
     numeric_values,
@@ -30,50 +31,7 @@ from sim.plot_labels import (
 )
 
 __all__ = ["line", "heatmap", "latency_vs_batch", "tradeoff", "t_visibility", "save",
-           "mean_ci", "pareto_front", "t_quantile"]
-
-# Two-sided 95% Student t quantiles for 1..30 degrees of freedom.
-_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
-         2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
-         2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
-
-
-def t_quantile(dof: int) -> float:
-    """The 0.975 quantile of Student's t with ``dof`` degrees of freedom (nan for dof < 1)."""
-    if dof < 1:
-        return math.nan
-    if dof <= len(_T975):
-        return _T975[dof - 1]
-    # Beyond the table, the first terms of the Cornish-Fisher expansion (error < 1e-3).
-    z = 1.959964
-    return z + (z**3 + z) / (4 * dof) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * dof**2)
-
-
-def _ok(df: pd.DataFrame, metrics: Iterable[str]) -> pd.DataFrame:
-    """Rows of runs that succeeded and have the metrics."""
-    metrics = list(metrics)
-    missing = [m for m in metrics if m not in df.columns]
-    if missing:
-        raise KeyError(f"no column {missing[0]!r} in the results; columns: {', '.join(df.columns)}")
-    if "error" in df.columns:
-        df = df[df["error"].fillna("").astype(str) == ""]
-    return df.dropna(subset=metrics)
-
-
-def mean_ci(df: pd.DataFrame, by: Sequence[str], metric: str) -> pd.DataFrame:
-    """Mean of ``metric`` over repetitions for each combination of ``by``, with a 95% t interval.
-
-    Columns: the ``by`` keys, ``mean``, ``lo``, ``hi``, ``n`` (``lo``/``hi`` are the mean itself
-    when there is a single repetition). Groups keep their first-appearance order.
-    """
-    rows = _ok(df, [metric])
-    grouped = rows.groupby(list(by), sort=False, dropna=False)[metric]
-    out = grouped.agg(["mean", "std", "count"]).reset_index()
-    half = out["std"].fillna(0.0) / np.sqrt(out["count"])
-    half *= [t_quantile(int(n) - 1) if n > 1 else 0.0 for n in out["count"]]
-    out["lo"], out["hi"] = out["mean"] - half, out["mean"] + half
-    return out.rename(columns={"count": "n"}).drop(columns="std")
-
+           "pareto_front"]
 
 def _order(values: Iterable[Any], key: str) -> list[Any]:
     """Distinct values, numerically sorted when they are numbers or durations."""
@@ -187,7 +145,7 @@ def latency_vs_batch(df: pd.DataFrame, x: str = "pipeline.batch_size",
     throughput on a second axis when there is one line per percentile."""
     fig = Figure(figsize=(6.4, 4.2), layout="constrained")
     ax = fig.subplots()
-    hues = _order(_ok(df, [f"{latency}.p99"])[hue], hue) if hue else [None]
+    hues = _order(successful_rows(df, [f"{latency}.p99"])[hue], hue) if hue else [None]
     colors = _colors(len(hues), hue is not None)
     x_order: list[Any] = []
     for pct, style in (("p50", "-"), ("p99", "--")):

@@ -15,10 +15,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sim.cli_args import add_config_arguments
-from sim.config import Config, ConfigError
-from sim.distributions import format_duration, parse_duration
-from sim.trace import MAX_EVENTS
+from sim.cli.args import add_config_arguments
+from sim.config.distributions import format_duration, parse_duration
+from sim.config.schema import Config, ConfigError
+from sim.experiment.trace import MAX_EVENTS
 
 __all__ = ["register"]
 
@@ -43,7 +43,7 @@ def _cmd_trace(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix.lower() not in IMAGE_FORMATS:
         return _fail(f"--out = {args.out!r}: a file ending in {', '.join(IMAGE_FORMATS)}")
-    from sim.trace import trace  # late: config errors above need no engine
+    from sim.experiment.trace import trace  # late: config errors above need no engine
 
     try:
         recorded = trace(config, keys=args.keys, window=(t0, t1), max_events=args.max_events)

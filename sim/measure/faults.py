@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .metrics import LogHistogram
+from sim.measure.metrics import LogHistogram
 
 
 def _stats_ms(values: list[float]) -> dict[str, float | None]:

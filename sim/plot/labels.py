@@ -89,7 +89,7 @@ def numeric_values(values: Sequence[Any], key: str | None) -> list[float] | None
     if key is None or any(_is_bool(v) for v in values):
         return None
     if is_duration_key(key):
-        from sim.distributions import parse_distribution
+        from sim.config.distributions import parse_distribution
 
         try:
             return [parse_distribution(v, key).mean * 1000.0 for v in values]

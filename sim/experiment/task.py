@@ -113,7 +113,7 @@ def run_task(task: Task) -> Row:
         # The engine returns a Result with .summary; a stand-in may return the dict itself.
         summary = getattr(result, "summary", result)
         metrics = flatten_summary(summary)
-    except Exception as exc:  # a failed point is recorded, not fatal (STYLE.md item 9)
+    except Exception as exc:  # a failed point is recorded, not fatal (docs/design.md section 7)
         return error_row(task, error_text(exc), time.perf_counter() - start)
     metrics.setdefault("wall_seconds", time.perf_counter() - start)
     return {**task.head(), **metrics, ERROR_COLUMN: ""}

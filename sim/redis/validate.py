@@ -3,7 +3,7 @@
 The workload is the simulator's open mode with one replica and no cache: Poisson writes
 at ``write_rate`` to uniform keys at the master, each writing the key's next version
 (1, 2, 3, ...), and Poisson reads at ``read_rate`` of uniform keys at the replica. Rates
-are per second, times seconds (milliseconds only in the summary dicts, as in DESIGN.md).
+are per second, times seconds (milliseconds only in the summary dicts, as in docs/design.md).
 
 What a real run can observe. V(k, i), the highest version committed at the master when
 read i was issued, is not directly observable: the master commits a SET somewhere
@@ -41,10 +41,10 @@ import numpy as np
 import redis
 from redis.connection import Connection
 
-from sim.config import Config
-from sim.delay_proxy import DelayProxy, DelayStats
-from sim.metrics import LogHistogram, RatioBatchMeans
-from sim.redis_measure import REPLY_TIMEOUT_S, MeasureError, redis_client
+from sim.config.schema import Config
+from sim.measure.metrics import LogHistogram, RatioBatchMeans
+from sim.redis.measure import REPLY_TIMEOUT_S, MeasureError, redis_client
+from sim.redis.proxy import DelayProxy, DelayStats
 
 __all__ = [
     "Comparison",

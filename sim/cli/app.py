@@ -1,4 +1,4 @@
-"""The ``repsim`` command line (DESIGN.md section 5).
+"""The ``repsim`` command line (docs/design.md section 5).
 
 Each subcommand is one ``_add_<name>(subparsers)`` function that declares its arguments
 and sets ``handler``; ``SUBCOMMANDS`` registers them. A handler returns the exit status.
@@ -14,12 +14,12 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sim import sweep_cli
-from sim.cli_args import add_config_arguments
-from sim.config import Config, ConfigError
-from sim.redis_cli import register as _add_redis
-from sim.report import format_summary, to_json
-from sim.trace_cli import register as _add_trace
+from sim.analysis.report import format_summary, to_json
+from sim.cli import sweep as sweep_cli
+from sim.cli.args import add_config_arguments
+from sim.cli.redis import register as _add_redis
+from sim.cli.trace import register as _add_trace
+from sim.config.schema import Config, ConfigError
 
 __all__ = ["SUBCOMMANDS", "build_parser", "main"]
 

@@ -1,6 +1,6 @@
 """Files of a sweep directory: ``results.csv`` and ``meta.json``, written so they survive a kill.
 
-The guarantees (DESIGN.md section 5: "never leaves a half-written file"):
+The guarantees (docs/design.md section 5: "never leaves a half-written file"):
 
 - ``results.csv`` grows by whole rows: each row is one complete line handed to the kernel in a
   single ``os.write`` on a file opened with ``O_APPEND``, so a ``kill -9`` can at worst leave a

@@ -7,7 +7,7 @@
 (``read_latency_ms.p99`` ...), ``wall_seconds`` and ``error`` (empty when the run succeeded).
 
 Repetition ``r`` of every point runs with the same seed, derived from the point's
-``run.seed`` and ``r`` (see :func:`sim.sweep_task.derive_seed`): common random numbers make
+``run.seed`` and ``r`` (see :func:`sim.experiment.task.derive_seed`): common random numbers make
 the curves across points smooth, and the same sweep reproduces bit for bit on any executor.
 With ``out=DIR`` rows are appended to ``DIR/results.csv`` as runs finish and a rerun resumes.
 
@@ -20,9 +20,7 @@ import builtins
 import contextlib
 import itertools
 import re
-import sys
 import tomllib
-import types
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,9 +30,9 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import ConfigError
-from sim.sweep_exec import Progress, check_executor, execute
-from sim.sweep_io import SweepDir, read_json, read_results, rows_frame
-from sim.sweep_task import ERROR_COLUMN, Row, RunFn, Task, derive_seed
+from sim.experiment.executors import Progress, check_executor, execute
+from sim.experiment.store import SweepDir, read_json, read_results, rows_frame
+from sim.experiment.task import ERROR_COLUMN, Row, RunFn, Task, derive_seed
 
 __all__ = ["sweep", "plan_sweep", "expand_values", "split_values", "SweepPlan"]
 
@@ -174,7 +172,7 @@ class SweepPlan:
 def _coerce_config(base_config: Any) -> Any:
     """A Config from a Config, None (defaults), a TOML path or a plain dict."""
     if base_config is None or isinstance(base_config, str | Path | Mapping):
-        from sim.config import Config
+        from sim.config.schema import Config
 
         if base_config is None:
             return Config.default()
@@ -276,10 +274,10 @@ def sweep(base_config: Any = None, vary: Mapping[str, Any] | None = None, reps: 
             store.close(status)
     if store is None:
         return _frame(rows, plan.keys)
-    return load(store.path)
+    return load_sweep(store.path)
 
 
-def load(directory: str | Path) -> pd.DataFrame:
+def load_sweep(directory: str | Path) -> pd.DataFrame:
     """The results of a sweep directory as a DataFrame in (point, rep) order, also while the
     sweep is running or after it was interrupted (``attrs["vary"]`` names the varied keys,
     from ``meta.json``)."""
@@ -296,19 +294,3 @@ def failed(frame: pd.DataFrame) -> pd.DataFrame:
     if ERROR_COLUMN not in frame.columns:
         return frame.iloc[0:0]
     return frame[frame[ERROR_COLUMN].fillna("").astype(str) != ""]
-
-
-class _CallableModule(types.ModuleType):
-    """This module, callable as :func:`sweep`.
-
-    ``sim.sweep`` names both this module and the function the package exports. Importing the
-    module (``from sim.sweep import load`` anywhere) makes Python set the package attribute
-    ``sim.sweep`` to the module, so without this ``sim.sweep(base, vary=...)`` would depend on
-    import order. Calling the module calls the function, whichever of the two one holds.
-    """
-
-    def __call__(self, *args: Any, **kwargs: Any) -> pd.DataFrame:
-        return sweep(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

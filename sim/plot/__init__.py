@@ -1,0 +1,1 @@
+"""Matplotlib figures for the command line and the notebooks (no pyplot global state)."""
