@@ -22,14 +22,13 @@ class FakeClient:
 def _cache(capacity=0, on_write="invalidate", delay=0.0, ttl=1.0):
     env = simpy.Environment()
     at = scheduler(env)
-    cache = Cache(env, at, 3, ttl, capacity, on_write, Link(lambda: delay))
-    cache.down.append(Link(lambda: 0.0))
+    cache = Cache(env, at, 3, ttl, capacity, on_write, Link(lambda: delay), [Link(lambda: 0.0)])
     return env, at, cache
 
 
 def _lookup(env, at, cache, client, t, key):
     op = Op(client, key, False, t, None, 0, 0)
-    at(t, cache.on_message, (client, [op]))
+    at(t, cache.on_message, [op])
 
 
 def _fill(at, cache, t, rec):

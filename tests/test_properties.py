@@ -4,61 +4,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from hypothesis import HealthCheck, assume, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings
 
-from sim import Config, ConfigError, simulate
-
-delays = st.sampled_from(["0s", "50us", "exp:100us", "uniform:0s,300us", "lognormal:median=50us,sigma=1",
-                          "pareto:scale=20us,alpha=2.5"])
-small = st.sampled_from(["0s", "5us", "exp:10us"])
-
-
-@st.composite
-def configs(draw, cache=None):
-    replicas = draw(st.integers(0, 3))
-    policies = ["master", "any"] + (["replicas", "sticky", "read-your-writes"] if replicas else [])
-    enabled = draw(st.booleans()) if cache is None else cache
-    mode = draw(st.sampled_from(["open", "closed"]))
-    data = {
-        "run": {"duration": 0.3, "warmup": 0.05, "seed": draw(st.integers(0, 2**31))},
-        "workload": {"mode": mode, "clients": draw(st.integers(1, 4)),
-                     "read_rate": draw(st.sampled_from([0.0, 500.0, 3000.0])),
-                     "write_rate": draw(st.sampled_from([200.0, 1500.0])),
-                     "read_fraction": draw(st.sampled_from([0.0, 0.5, 0.9])),
-                     "keys": draw(st.integers(1, 20)),
-                     "key_distribution": draw(st.sampled_from(["zipf", "uniform"]))},
-        "network": {"client_latency": draw(delays)},
-        "server": {"service_time": draw(small), "batch_overhead": draw(small),
-                   "replica_apply_time": draw(small)},
-        "replication": {"replicas": replicas, "delay": draw(delays),
-                        "read_policy": draw(st.sampled_from(policies)),
-                        "wait_replicas": draw(st.integers(0, replicas)),
-                        "wait_timeout": draw(st.sampled_from([0.0, 0.001]))},
-        "cache": {"enabled": enabled, "ttl": draw(st.sampled_from([0.001, 0.05])),
-                  "capacity": draw(st.integers(0, 5)), "latency": draw(delays),
-                  "fill_from": draw(st.sampled_from(["read_policy", "master"])),
-                  "on_write": draw(st.sampled_from(["none", "invalidate", "update"])),
-                  "invalidation_delay": draw(st.sampled_from(["0s", "exp:100us"]))},
-        "pipeline": {"batch_size": draw(st.integers(1, 4)),
-                     "linger": draw(st.sampled_from([0.0, 0.0002]))},
-    }
-    try:
-        return Config.from_dict(data)
-    except ConfigError:
-        # A closed loop whose round trip can take no time at all is refused by design.
-        assume(False)
-
-
-class Log:
-    """Collects the trace of one run."""
-
-    def __init__(self):
-        self.events = defaultdict(list)
-
-    def __call__(self, kind, t, **fields):
-        self.events[kind].append((t, fields))
-
+from sim import simulate
+from tests.helpers import Log, configs
 
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -94,7 +94,11 @@ class Recorder:
         if got < want:
             self._stale[b] += 1
             self.stale_versions += want - got
-            self.staleness_age.add(issue - rec.superseded_s)
+            # A version from a history a failover replaced may never have been superseded
+            # in the history the read is judged against: stale, but of no measurable age.
+            superseded = rec.superseded_s
+            self.staleness_age.add(issue - superseded if superseded is not None
+                                   and superseded < issue else 0.0)
         if want:
             ages = self._tvis_t
             ages.append(issue - newest.commit_s)

@@ -23,7 +23,7 @@ class Cache:
     name = "cache"
 
     def __init__(self, env, at, node_id: int, ttl_s: float, capacity: int, on_write: str,
-                 invalidation: Link | None, trace=None) -> None:
+                 invalidation: Link, down: list[Link], trace=None) -> None:
         self.env = env
         self.at = at
         self.node_id = node_id
@@ -32,12 +32,13 @@ class Cache:
         self.entries: dict[int, tuple[Version, float]] = OrderedDict() if capacity else {}
         self.on_write = on_write
         self.invalidation = invalidation
-        self.down: list[Link] = []
+        self.down = down  # cache -> client links, by client index
         self.trace = trace
 
     def on_message(self, ev) -> None:
         """Lookups from one client: each op gets its cached Version, or None on a miss."""
-        client, ops = ev._value
+        ops = ev._value
+        client = ops[0].client
         now = self.env._now
         entries = self.entries
         for op in ops:

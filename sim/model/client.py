@@ -3,52 +3,77 @@
 from __future__ import annotations
 
 from sim.model.kernel import Link
-from sim.model.records import HIT, MISS, Op
+from sim.model.records import HIT, MISS, Failure, Op
+
+
+class Pending:
+    """A batch waiting to leave for ``node`` in linger mode: the linger timer sends it only
+    if it is still the batch waiting (a full batch may have left, and a new one begun)."""
+
+    __slots__ = ("node", "ops")
+
+    def __init__(self, node, op: Op) -> None:
+        self.node = node
+        self.ops = [op]
 
 
 class Client:
     """One application client with a connection (a pair of FIFO links) to every node.
 
     Commands are routed when issued and queued per destination node. ``pipeline`` decides when
-    a queue leaves as one message: ``now`` (batch size 1, or no linger in open mode), ``linger``
-    (open mode: when the batch is full or ``linger`` after its first command) or ``explicit``
-    (closed mode: the caller flushes after issuing a batch or handling a reply).
+    a queue leaves as one message (a list of Ops): ``now`` (batch size 1, or no linger in open
+    mode), ``linger`` (open mode: when the batch is full or ``linger`` after its first command)
+    or ``explicit`` (closed mode: the caller flushes after issuing a batch or handling a reply).
+
+    ``master`` is the master this client writes to and judges staleness against (V(k, t) is
+    ``master.committed``); a failover re-points it through :meth:`follow`.
 
     Session state, for the read-your-writes and monotonic-read measures: ``acked`` (key ->
     highest version this client wrote and got the reply for), ``acked_offset`` (key -> its
     replication offset) and ``read_max`` (key -> highest version received by a read).
+
+    Error replies (a :class:`Failure` in place of a result) are counted in ``fault_stats`` and
+    not recorded as reads or writes.
     """
 
     def __init__(self, env, at, index: int, master, cache, route, fill_route, recorder,
-                 batch_size: int, linger_s: float, pipeline: str, trace=None) -> None:
+                 fault_stats, up: list[Link], batch_size: int, linger_s: float,
+                 pipeline: str, trace=None) -> None:
         self.env = env
         self.at = at
         self.index = index
+        self.name = f"client{index}"
         self.master = master
-        self.committed = master.committed
         self.cache = cache
         self.route = route
         self.fill_route = fill_route
         self.recorder = recorder
+        self.fault_stats = fault_stats
+        self.up = up  # client -> node links, by node id
         self.batch_size = batch_size
         self.linger_s = linger_s
-        self.up: list[Link] = []  # client -> node links, by node id
+        self.trace = trace
         self.acked: dict[int, int] = {}
         self.acked_offset: dict[int, int] = {}
         self.read_max: dict[int, int] = {}
-        self.queues: dict = {}  # node -> list of ops waiting to leave
-        self.generation: dict = {}  # node -> batch counter, so a stale linger timer does nothing
+        self.queues: dict = {}  # node -> ops waiting to leave (a Pending in linger mode)
         self.on_batch_done = None  # closed loop: called when a reply completes the last op
         self.outstanding = 0
-        self.trace = trace
-        self.name = f"client{index}"
         self.submit = {"now": self._send_now, "linger": self._queue_linger,
                        "explicit": self._queue}[pipeline]
+
+    def follow(self, master) -> None:
+        """Write to (and judge staleness against) ``master`` from now on."""
+        self.master = master
+
+    def set_batch_listener(self, listener) -> None:
+        """Closed loop: ``listener(client)`` runs when the last outstanding command completes."""
+        self.on_batch_done = listener
 
     # -- issuing ------------------------------------------------------------------------
 
     def read(self, key: int, now: float) -> None:
-        op = Op(self, key, False, now, self.committed[key], self.acked.get(key, 0),
+        op = Op(self, key, False, now, self.master.committed[key], self.acked.get(key, 0),
                 self.read_max.get(key, 0))
         if self.trace is not None:
             self.trace("issue", now, node=self.name, key=key, write=False)
@@ -61,12 +86,13 @@ class Client:
     def write(self, key: int, now: float) -> None:
         if self.trace is not None:
             self.trace("issue", now, node=self.name, key=key, write=True)
-        self.submit(Op(self, key, True, now, self.committed[key], 0, 0), self.master)
+        master = self.master
+        self.submit(Op(self, key, True, now, master.committed[key], 0, 0), master)
 
     # -- pipelining ---------------------------------------------------------------------
 
-    def send(self, node, ops: list) -> None:
-        self.at(self.up[node.node_id].arrival(self.env._now), node.on_message, (self, ops))
+    def send(self, node, ops: list[Op]) -> None:
+        self.at(self.up[node.node_id].arrival(self.env._now), node.on_message, ops)
 
     def _send_now(self, op: Op, node) -> None:
         self.send(node, [op])
@@ -87,22 +113,21 @@ class Client:
                 self.send(node, ops)
 
     def _queue_linger(self, op: Op, node) -> None:
-        queue = self.queues.get(node)
-        if queue is None:
-            self.queues[node] = [op]
-            gen = self.generation.get(node, 0) + 1
-            self.generation[node] = gen
-            self.at(self.env._now + self.linger_s, self._on_linger, (node, gen))
+        pending = self.queues.get(node)
+        if pending is None:
+            pending = self.queues[node] = Pending(node, op)
+            self.at(self.env._now + self.linger_s, self._on_linger, pending)
             return
-        queue.append(op)
-        if len(queue) >= self.batch_size:
+        pending.ops.append(op)
+        if len(pending.ops) >= self.batch_size:
             del self.queues[node]
-            self.send(node, queue)
+            self.send(node, pending.ops)
 
     def _on_linger(self, ev) -> None:
-        node, gen = ev._value
-        if self.generation.get(node) == gen and node in self.queues:
-            self.send(node, self.queues.pop(node))
+        pending = ev._value
+        if self.queues.get(pending.node) is pending:
+            del self.queues[pending.node]
+            self.send(pending.node, pending.ops)
 
     # -- replies ------------------------------------------------------------------------
 
@@ -126,28 +151,42 @@ class Client:
         now = self.env._now
         fills = None
         for op in ev._value:
+            rec = op.result
             if op.write:
-                rec = op.result
+                if rec.__class__ is Failure:
+                    self._failed(op, rec, now)
+                    continue
                 key = op.key
                 if rec.number > self.acked.get(key, 0):
                     self.acked[key] = rec.number
                     self.acked_offset[key] = rec.offset
+                rec.acked = True
+                self.fault_stats.acked_writes += 1
                 self.recorder.write_done(op, now)
                 if self.trace is not None:
                     self.trace("written", now, node=self.name, key=key, version=rec.number,
                                issued=op.issue_s, server=op.node.name)
                 self.outstanding -= 1
+            elif rec.__class__ is Failure:
+                self._failed(op, rec, now)
             else:
                 if op.path == MISS:
                     if fills is None:
-                        fills = [op.result]
+                        fills = [rec]
                     else:
-                        fills.append(op.result)
+                        fills.append(rec)
                 self._read_done(op, now)
         if fills is not None:
             cache = self.cache
             self.at(self.up[cache.node_id].arrival(now), cache.on_fill, fills)
         self._check_batch()
+
+    def _failed(self, op: Op, failure: Failure, now: float) -> None:
+        self.fault_stats.failed(op, failure, now)
+        self.outstanding -= 1
+        if self.trace is not None:
+            self.trace("error", now, node=self.name, key=op.key, write=op.write,
+                       reason=failure.kind, issued=op.issue_s)
 
     def _read_done(self, op: Op, now: float) -> None:
         number = op.result.number

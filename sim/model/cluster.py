@@ -1,7 +1,8 @@
 """The fault schedule and the cluster's view of who is master: crashes, failovers, recoveries,
 replica disconnects and partitions, as Redis with Sentinel behaves.
 
-Built only when ``[faults]`` schedules something. Every fault is an event at a configured
+Built only when ``[faults]`` schedules something; the nodes then hold a reference to it and
+ask it who can reach whom. Every fault is an event at a configured
 time; after each one :meth:`Cluster.reconcile` brings every replication link to the state the
 cluster implies (cut when its master is dead, unreachable, or the replica is disconnected;
 reconnected with a partial or full resync when that ends). Sentinel is taken to run on the
@@ -10,18 +11,16 @@ majority side: it promotes the connected replica with the highest replication of
 replicas and clients it can reach.
 
 Nodes keep their host identity (``node_id``, names "master", "replica0", ... as at the start
-of the run) across role changes: a promoted replica's host becomes a new :class:`FaultyMaster`
-object, a crashed or deposed master's host a new :class:`FaultyReplica`.
+of the run) across role changes: a promoted replica's host becomes a new
+:class:`~sim.model.master.Master`, a crashed or deposed master's host a new
+:class:`~sim.model.replica.Replica`, both made by the run's builder
+(:mod:`sim.model.build`), which the cluster is handed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-
-from sim.measure.faults import FaultStats
-from sim.model.fault_nodes import FaultyMaster, FaultyReplica
-from sim.model.kernel import Link
 
 
 @dataclass(frozen=True)
@@ -37,60 +36,60 @@ class ResyncSettings:
 
 
 class Cluster:
-    """Holds the fault state of one run and schedules the configured faults."""
+    """Holds the fault state of one run and schedules the configured faults.
 
-    def __init__(self, model, sampler: Callable) -> None:
-        cfg = model.config
-        wl, rep, faults = cfg.workload, cfg.replication, cfg.faults
-        self.env, self.at, self.trace = model.env, model.at, model.master.trace
-        self.model = model
-        self.sampler = sampler  # (distribution, stream name) -> no-argument sampler
-        self.settings = ResyncSettings(
-            wl.value_size, rep.backlog_size, wl.keys * wl.value_size, rep.bandwidth,
-            sampler(rep.snapshot_load_time, "faults.snapshot_load"), rep.serve_stale_data)
-        self.stats: FaultStats = model.fault_stats
-        self.replicas: list[FaultyReplica] = model.replicas  # the same list: updated in place
-        self.former: list[FaultyReplica] = []  # promoted replicas (their lag maxima count)
-        self.clients = model.clients
-        self.office: FaultyMaster = model.master
-        self.failover_delay = sampler(faults.failover_timeout, "faults.failover")
+    ``builder`` makes the nodes a role change needs (``promoted``, ``rejoined``); ``stats``
+    is the run's :class:`~sim.measure.faults.FaultStats`; ``failover_delay()`` samples the
+    time from a master's failure to the promotion (s).
+    """
+
+    crash_cuts_links = True  # a crash loses the messages on the wire (replies in flight)
+
+    def __init__(self, env, at, faults, settings: ResyncSettings,
+                 failover_delay: Callable[[], float], stats, builder, horizon_s: float,
+                 trace=None) -> None:
+        self.env, self.at, self.trace = env, at, trace
+        self.faults = faults
+        self.settings = settings
+        self.failover_delay = failover_delay
+        self.stats = stats
+        self.builder = builder
+        self.horizon_s = horizon_s
         self.recover_after_s = faults.master_recover_after
-        self.delay = rep.delay
-        self.apply_time = cfg.server.replica_apply_time
         self.minority_nodes: frozenset[int] = frozenset()
         self.minority_clients: frozenset[int] = frozenset()
         self.partition = None
         self.disconnected: set[int] = set()  # host ids whose replication link is unplugged
-        self.deposed: list[FaultyMaster] = []  # alive masters that lost office (split brain)
-        self.waiting_to_rejoin: list[FaultyMaster] = []
+        self.deposed: list = []  # alive masters that lost office (split brain)
+        self.waiting_to_rejoin: list = []
         self.outage_start = 0.0
         self.office_since = 0.0  # when the master in office took office (s)
+        self.office = None
+        self.replicas: list = []
+        self.clients: list = []
 
-        master = model.master
-        master.replicas = list(self.replicas)  # its followers; self.replicas is every replica
-        self._adopt_master(master, rep)
-        for replica in self.replicas:
-            replica.cluster = self
-            master.replica_since[replica.node_id] = None
-        for client in self.clients:
-            client.stats = self.stats
+    def start(self, master, replicas: list, clients: list, hosts: dict[str, int]) -> None:
+        """Take charge of the built nodes (``replicas`` is the run's live list, changed in
+        place by failovers) and schedule every fault that falls before the horizon: one
+        after it never happens, and costs the run nothing, not even an event."""
+        self.office = master
+        self.replicas = replicas
+        self.clients = clients
+        faults, at, horizon = self.faults, self.at, self.horizon_s
 
-        at = self.at
+        def schedule(t: float, fn, payload) -> None:
+            if t < horizon:
+                at(t, fn, payload)
+
         for t in faults.master_crash_at:
-            at(t, self._on_crash, None)
+            schedule(t, self._on_crash, None)
         for spec in faults.replica_disconnects:
-            at(spec.start, self._on_disconnect, 1 + spec.replica)
-            at(spec.start + spec.duration, self._on_reconnect, 1 + spec.replica)
-        hosts = {"master": 0, **{f"replica{j}": 1 + j for j in range(rep.replicas)}}
+            schedule(spec.start, self._on_disconnect, 1 + spec.replica)
+            schedule(spec.start + spec.duration, self._on_reconnect, 1 + spec.replica)
         for spec in faults.partitions:
-            at(spec.start, self._on_partition, (spec, frozenset(hosts[n] for n in spec.nodes)))
-            at(spec.end, self._on_heal, spec)
-
-    def _adopt_master(self, master: FaultyMaster, rep=None) -> None:
-        master.cluster = self
-        if rep is not None:
-            master.min_replicas = rep.min_replicas_to_write
-            master.max_lag_s = rep.min_replicas_max_lag
+            schedule(spec.start, self._on_partition,
+                     (spec, frozenset(hosts[n] for n in spec.nodes)))
+            schedule(spec.end, self._on_heal, spec)
 
     # -- reachability ----------------------------------------------------------------------
 
@@ -113,8 +112,7 @@ class Cluster:
                 replica.cut(now)
                 self._trace("cut", now, replica.name, master=master.name)
             elif not replica.linked and up:
-                # force_full stays set until a resync lands (a cut may interrupt this one)
-                kind = replica.reconnect(now, replica.force_full)
+                kind = replica.reconnect(now)
                 self._trace("reconnect", now, replica.name, master=master.name, resync=kind)
 
     def _trace(self, kind: str, now: float, node: str, **fields) -> None:
@@ -146,10 +144,9 @@ class Cluster:
         if best is None:
             self._trace("failover-impossible", now, old.name)
             return
-        new = FaultyMaster.promoted_from(best, old)
+        new = self.builder.promoted(best, old)
         best.retire(new)
         self.replicas.remove(best)
-        self.former.append(best)
         old.lost_from = best.arrived_offset
         self.office = new
         self.office_since = now
@@ -162,8 +159,7 @@ class Cluster:
                 replica.follow(new, now)
         for client in self.clients:
             if client.index not in self.minority_clients:
-                client.master = new
-                client.committed = new.committed
+                client.follow(new)
         self.stats.failover(now - self.outage_start)
         self._trace("failover", now, new.name, old=old.name, offset=best.arrived_offset)
         waiting, self.waiting_to_rejoin = self.waiting_to_rejoin, []
@@ -171,7 +167,7 @@ class Cluster:
             self._rejoin(host, now)
         self.reconcile(now)
 
-    def _best_candidate(self, old: FaultyMaster) -> FaultyReplica | None:
+    def _best_candidate(self, old):
         """The replica Sentinel would promote: the highest offset among ``old``'s replicas
         on the majority side (ties to the lowest host id). A replica whose history diverged
         (``force_full``: a former master, or a follower of one) holds no prefix of ``old``'s
@@ -184,7 +180,7 @@ class Cluster:
             return None
         return max(candidates, key=lambda r: (r.arrived_offset, -r.node_id))
 
-    def _account_loss(self, old: FaultyMaster) -> None:
+    def _account_loss(self, old) -> None:
         lost = [rec for rec in old.log if rec.offset > old.lost_from]
         old.log.clear()
         self.stats.lost(lost)
@@ -198,33 +194,12 @@ class Cluster:
         self._rejoin(old, now)
         self.reconcile(now)
 
-    def _rejoin(self, old: FaultyMaster, now: float) -> None:
+    def _rejoin(self, old, now: float) -> None:
         """``old``'s host comes back as a replica of the master in office (full resync:
         its history diverged from the new master's)."""
-        model, name = self.model, old.name
-        sampler = self.sampler
-        replica = FaultyReplica(
-            self.env, self.at, old.node_id - 1, old.node_id, self.office,
-            list(old.committed), Link(sampler(self.delay, f"link.{self.office.name}->{name}")),
-            sampler(self.apply_time, f"server.{name}.apply"), old.overhead, old.service,
-            self.trace)
-        replica.name = name
-        replica.down = old.down
-        replica.cluster = self
-        replica.warmup_s = model.config.run.warmup
-        replica.horizon_s = model.config.run.duration
-        replica.arrived_offset = 0  # of its new master's stream: none yet (read-your-writes)
-        replica.linked = False
-        replica.synced = False
-        replica.force_full = True
-        # It holds the old master's data: it lacks every write of its new master.
-        replica.missing_since = self.office_since
-        replica.master = self.office
-        self.office.replicas.append(replica)
-        self.office.replica_since[replica.node_id] = now
-        replica.acks = self.office.wait_replicas > 0
+        replica = self.builder.rejoined(old, self.office, self.office_since)
         self.replicas.append(replica)
-        self._trace("rejoin", now, name, master=self.office.name)
+        self._trace("rejoin", now, old.name, master=self.office.name)
 
     # -- disconnects -------------------------------------------------------------------------
 
@@ -266,14 +241,12 @@ class Cluster:
             for replica in list(old.replicas):
                 if replica in self.replicas:
                     replica.follow(office, now)
-                    replica.force_full = True
-                    replica.arrived_offset = 0  # its offset counted the deposed history
+                    replica.diverge()
             self._rejoin(old, now)
         self.deposed = []
         for client in self.clients:
             if client.master is not office:
-                client.master = office
-                client.committed = office.committed
+                client.follow(office)
         self.reconcile(now)
 
     # -- end of run --------------------------------------------------------------------------

@@ -65,3 +65,12 @@ class Link:
             t = self.last
         self.last = t
         return t
+
+
+class Payload:
+    """Stands in for an event when a callback is called directly: it only carries ``_value``."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: Any) -> None:
+        self._value = value

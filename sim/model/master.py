@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 
-from sim.model.kernel import Link
-from sim.model.records import Version
+from sim.model.kernel import Link, Payload
+from sim.model.records import REFUSED, UNAVAILABLE, Failure, HeldReply, Op, Version, WaitGroup
+
+LOG_TRIM_AT = 4096  # write-log length at which the writes every replica has are forgotten
 
 
 class Master:
@@ -22,64 +24,108 @@ class Master:
     command enqueued now will see when it is served, since only this thread changes it), and
     ``committed`` is V(k, t), the state committed by now, which clients read at issue time to
     judge staleness.
+
+    Faults reach the master through its ``cluster`` (None in a run without faults, and then
+    none of this costs anything on the hot path): the node can be ``dead`` (every event it
+    scheduled before then does nothing, or fails the commands it carried), a client on the
+    other side of a partition is answered "unavailable", and ``log`` keeps the committed writes
+    some replica may still lack, which decide what a failover loses. The admission check for
+    ``min_replicas_to_write`` holds with or without faults, as in Redis.
+
+    ``committed`` may be handed in (a promoted replica's data); ``busy_until`` (s) likewise
+    carries the promoted host's thread over.
     """
 
-    node_id = 0
-    name = "master"
-
-    def __init__(self, env, at, keys: int, overhead: Callable[[], float],
-                 service: Callable[[], float], wait_replicas: int, wait_timeout_s: float,
-                 trace=None) -> None:
+    def __init__(self, env, at, node_id: int, name: str, committed: list[Version], offset: int,
+                 down: list[Link], overhead: Callable[[], float], service: Callable[[], float],
+                 wait_replicas: int, wait_timeout_s: float, min_replicas: int,
+                 min_replicas_max_lag_s: float, cache=None, cluster=None, trace=None,
+                 busy_until: float = 0.0) -> None:
         self.env = env
         self.at = at
+        self.node_id = node_id
+        self.name = name
+        self.committed = committed
+        self.latest = list(committed)
+        self.offset = offset  # replication offset of the newest write enqueued
+        self.commit_offset = offset  # of the newest write committed
+        self.down = down  # master -> client links, by client index
         self.overhead = overhead
         self.service = service
-        self.committed = [Version(k, 0, 0.0, 0) for k in range(keys)]
-        self.latest = list(self.committed)
-        self.offset = 0  # replication offset of the newest write enqueued
-        self.busy_until = 0.0
-        self.down: list[Link] = []  # master -> client links, by client index
-        self.replicas: list = []
-        self.cache = None  # the Cache, when it must hear of commits (on_write)
+        self.busy_until = busy_until
+        self.replicas: list = []  # the replicas following this master (they join it)
+        self.cache = cache  # the Cache, when it must hear of commits (on_write)
         self.wait_replicas = wait_replicas
         self.wait_timeout_s = wait_timeout_s
-        self.outboxes: list[deque] = []  # per client, replies held in order under WAIT
+        self.outboxes: list[deque[HeldReply]] = [deque() for _ in down]
+        # Redis: min-replicas-to-write or min-replicas-max-lag at 0 disables the check.
+        self.min_replicas = min_replicas if min_replicas_max_lag_s > 0 else 0
+        self.min_replicas_max_lag_s = min_replicas_max_lag_s
+        # host id -> when that replica stopped acknowledging (None while it is online)
+        self.replica_since: dict[int, float | None] = {}
+        self.cluster = cluster
         self.trace = trace
+        self.dead = False
+        self.lost_from: int | None = None  # the promoted replica's offset, once deposed
+        self.log: deque[Version] = deque()
+
+    def add_replica(self, replica) -> None:
+        """``replica`` follows this master from now on (its acknowledgement clock starts)."""
+        self.replicas.append(replica)
+        self.replica_since[replica.node_id] = None
+
+    def remove_replica(self, replica) -> None:
+        """``replica`` follows another master (it keeps counting in ``replica_since``)."""
+        self.replicas.remove(replica)
 
     # -- messages from clients ------------------------------------------------------------
 
     def on_message(self, ev) -> None:
-        client, ops = ev._value
+        ops = ev._value
+        client = ops[0].client
         now = self.env._now
+        if self.cluster is not None and not self._admit(client, now):
+            self.fail(ops, UNAVAILABLE, self.down[client.index].arrival(now))
+            return
         t = self.busy_until if self.busy_until > now else now
         t += self.overhead()
         latest = self.latest
         service = self.service
         at = self.at
-        wrote = False
+        need = self.min_replicas
         last = None  # a SET that is the message's last command: committed by the reply event
         for op in ops:
             t += service()
             op.node = self
+            if last is not None:
+                at(last.commit_s, self._on_commit, last)
+                last = None
             if op.write:
-                if last is not None:
-                    at(last.commit_s, self._on_commit, last)
+                if need and self.good_replicas(t) < need:
+                    op.result = REFUSED  # Redis: NOREPLICAS Not enough good replicas to write
+                    continue
                 k = op.key
                 self.offset += 1
                 last = Version(k, latest[k].number + 1, t, self.offset)
                 latest[k] = last
                 op.result = last
-                wrote = True
             else:
-                if last is not None:
-                    at(last.commit_s, self._on_commit, last)
-                    last = None
                 op.result = latest[op.key]
         self.busy_until = t
-        at(t, self._on_served, (client, ops, last, wrote))
+        at(t, self._on_served, ops)
+
+    def _admit(self, client, now: float) -> bool:
+        """Fault hook: can this master take the client's message now (alive, reachable)?"""
+        return not self.dead and self.cluster.reachable(client.index, self.node_id)
+
+    def good_replicas(self, t: float) -> int:
+        """Replicas that acknowledged within ``min_replicas_max_lag`` at time ``t`` (s)."""
+        lag = self.min_replicas_max_lag_s
+        return sum(1 for since in self.replica_since.values() if since is None or t - since <= lag)
 
     def _on_commit(self, ev) -> None:
-        self.commit(ev._value)
+        if not self.dead:
+            self.commit(ev._value)
 
     def commit(self, rec: Version) -> None:
         """Make ``rec`` the committed version of its key now and ship it to the replicas."""
@@ -88,69 +134,150 @@ class Master:
         committed = self.committed
         committed[rec.key].superseded_s = now
         committed[rec.key] = rec
+        self.commit_offset = rec.offset
         for replica in self.replicas:
             replica.ship(rec, now)
         if self.cache is not None:
             self.cache.on_commit(rec, now)
+        if self.cluster is not None:
+            log = self.log
+            log.append(rec)
+            if len(log) >= LOG_TRIM_AT:
+                self.trim_log()
         if self.trace is not None:
             self.trace("commit", now, node=self.name, key=rec.key, version=rec.number)
 
     def _on_served(self, ev) -> None:
-        client, ops, last, wrote = ev._value
-        if last is not None:
-            self.commit(last)
+        ops = ev._value
+        if self.dead:  # the commands queued behind the crash never run
+            self.fail(ops, UNAVAILABLE, None)
+            return
+        last = ops[-1]
+        if last.write and last.result.__class__ is Version:
+            self.commit(last.result)
+        client = last.client
         if not self.wait_replicas:
             self.reply(client, ops)
             return
         # WAIT blocks the client's connection: replies leave in request order, so a reply
         # queues behind an earlier message of the same client still waiting for its acks.
-        entry = [not wrote, ops]
-        outbox = self.outboxes[client.index]
-        outbox.append(entry)
+        wrote = any(op.write and op.result.__class__ is Version for op in ops)
+        held = HeldReply(not wrote, ops)
+        self.outboxes[client.index].append(held)
         if wrote:
-            self._wait(client, entry)
+            self._wait(client, held)
         self._drain(client)
 
-    def reply(self, client, ops) -> None:
-        self.at(self.down[client.index].arrival(self.env._now), client.on_reply, ops)
+    def reply(self, client, ops: list[Op]) -> None:
+        arrival = self.down[client.index].arrival(self.env._now)
+        if self.cluster is None:
+            self.at(arrival, client.on_reply, ops)
+        else:
+            self.at(arrival, self._on_reply_arrival, ops)
+
+    def _on_reply_arrival(self, ev) -> None:
+        ops = ev._value
+        if self.dead and self.cluster.crash_cuts_links:
+            self.fail(ops, UNAVAILABLE, None)  # the crash cut the connection under the reply
+        else:
+            ops[0].client.on_reply(ev)
 
     def _drain(self, client) -> None:
         outbox = self.outboxes[client.index]
-        while outbox and outbox[0][0]:
-            self.reply(client, outbox.popleft()[1])
+        while outbox and outbox[0].ready:
+            self.reply(client, outbox.popleft().ops)
 
     # -- WAIT: reply once enough replicas applied every write of the message ------------
 
-    def _wait(self, client, entry: list) -> None:
-        waiter = [0, client, entry]  # writes still short of acks, client, outbox entry
+    def _wait(self, client, held: HeldReply) -> None:
+        group = WaitGroup(client, held)
         need = self.wait_replicas
-        for op in entry[1]:
-            if op.write and op.result.acks < need:
-                op.result.waiter = waiter
-                waiter[0] += 1
-        if waiter[0] == 0:
-            entry[0] = True
+        for op in held.ops:
+            rec = op.result
+            if op.write and rec.__class__ is Version and rec.acks < need:
+                rec.wait = group
+                group.pending += 1
+        if group.pending == 0:
+            held.ready = True
         elif self.wait_timeout_s > 0:
-            self.at(self.env._now + self.wait_timeout_s, self._on_wait_timeout, waiter)
+            self.at(self.env._now + self.wait_timeout_s, self._on_wait_timeout, group)
 
     def on_ack(self, ev) -> None:
-        """A replica finished applying ``rec`` (scheduled by the replica at apply completion)."""
-        rec = ev._value
+        """A replica finished applying a write (scheduled by the replica at apply completion)."""
+        self.ack(ev._value)
+
+    def ack(self, rec: Version) -> None:
+        if self.dead:
+            return
         rec.acks += 1
-        waiter = rec.waiter
-        if waiter is not None and rec.acks == self.wait_replicas:
-            rec.waiter = None
-            waiter[0] -= 1
-            if waiter[0] == 0:
-                waiter[2][0] = True
-                self._drain(waiter[1])
+        group = rec.wait
+        if group is not None and rec.acks == self.wait_replicas:
+            rec.wait = None
+            group.pending -= 1
+            if group.pending == 0:
+                group.reply.ready = True
+                self._drain(group.client)
+
+    def on_resync_ack(self, ev) -> None:
+        """A replica finished loading a resync up to offset ``hi``: as Redis's WAIT counts a
+        replica once its acknowledged offset reaches a write's, every write still waiting
+        with an offset in (``lo``, ``hi``] gains its ack (it applied none of them before)."""
+        if self.dead:
+            return
+        lo, hi = ev._value
+        recs = [op.result for outbox in self.outboxes for held in outbox if not held.ready
+                for op in held.ops if op.write and op.result.__class__ is Version
+                and lo < op.result.offset <= hi]
+        for rec in recs:  # ack may drain the outboxes: collected first
+            self.ack(rec)
 
     def _on_wait_timeout(self, ev) -> None:
-        waiter = ev._value
-        if waiter[0] > 0:
-            waiter[0] = -1  # released: late acks must not release it again
-            for op in waiter[2][1]:
-                if op.write:
-                    op.result.waiter = None
-            waiter[2][0] = True
-            self._drain(waiter[1])
+        group = ev._value
+        if group.pending > 0 and not self.dead:
+            group.pending = -1  # released: late acks must not release it again
+            for op in group.reply.ops:
+                if op.write and op.result.__class__ is Version:
+                    op.result.wait = None
+            group.reply.ready = True
+            self._drain(group.client)
+
+    # -- faults ----------------------------------------------------------------------------
+
+    def fail(self, ops: list[Op], kind: Failure, at_s: float | None) -> None:
+        """Fail every command of a message: the client hears at ``at_s`` (None = now)."""
+        for op in ops:
+            op.result = kind
+        client = ops[0].client
+        if at_s is None:
+            client.on_reply(Payload(ops))
+        else:
+            self.at(at_s, client.on_reply, ops)
+
+    def die(self) -> None:
+        """Crash now: replies held by WAIT are never sent, and every event already scheduled
+        by this node does nothing when it fires (see the ``dead`` checks)."""
+        self.dead = True
+        for outbox in self.outboxes:
+            while outbox:
+                self.fail(outbox.popleft().ops, UNAVAILABLE, None)
+
+    def trim_log(self) -> None:
+        """Forget logged writes that every connected replica Sentinel can reach has received:
+        a failover promotes one of them (or one further ahead), so they cannot be lost. Once
+        deposed, nothing above the promoted replica's offset is forgotten."""
+        log = self.log
+        if not self.replicas and self.lost_from is None:
+            # No replica to promote, so no failover can lose these writes (a host that joins
+            # later first resyncs to this master's state): keeping them would grow for ever.
+            log.clear()
+            return
+        minority = self.cluster.minority_nodes
+        received = [r.arrived_offset for r in self.replicas
+                    if r.linked and r.node_id not in minority]
+        if not received:
+            return
+        floor = min(received)
+        if self.lost_from is not None and self.lost_from < floor:
+            floor = self.lost_from
+        while log and log[0].offset <= floor:
+            log.popleft()

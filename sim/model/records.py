@@ -1,4 +1,4 @@
-"""Per-version and per-command state, as ``__slots__`` objects (one allocation each)."""
+"""The records that cross the hot path, as ``__slots__`` classes (one allocation each)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,18 @@ class Version:
     """One committed (or about to be committed) version of a key.
 
     ``number`` counts writes to the key (0 = never written). ``commit_s`` is the simulated time
-    the master commits it; ``superseded_s`` the commit time of the next version (None while it is
-    the newest), which is what staleness age needs. Holders (replica stores, cache entries,
+    its master commits it; ``superseded_s`` the commit time of the next version (None while it
+    is the newest), which is what staleness age needs. Holders (replica stores, cache entries,
     messages in flight) keep a reference, so a version lives exactly as long as something can
     still return it: memory is bounded by what is in flight, not by the number of writes.
     ``offset`` is the master's replication offset (writes committed before it, plus one).
-    ``acks`` and ``waiter`` serve ``replication.wait_replicas``.
+    ``acks`` counts replicas that applied it and ``wait`` is the :class:`WaitGroup` of a WAIT
+    blocked on it (``replication.wait_replicas``); ``acked`` is set when its writer received
+    the reply, so that a failover counts the acknowledged writes it discards.
     """
 
-    __slots__ = ("key", "number", "commit_s", "superseded_s", "offset", "acks", "waiter")
+    __slots__ = ("key", "number", "commit_s", "superseded_s", "offset", "acks", "wait",
+                 "acked")
 
     def __init__(self, key: int, number: int, commit_s: float, offset: int) -> None:
         self.key = key
@@ -24,8 +27,23 @@ class Version:
         self.superseded_s: float | None = None
         self.offset = offset
         self.acks = 0
-        self.waiter = None
+        self.wait: WaitGroup | None = None
+        self.acked = False
 
+
+class Failure:
+    """An error reply in place of a result: ``kind`` is ``"unavailable"`` (the node is down,
+    cut off, or a replica without data refusing reads) or ``"refused"`` (the master refused a
+    write under ``min_replicas_to_write``, Redis's NOREPLICAS)."""
+
+    __slots__ = ("kind",)
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+
+UNAVAILABLE = Failure("unavailable")
+REFUSED = Failure("refused")
 
 # How a read reached its answer (Op.path).
 DIRECT = 0  # sent straight to the store
@@ -37,10 +55,11 @@ class Op:
     """One client command from issue to reply.
 
     Captured at issue (simulated seconds and versions): ``issue_s``; ``newest``, the version
-    committed at the master at issue time (V(k, i)); ``ryw_floor``, the highest version of the key
-    this client had written and been acknowledged; ``mono_floor``, the highest version of the key
-    this client had received from an earlier read. ``result`` is the Version the command read or
-    wrote; ``node`` the node that served it.
+    committed at the client's master at issue time (V(k, i)); ``ryw_floor``, the highest
+    version of the key this client had written and been acknowledged; ``mono_floor``, the
+    highest version of the key this client had received from an earlier read. ``result`` is
+    the Version the command read or wrote (a :class:`Failure` for an error reply, None for a
+    cache miss); ``node`` the node that served it.
     """
 
     __slots__ = ("client", "key", "write", "issue_s", "newest", "ryw_floor", "mono_floor",
@@ -55,6 +74,59 @@ class Op:
         self.newest = newest
         self.ryw_floor = ryw_floor
         self.mono_floor = mono_floor
-        self.result: Version | None = None
+        self.result: Version | Failure | None = None
         self.path = DIRECT
-        self.node = None  # the node that answered (set by the server, for traces)
+        self.node = None
+
+
+class HeldReply:
+    """A reply the master has computed but holds under WAIT: replies leave a connection in
+    request order, so ``ready`` says whether this one may leave once those before it have."""
+
+    __slots__ = ("ready", "ops")
+
+    def __init__(self, ready: bool, ops: list[Op]) -> None:
+        self.ready = ready
+        self.ops = ops
+
+
+class WaitGroup:
+    """A WAIT in progress: ``pending`` writes of ``reply`` still short of acknowledgements
+    (-1 once released by the timeout, so late acknowledgements do nothing)."""
+
+    __slots__ = ("pending", "client", "reply")
+
+    def __init__(self, client, reply: HeldReply) -> None:
+        self.pending = 0
+        self.client = client
+        self.reply = reply
+
+
+class StreamMessage:
+    """A write on a replication link that can be cut: delivered only while the link's
+    ``epoch`` is still the one it was sent on."""
+
+    __slots__ = ("epoch", "version")
+
+    def __init__(self, epoch: int, version: Version) -> None:
+        self.epoch = epoch
+        self.version = version
+
+
+class Resync:
+    """A resynchronisation on its way to a replica: the master's ``snapshot`` (committed
+    versions by key) up to ``offset``; ``cost_s`` of the replica's thread to load it; ``kind``
+    ``"partial"`` or ``"full"``; ``started_s`` when it began; writes with offsets in
+    (``acked_upto``, ``offset``] count as acknowledged by it for WAIT once it is loaded."""
+
+    __slots__ = ("epoch", "snapshot", "offset", "cost_s", "kind", "started_s", "acked_upto")
+
+    def __init__(self, epoch: int, snapshot: list[Version], offset: int, cost_s: float,
+                 kind: str, started_s: float, acked_upto: int) -> None:
+        self.epoch = epoch
+        self.snapshot = snapshot
+        self.offset = offset
+        self.cost_s = cost_s
+        self.kind = kind
+        self.started_s = started_s
+        self.acked_upto = acked_upto

@@ -1,12 +1,12 @@
-"""A replica: applies the master's stream and serves reads on the same single thread."""
+"""A replica: applies its master's stream and serves reads on the same single thread."""
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
 
-from sim.model.kernel import Link
-from sim.model.records import Version
+from sim.model.kernel import Link, Payload
+from sim.model.records import UNAVAILABLE, Resync, StreamMessage, Version
 
 
 class Replica:
@@ -17,45 +17,80 @@ class Replica:
     thread is FIFO and nothing else changes ``store``, so a command's result is fixed when it
     is enqueued: the replica needs no completion event, only the arrival of each message.
 
-    For replication lag it keeps ``inflight`` (commit times of writes shipped but not arrived)
+    Replication lag is read from ``inflight`` (commit times of writes shipped but not arrived)
     and ``applying`` ((apply completion time, version) of writes arrived but possibly not yet
-    applied); both hold only what is in flight.
+    applied); both hold only what is in flight. Each apply reports its lag peak to ``lag``
+    (the run's :class:`sim.model.lag.LagMonitor`).
+
+    Faults reach a replica through its ``cluster`` (None without faults): its link to the
+    master can be cut (``linked``), with an ``epoch`` carried by every write shipped so that
+    writes in flight on a cut link are dropped, and resynchronised (:meth:`reconnect`), which
+    goes through this same FIFO thread, so enqueue-time results stay exact. Until a resync
+    lands the replica is not ``synced``; with ``serve_stale_data`` off it then refuses reads.
+    A promoted replica is ``retired``; messages still reaching it go to its ``successor``.
     """
 
-    name = "replica"
-
-    def __init__(self, env, at, index: int, node_id: int, master, keys_store: list[Version],
-                 link: Link, apply_time: Callable[[], float], overhead: Callable[[], float],
-                 service: Callable[[], float], trace=None) -> None:
+    def __init__(self, env, at, node_id: int, name: str, master, store: list[Version],
+                 link: Link, down: list[Link], apply_time: Callable[[], float],
+                 overhead: Callable[[], float], service: Callable[[], float], lag,
+                 cluster=None, trace=None, arrived_offset: int = 0, synced: bool = True,
+                 missing_since: float | None = None, force_full: bool = False) -> None:
         self.env = env
         self.at = at
-        self.index = index
         self.node_id = node_id
-        self.name = f"replica{index}"
-        self.master = master
-        self.store = keys_store
+        self.name = name
+        self.store = store
         self.link = link
+        self.down = down
         self.apply_time = apply_time
         self.overhead = overhead
         self.service = service
+        self.lag_monitor = lag
+        self.cluster = cluster
+        self.trace = trace
         self.busy_until = 0.0
-        self.down: list[Link] = []
         self.inflight: deque[float] = deque()
         self.applying: deque[tuple[float, Version]] = deque()
-        self.arrived_offset = 0
-        self.max_lag_s = 0.0
-        self.warmup_s = 0.0  # set by the engine: the measured window [warmup_s, horizon_s]
-        self.horizon_s = float("inf")
-        self.acks = master.wait_replicas > 0
-        self.trace = trace
+        self.arrived_offset = arrived_offset
+        # Fault state: a replica built while it still lacks its master's data (a rejoining
+        # host) starts cut off, not synced, missing writes since ``missing_since``.
+        self.linked = synced
+        self.epoch = 0
+        self.synced = synced
+        self.missing_since = missing_since
+        self.force_full = force_full  # the next resync must be full (its history diverged)
+        self.retired = False
+        self.successor = None
+        self.master = master
+        self.sends_acks = master.wait_replicas > 0
+        master.add_replica(self)
+        if not synced:
+            master.replica_since[node_id] = env.now
+
+    # -- the stream ------------------------------------------------------------------------
 
     def ship(self, rec: Version, now: float) -> None:
         """The master committed ``rec`` at ``now``: send it down the replication link."""
-        self.inflight.append(now)
-        self.at(self.link.arrival(now), self.on_stream, rec)
+        if self.cluster is None:
+            self.inflight.append(now)
+            self.at(self.link.arrival(now), self.on_stream, rec)
+        elif self.linked:
+            self.inflight.append(now)
+            self.at(self.link.arrival(now), self._on_stream_message,
+                    StreamMessage(self.epoch, rec))
+        elif self.missing_since is None:
+            self.missing_since = now
+
+    def _on_stream_message(self, ev) -> None:
+        msg = ev._value
+        if msg.epoch == self.epoch:  # else it was in flight on a connection since cut
+            self.apply(msg.version)
 
     def on_stream(self, ev) -> None:
-        rec = ev._value
+        self.apply(ev._value)
+
+    def apply(self, rec: Version) -> None:
+        """A write arrived: it is applied on this thread after what is queued there."""
         now = self.env._now
         start = self.busy_until if self.busy_until > now else now
         done = start + self.apply_time()
@@ -68,19 +103,22 @@ class Replica:
             applying.popleft()
         applying.append((done, rec))
         # The lag peaks just before this write is applied (everything older is applied by
-        # then): done - commit time. Only peaks inside the measured window count.
-        lag = done - rec.commit_s
-        if lag > self.max_lag_s and self.warmup_s <= done <= self.horizon_s:
-            self.max_lag_s = lag
-        if self.acks:
+        # then): done - commit time.
+        self.lag_monitor.peak(done, rec.commit_s)
+        if self.sends_acks:
             self.at(done, self.master.on_ack, rec)
         if self.trace is not None:
             self.trace("apply", done, node=self.name, key=rec.key, version=rec.number,
                        offset=rec.offset, arrived=now)
 
+    # -- reads -----------------------------------------------------------------------------
+
     def on_message(self, ev) -> None:
-        client, ops = ev._value
+        ops = ev._value
+        client = ops[0].client
         now = self.env._now
+        if self.cluster is not None and not self._admit(client, ops, now):
+            return
         t = self.busy_until if self.busy_until > now else now
         t += self.overhead()
         store = self.store
@@ -91,6 +129,20 @@ class Replica:
             op.node = self
         self.busy_until = t
         self.at(self.down[client.index].arrival(t), client.on_reply, ops)
+
+    def _admit(self, client, ops, now: float) -> bool:
+        """Fault hook: serve the message, or answer it otherwise and return False."""
+        if self.retired:
+            self.successor.on_message(Payload(ops))
+            return False
+        if not self.cluster.reachable(client.index, self.node_id) or (
+                not self.synced and not self.cluster.settings.serve_stale_data):
+            for op in ops:
+                op.node = self
+                op.result = UNAVAILABLE  # Redis: MASTERDOWN ... serve-stale-data is 'no'
+            self.at(self.down[client.index].arrival(now), client.on_reply, ops)
+            return False
+        return True
 
     # -- what an outside observer sees at the current time --------------------------------
 
@@ -110,7 +162,115 @@ class Replica:
         """``now`` minus the commit time of the oldest committed write not yet applied (s)."""
         self._settle(now)
         if self.applying:
-            return now - self.applying[0][1].commit_s
+            lag = now - self.applying[0][1].commit_s
+        elif self.inflight:
+            lag = now - self.inflight[0]
+        else:
+            lag = 0.0
+        if self.missing_since is not None and now - self.missing_since > lag:
+            return now - self.missing_since
+        return lag
+
+    # -- faults: cut, follow, resync, retire ------------------------------------------------
+
+    def cut(self, now: float) -> None:
+        """The link to the master breaks now: writes in flight on it are lost."""
+        if not self.linked:
+            return
+        self.linked = False
+        self.synced = False
+        self.epoch += 1
         if self.inflight:
-            return now - self.inflight[0]
-        return 0.0
+            self.missing_since = self.inflight[0]
+            self.inflight.clear()
+        since = self.master.replica_since
+        if since.get(self.node_id) is None:
+            since[self.node_id] = now
+
+    def follow(self, master, now: float) -> None:
+        """Replicate from ``master`` from now on (the link is connected by the cluster)."""
+        self.cut(now)
+        if self in self.master.replicas:
+            self.master.remove_replica(self)
+        self.master = master
+        master.add_replica(self)
+        master.replica_since[self.node_id] = now
+        self.sends_acks = master.wait_replicas > 0
+
+    def diverge(self) -> None:
+        """Its history is no longer its master's (it followed a deposed master): the next
+        resync is full, and its offset counts nothing of the new master's stream."""
+        self.force_full = True
+        self.arrived_offset = 0
+
+    def reconnect(self, now: float) -> str:
+        """Connect to the master and resynchronise; returns "partial" or "full".
+
+        Partial when every write missed is still in the backlog (missed x value_size <=
+        backlog_size): the missed writes cross the link and are applied one by one. Full
+        otherwise: a snapshot of the dataset crosses the link at ``bandwidth`` and is loaded
+        in ``snapshot_load_time``. Either way the replica's store becomes the master's
+        committed state of now, on its thread, and later writes queue behind it on the link.
+        """
+        master, settings = self.master, self.cluster.settings
+        full = self.force_full  # stays set until a resync lands (a cut may interrupt this one)
+        missed = master.commit_offset - self.arrived_offset
+        partial = (not full and missed >= 0
+                   and missed * settings.value_size <= settings.backlog_size)
+        self.linked = True
+        self.epoch += 1
+        if partial:
+            arrive = self.link.arrival(now)
+            apply = self.apply_time
+            cost = sum(apply() for _ in range(missed))
+        else:
+            arrive = self.link.arrival(now + settings.snapshot_bytes / settings.bandwidth)
+            cost = settings.load_time()
+        kind = "partial" if partial else "full"
+        # The writes it already applied (or will: they had arrived) are acknowledged by the
+        # stream; after a diverged history (``full`` forced) none of this master's are.
+        acked_upto = -1 if full else self.arrived_offset
+        self.at(arrive, self._on_resync, Resync(self.epoch, list(master.committed),
+                                                master.commit_offset, cost, kind, now,
+                                                acked_upto))
+        return kind
+
+    def _on_resync(self, ev) -> None:
+        resync = ev._value
+        if resync.epoch != self.epoch:  # cut again before the resync arrived
+            return
+        self.force_full = False  # only now is its history the master's
+        now = self.env._now
+        start = self.busy_until if self.busy_until > now else now
+        done = start + resync.cost_s
+        self.busy_until = done
+        self.store[:] = resync.snapshot
+        self.arrived_offset = resync.offset
+        self.synced = True
+        # Until ``done`` the replica lags by everything it missed: one pseudo-write marks it.
+        oldest = self.missing_since if self.missing_since is not None else resync.started_s
+        self.missing_since = None
+        self.applying.clear()
+        self.applying.append((done, Version(-1, 0, oldest, resync.offset + 1)))
+        self.lag_monitor.peak(done, oldest)
+        self.cluster.stats.resync(resync.kind, done - resync.started_s)
+        self.at(done, self._on_synced, (resync.epoch, self.master))
+        if self.sends_acks:
+            self.at(done, self.master.on_resync_ack, (resync.acked_upto, resync.offset))
+        if self.trace is not None:
+            self.trace("resync", done, node=self.name, resync=resync.kind,
+                       started=resync.started_s, offset=resync.offset)
+
+    def _on_synced(self, ev) -> None:
+        epoch, master = ev._value
+        if epoch == self.epoch and master is self.master:
+            master.replica_since[self.node_id] = None
+
+    def retire(self, successor) -> None:
+        """This host became ``successor`` (a master): drop the stream, forward messages."""
+        self.retired = True
+        self.successor = successor
+        self.linked = False
+        self.epoch += 1
+        self.inflight.clear()
+

@@ -57,7 +57,7 @@ class ClosedLoop:
         self.think_is_zero = think_is_zero
         self.read_key, self.write_key = read_key, write_key
         for client in clients:
-            client.on_batch_done = self._on_batch_done
+            client.set_batch_listener(self._on_batch_done)
             at(0.0, self._on_start, client)
 
     def _on_start(self, ev) -> None:
