@@ -23,7 +23,7 @@ from sim.model.lag import LagMonitor
 from sim.model.master import Master
 from sim.model.records import Version
 from sim.model.replica import Replica
-from sim.model.routing import make_router
+from sim.model.routing import Router
 from sim.model.streams import (
     Streams,
     exponential_sampler,
@@ -110,10 +110,11 @@ class Builder:
                 self.sampler(srv.service_time, f"server.{name}.service"), self.lag,
                 cluster=self.cluster, trace=trace))
 
-        route = make_router(rep.read_policy, replicas, uniform_sampler(self.streams.rng("routing")))
+        routers = [Router(rep.read_policy, replicas, self.streams.rng("routing"))]
         fill_policy = rep.read_policy if cch.fill_from == "read_policy" else cch.fill_from
-        fill_route = (route if fill_policy == rep.read_policy else make_router(
-            fill_policy, replicas, uniform_sampler(self.streams.rng("routing.fill"))))
+        if fill_policy != rep.read_policy:
+            routers.append(Router(fill_policy, replicas, self.streams.rng("routing.fill")))
+        route, fill_route = routers[0].route, routers[-1].route
         if wl.mode == "closed":
             pipeline = "explicit"
         elif pipe.batch_size > 1 and pipe.linger > 0:
@@ -132,7 +133,7 @@ class Builder:
         workload = self._workload(clients)
         if self.cluster is not None:
             hosts = {"master": 0, **{f"replica{j}": 1 + j for j in range(rep.replicas)}}
-            self.cluster.start(master, replicas, clients, hosts)
+            self.cluster.start(master, replicas, clients, routers, hosts)
         self.lag.start()
         return Nodes(master, replicas, cache, clients, workload, self.lag, self.cluster)
 

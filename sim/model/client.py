@@ -32,8 +32,9 @@ class Client:
     highest version this client wrote and got the reply for), ``acked_offset`` (key -> its
     replication offset) and ``read_max`` (key -> highest version received by a read).
 
-    Error replies (a :class:`Failure` in place of a result) are counted in ``fault_stats`` and
-    not recorded as reads or writes.
+    Error replies (a :class:`Failure` in place of a result: a whole message through
+    :meth:`on_error`, or a write refused under ``min_replicas_to_write`` in :meth:`on_reply`)
+    are counted in ``fault_stats`` and not recorded as reads or writes.
     """
 
     def __init__(self, env, at, index: int, master, cache, route, fill_route, recorder,
@@ -167,8 +168,6 @@ class Client:
                     self.trace("written", now, node=self.name, key=key, version=rec.number,
                                issued=op.issue_s, server=op.node.name)
                 self.outstanding -= 1
-            elif rec.__class__ is Failure:
-                self._failed(op, rec, now)
             else:
                 if op.path == MISS:
                     if fills is None:
@@ -179,6 +178,14 @@ class Client:
         if fills is not None:
             cache = self.cache
             self.at(self.up[cache.node_id].arrival(now), cache.on_fill, fills)
+        self._check_batch()
+
+    def on_error(self, ev) -> None:
+        """Every command of a message failed (the node was down, unreachable, or refused
+        reads): each ``op.result`` is a :class:`Failure`."""
+        now = self.env._now
+        for op in ev._value:
+            self._failed(op, op.result, now)
         self._check_batch()
 
     def _failed(self, op: Op, failure: Failure, now: float) -> None:

@@ -67,14 +67,17 @@ class Cluster:
         self.office = None
         self.replicas: list = []
         self.clients: list = []
+        self.routers: list = []
 
-    def start(self, master, replicas: list, clients: list, hosts: dict[str, int]) -> None:
+    def start(self, master, replicas: list, clients: list, routers: list,
+              hosts: dict[str, int]) -> None:
         """Take charge of the built nodes (``replicas`` is the run's live list, changed in
-        place by failovers) and schedule every fault that falls before the horizon: one
+        place by failovers, which tell the ``routers``) and schedule every fault that falls before the horizon: one
         after it never happens, and costs the run nothing, not even an event."""
         self.office = master
         self.replicas = replicas
         self.clients = clients
+        self.routers = routers
         faults, at, horizon = self.faults, self.at, self.horizon_s
 
         def schedule(t: float, fn, payload) -> None:
@@ -147,6 +150,7 @@ class Cluster:
         new = self.builder.promoted(best, old)
         best.retire(new)
         self.replicas.remove(best)
+        self._roles_changed()
         old.lost_from = best.arrived_offset
         self.office = new
         self.office_since = now
@@ -166,6 +170,10 @@ class Cluster:
         for host in waiting:
             self._rejoin(host, now)
         self.reconcile(now)
+
+    def _roles_changed(self) -> None:
+        for router in self.routers:
+            router.resize()
 
     def _best_candidate(self, old):
         """The replica Sentinel would promote: the highest offset among ``old``'s replicas
@@ -199,6 +207,7 @@ class Cluster:
         its history diverged from the new master's)."""
         replica = self.builder.rejoined(old, self.office, self.office_since)
         self.replicas.append(replica)
+        self._roles_changed()
         self._trace("rejoin", now, old.name, master=self.office.name)
 
     # -- disconnects -------------------------------------------------------------------------

@@ -249,9 +249,9 @@ class Master:
             op.result = kind
         client = ops[0].client
         if at_s is None:
-            client.on_reply(Payload(ops))
+            client.on_error(Payload(ops))
         else:
-            self.at(at_s, client.on_reply, ops)
+            self.at(at_s, client.on_error, ops)
 
     def die(self) -> None:
         """Crash now: replies held by WAIT are never sent, and every event already scheduled

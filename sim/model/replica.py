@@ -84,13 +84,11 @@ class Replica:
     def _on_stream_message(self, ev) -> None:
         msg = ev._value
         if msg.epoch == self.epoch:  # else it was in flight on a connection since cut
-            self.apply(msg.version)
+            self.on_stream(Payload(msg.version))
 
     def on_stream(self, ev) -> None:
-        self.apply(ev._value)
-
-    def apply(self, rec: Version) -> None:
         """A write arrived: it is applied on this thread after what is queued there."""
+        rec = ev._value
         now = self.env._now
         start = self.busy_until if self.busy_until > now else now
         done = start + self.apply_time()
@@ -103,8 +101,10 @@ class Replica:
             applying.popleft()
         applying.append((done, rec))
         # The lag peaks just before this write is applied (everything older is applied by
-        # then): done - commit time.
-        self.lag_monitor.peak(done, rec.commit_s)
+        # then): done - commit time. The monitor decides whether the peak counts.
+        monitor = self.lag_monitor
+        if done - rec.commit_s > monitor.max_s:
+            monitor.peak(done, rec.commit_s)
         if self.sends_acks:
             self.at(done, self.master.on_ack, rec)
         if self.trace is not None:
@@ -140,7 +140,7 @@ class Replica:
             for op in ops:
                 op.node = self
                 op.result = UNAVAILABLE  # Redis: MASTERDOWN ... serve-stale-data is 'no'
-            self.at(self.down[client.index].arrival(now), client.on_reply, ops)
+            self.at(self.down[client.index].arrival(now), client.on_error, ops)
             return False
         return True
 

@@ -2,52 +2,63 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import numpy as np
+
+from sim.model.streams import integer_sampler
 
 POLICIES = ("master", "replicas", "any", "sticky", "read-your-writes")
 
 
-def make_router(policy: str, replicas: list, uniform: Callable[[], float]):
-    """Return ``route(client, key, now) -> node`` over the cluster's live roles.
+class Router:
+    """``route(client, key, now) -> node`` over the cluster's live roles.
 
     "The master" is the client's master (``client.master``: a failover changes it, and it
-    differs between the sides of a partition) and ``replicas`` is the live list of replicas,
-    which a failover or a rejoining host changes in place; with no replica left, reads go to
-    the client's master. ``uniform()`` draws floats in [0, 1) from the routing stream: one
-    draw per routed read whatever happens to the roles, so runs that differ only in their
-    faults route their reads alike until a fault changes the roles (common random numbers).
+    differs between the sides of a partition) and ``replicas`` is the run's live list of
+    replicas; with no replica left, reads go to the client's master. Random choices draw
+    uniform integers from ``rng`` (the routing stream), one per routed read; whoever changes
+    the list's length calls :meth:`resize`, which draws from then on over the new length. So
+    runs that differ only in their faults route every read alike until a fault changes the
+    roles (common random numbers), and a run without faults pays for no check.
 
     ``read-your-writes`` picks a replica as ``replicas`` would, and sends the read to the
     master instead when that replica has not yet applied the client's last acknowledged write
     of the key (compared by replication offset, as a Redis client would with WAIT/offsets).
     """
-    def pick(client):
-        u = uniform()
-        n = len(replicas)
-        return replicas[int(u * n)] if n else client.master
 
-    if policy == "master":
-        return lambda client, key, now: client.master
-    if policy == "replicas":
-        return lambda client, key, now: pick(client)
-    if policy == "any":
-        def route_any(client, key, now):
-            i = int(uniform() * (len(replicas) + 1))
-            return replicas[i] if i < len(replicas) else client.master
+    def __init__(self, policy: str, replicas: list, rng: np.random.Generator) -> None:
+        if policy not in POLICIES:
+            raise ValueError(f"unknown read policy {policy!r}")
+        self.policy = policy
+        self.replicas = replicas
+        self.rng = rng
+        self.choose = None
+        self.resize()
+        self.route = getattr(self, "_" + policy.replace("-", "_"))
 
-        return route_any
-    if policy == "sticky":
-        def route_sticky(client, key, now):
-            return replicas[client.index % len(replicas)] if replicas else client.master
+    def resize(self) -> None:
+        """The live list of replicas changed length: draw over the new length."""
+        n = len(self.replicas) + (1 if self.policy == "any" else 0)
+        self.choose = integer_sampler(self.rng, n) if n and self.policy != "master" else None
 
-        return route_sticky
-    if policy == "read-your-writes":
-        def route_ryw(client, key, now):
-            replica = pick(client)
-            need = client.acked_offset.get(key)
-            if replica is client.master or need is None or replica.applied_offset(now) >= need:
-                return replica
-            return client.master
+    def _master(self, client, key, now):
+        return client.master
 
-        return route_ryw
-    raise ValueError(f"unknown read policy {policy!r}")
+    def _replicas(self, client, key, now):
+        replicas = self.replicas
+        return replicas[self.choose()] if replicas else client.master
+
+    def _any(self, client, key, now):
+        i = self.choose()
+        replicas = self.replicas
+        return replicas[i] if i < len(replicas) else client.master
+
+    def _sticky(self, client, key, now):
+        replicas = self.replicas
+        return replicas[client.index % len(replicas)] if replicas else client.master
+
+    def _read_your_writes(self, client, key, now):
+        replica = self._replicas(client, key, now)
+        need = client.acked_offset.get(key)
+        if replica is client.master or need is None or replica.applied_offset(now) >= need:
+            return replica
+        return client.master
