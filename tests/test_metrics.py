@@ -70,7 +70,8 @@ def test_engine_may_append_to_buffer_directly():
     buf = h.buffer  # the engine binds the list once
     for i in range(FLUSH_AT + 10):
         buf.append(1e-3 * (1 + i % 7))
-        h.maybe_flush()
+        if len(buf) >= FLUSH_AT:
+            h.flush()
         assert len(buf) < FLUSH_AT  # flushed in place, the bound reference stays valid
     assert h.count == FLUSH_AT + 10
     assert buf is h.buffer
@@ -215,11 +216,6 @@ def test_mean_latency_as_sum_over_count():
     mean, lo, hi = rb.estimate()
     assert mean == pytest.approx(lat.mean(), rel=1e-12)
     assert lo < lat.mean() < hi
-    # The unweighted batch mean differs a little (batches hold unequal counts).
-    m2, lo2, hi2 = rb.mean_estimate()
-    per_batch = [n / d for n, d in zip(rb.num, rb.den, strict=True)]
-    assert m2 == pytest.approx(np.mean(per_batch))
-    assert lo2 < m2 < hi2
 
 
 def _ar1_bernoulli(rng, streams: int, n: int, phi: float, threshold: float) -> np.ndarray:

@@ -31,8 +31,8 @@ class LogHistogram:
     reported by its midpoint, which is within half a slice, 2**e / 256, of any value in it,
     and every value is at least 2**e / 2: relative error <= 1/128. Zero has its own bucket.
 
-    Values are appended to ``self.buffer`` (a plain list; the engine may append to it
-    directly and call ``maybe_flush()``) and folded into counts 4096 at a time. Counts
+    Values are appended to ``self.buffer`` (a plain list; the recorder appends to it
+    directly on the hot path and flushes when it holds ``FLUSH_AT`` values) and folded into counts 4096 at a time. Counts
     live in one numpy array spanning whole powers of two between the smallest and the
     largest value seen, so memory is 64 * 8 bytes per power of two of range (at most
     about 1 MB for the whole float range), independent of how many values are added.
@@ -54,11 +54,6 @@ class LogHistogram:
         buf = self.buffer
         buf.append(x)
         if len(buf) >= FLUSH_AT:
-            self.flush()
-
-    def maybe_flush(self) -> None:
-        """Flush if the buffer is full; call after appending to ``buffer`` directly."""
-        if len(self.buffer) >= FLUSH_AT:
             self.flush()
 
     def add_many(self, values: Iterable[float]) -> None:
@@ -266,24 +261,6 @@ class RatioBatchMeans:
         if clamp01:
             lo, hi = max(0.0, lo), min(1.0, hi)
         return ratio, lo, hi
-
-    def mean_estimate(self, level: float = 0.95) -> Estimate:
-        """(mean, lo, hi): the unweighted mean of per-batch values num_b / den_b.
-
-        Classical batch means over the M batches with den_b > 0: mean ± t_{M-1} sd / sqrt(M),
-        each batch counting once (a per-batch time average). Weighting by den gives the
-        per-event mean, which is exactly ``estimate()``. Same None rules.
-        """
-        ys = [n / d for n, d in zip(self.num, self.den, strict=True) if d > 0.0]
-        m = len(ys)
-        if m == 0:
-            return None, None, None
-        mean = math.fsum(ys) / m
-        if m < 2:
-            return mean, None, None
-        sd = math.sqrt(math.fsum((y - mean) ** 2 for y in ys) / (m - 1))
-        half = _t_two_sided(level, m - 1) * sd / math.sqrt(m)
-        return mean, mean - half, mean + half
 
 
 # Log-spaced edges from 1 µs to 100 s, 10 per decade (seconds); bin 0 is [0, 1 µs).
