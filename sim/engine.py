@@ -7,6 +7,7 @@ Lifecycle: build (streams, nodes, links, clients, workload, recorder) -> run to 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,8 +17,11 @@ from sim.config.schema import Config
 from sim.measure.faults import FaultStats
 from sim.measure.recorder import Recorder
 from sim.model.build import Builder
-from sim.model.kernel import scheduler
+from sim.model.kernel import run_until, scheduler
 from sim.model.streams import Streams
+
+Progress = Callable[[float, float], None]
+PROGRESS_STEPS = 100  # progress reports over a run's horizon
 
 
 @dataclass
@@ -52,24 +56,65 @@ class Model:
         self.clients = self.nodes.clients
         self.cluster = self.nodes.cluster
 
-    def run(self) -> dict[str, Any]:
+    def run(self, progress: Progress | None = None) -> dict[str, Any]:
+        """Run to the end and summarise. ``progress(now_s, horizon_s)`` is called about
+        ``PROGRESS_STEPS`` times along the way when given."""
         wall = time.perf_counter()
-        self.env.run(until=self.config.run.duration)
-        max_lag = self.nodes.lag.maximum() if self.config.replication.replicas else None
+        run = self.config.run
+        recorder = self.recorder
+        end = run.duration
+        stopped_by = "duration"
+        self._advance(end, progress)
+        if run.target_rel_ci > 0:
+            # Precision-driven: the measured window doubles until both intervals are narrow
+            # enough; each check falls on a whole number of batches, so it is deterministic.
+            while True:
+                if max(recorder.precision()) <= run.target_rel_ci:
+                    stopped_by = "precision"
+                    break
+                if end >= run.horizon:
+                    stopped_by = "max_duration"
+                    break
+                recorder.extend()
+                end = min(recorder.horizon_s, run.horizon)
+                self._advance(end, progress)
+        recorder.set_horizon(end)
+        max_lag = self.nodes.lag.maximum(end) if self.config.replication.replicas else None
         if self.cluster is not None:
             self.cluster.finish()
-        summary = self.recorder.summary(max_lag)
+        summary = recorder.summary(max_lag)
         summary.update(self.fault_stats.summary())
+        if run.target_rel_ci > 0:
+            stale_rel, latency_rel = recorder.precision()
+            summary["precision"] = {
+                "target_rel_ci": run.target_rel_ci, "stopped_by": stopped_by,
+                "simulated_duration_s": end, "stale_read_rate_rel_ci": _finite(stale_rel),
+                "read_latency_mean_rel_ci": _finite(latency_rel)}
         summary["sim_events"] = next(self.env._eid)
         summary["wall_seconds"] = time.perf_counter() - wall
         summary["config"] = self.config.to_dict()
         return summary
 
+    def _advance(self, end_s: float, progress: Progress | None) -> None:
+        if progress is None:
+            run_until(self.env, end_s)
+            return
+        step = self.config.run.horizon / PROGRESS_STEPS
+        while self.env.now < end_s:
+            run_until(self.env, min(self.env.now + step, end_s))
+            progress(self.env.now, self.config.run.horizon)
 
-def simulate(config: Config | None = None, trace=None, keep_model: bool = False) -> Result:
+
+def _finite(x: float) -> float | None:
+    return x if x != float("inf") else None
+
+
+def simulate(config: Config | None = None, trace=None, keep_model: bool = False,
+             progress: Progress | None = None) -> Result:
     """Run one experiment. ``trace(kind, time_s, **fields)`` is called for every model event
-    when given (for tests and the trace view); ``keep_model`` keeps the wired components."""
+    when given (for tests and the trace view); ``keep_model`` keeps the wired components;
+    ``progress(now_s, horizon_s)`` hears how far the run has got (simulated seconds)."""
     config = config if config is not None else Config.default()
     model = Model(config, trace)
-    summary = model.run()
+    summary = model.run(progress)
     return Result(config=config, summary=summary, model=model if keep_model else None)

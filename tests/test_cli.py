@@ -37,7 +37,7 @@ def engine(monkeypatch):
     """Replace sim.engine with a fake that records the configs it was given."""
     calls: list[Config] = []
 
-    def simulate(config):
+    def simulate(config, progress=None):
         calls.append(config)
         return types.SimpleNamespace(summary=fake_summary(config))
 

@@ -21,7 +21,8 @@ from sim.config.schema import (
 
 # The table of docs/design.md section 4, as config strings.
 DESIGN_DEFAULTS = {
-    "run": {"duration": "30s", "warmup": "2s", "seed": 1},
+    "run": {"duration": "30s", "warmup": "2s", "seed": 1, "target_rel_ci": 0,
+            "max_duration": "0s"},
     "workload": {"mode": "open", "clients": 8, "read_rate": 9000, "write_rate": 1000,
                  "read_fraction": 0.9, "think_time": "0s", "keys": 1000,
                  "key_distribution": "zipf", "zipf_s": 0.99, "value_size": 100},

@@ -25,11 +25,24 @@ __all__ = ["SUBCOMMANDS", "build_parser", "main"]
 
 
 
-def _simulate(config: Config) -> dict[str, Any]:
-    """Run one experiment and return its summary dict."""
+def _simulate(config: Config, show_progress: bool) -> dict[str, Any]:
+    """Run one experiment and return its summary dict; with ``show_progress``, a bar of
+    simulated seconds on stderr."""
     from sim.engine import simulate  # imported late: config errors need no engine
 
-    return simulate(config).summary
+    if not show_progress:
+        return simulate(config).summary
+    from tqdm import tqdm
+
+    horizon = config.run.horizon
+    unit = "s simulated"
+    with tqdm(total=horizon, unit=unit, file=sys.stderr, leave=False,
+              bar_format="{l_bar}{bar}| {n:.3g}/{total:.3g} " + unit + " [{elapsed}<{remaining}]"
+              ) as bar:
+        def progress(now_s: float, horizon_s: float) -> None:
+            bar.update(now_s - bar.n)
+
+        return simulate(config, progress=progress).summary
 
 
 def _write(text: str) -> None:
@@ -38,7 +51,8 @@ def _write(text: str) -> None:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     config = Config.load(args.config, args.overrides)
-    summary = _simulate(config)
+    # Progress only where someone watches: a terminal, and not asked to be quiet.
+    summary = _simulate(config, not args.quiet and sys.stderr.isatty())
     _write(to_json(summary) if args.json else format_summary(summary))
     return 0
 
@@ -49,6 +63,8 @@ def _add_run(subparsers: Any) -> None:
     add_config_arguments(parser)
     parser.add_argument("--json", action="store_true",
                         help="print the summary as one JSON object (times in ms, rates as fractions)")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress bar on stderr (there is none unless stderr is a terminal)")
     parser.set_defaults(handler=_cmd_run)
 
 

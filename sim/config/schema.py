@@ -161,11 +161,25 @@ def _option(default: Any, parse: Parse) -> Any:
 @dataclass(frozen=True)
 class RunConfig:
     """[run]: simulated ``duration`` and ``warmup`` (seconds; only events after warmup count)
-    and the ``seed`` every random stream is spawned from."""
+    and the ``seed`` every random stream is spawned from.
+
+    A precision-driven run sets ``target_rel_ci`` (e.g. 0.02; 0 = off): it runs at least
+    ``duration``, then goes on, doubling its measured window, until the 95% intervals of the
+    stale-read rate and of the mean read latency are each within that share of their value,
+    or until ``max_duration`` (seconds; 0 = ten times ``duration``)."""
 
     duration: float = _option(30.0, _duration(positive=True))
     warmup: float = _option(2.0, _duration())
     seed: int = _option(1, _integer(0))
+    target_rel_ci: float = _option(0.0, _real(0.0, 1.0))
+    max_duration: float = _option(0.0, _duration())
+
+    @property
+    def horizon(self) -> float:
+        """The latest simulated time the run may reach (s)."""
+        if self.target_rel_ci <= 0:
+            return self.duration
+        return self.max_duration or 10.0 * self.duration
 
 
 @dataclass(frozen=True)
@@ -320,6 +334,12 @@ def _check_rules(config: Config) -> None:
         raise ConfigError(
             "run.warmup", format_duration(run.warmup),
             f"must be less than run.duration ({format_duration(run.duration)})",
+        )
+    if run.max_duration and run.max_duration < run.duration:
+        raise ConfigError(
+            "run.max_duration", format_duration(run.max_duration),
+            f"must be at least run.duration ({format_duration(run.duration)}), or 0 for ten "
+            f"times it",
         )
     if workload.mode == "open" and workload.read_rate + workload.write_rate <= 0:
         raise ConfigError(

@@ -239,6 +239,24 @@ class RatioBatchMeans:
             self.num[b] += x
             self.den[b] += d
 
+    def double(self, merge: tuple[list[float], ...] | None = None) -> None:
+        """Double the window to [t0, t0 + 2 (t1 - t0)) keeping the batch count: adjacent
+        batches merge, in place (the lists keep their identity for hot-path aliases), and the
+        new second half starts empty. Batch means with a growing horizon (batch doubling): the
+        batches stay equal in length and nothing is kept per event. ``merge`` names the lists
+        to merge when one is shared with another estimator that merges it (default both)."""
+        n = self.n_batches
+        for values in (self.num, self.den) if merge is None else merge:
+            merged = [values[2 * i] + values[2 * i + 1] for i in range(n // 2)]
+            values[:] = merged + [0.0] * (n - len(merged))
+        width = 2.0 * (self.t1 - self.t0)
+        self.t1 = self.t0 + width
+        inv = n / width
+        last = math.nextafter(self.t1, -math.inf)
+        while int((last - self.t0) * inv) >= n:
+            inv = math.nextafter(inv, 0.0)
+        self.inv_width = inv
+
     def estimate(self, clamp01: bool = False, level: float = 0.95) -> Estimate:
         """(ratio, lo, hi): R = Σnum/Σden and its ``level`` confidence interval.
 
@@ -300,6 +318,10 @@ class TVisibility:
         fresh = np.array(self.fresh_buffer, dtype=bool)
         self.t_buffer.clear()
         self.fresh_buffer.clear()
+        self.add_many(t, fresh)
+
+    def add_many(self, t: np.ndarray, fresh: np.ndarray) -> None:
+        """Record many reads at once: ages ``t`` (s) and booleans ``fresh``."""
         ok = (t >= 0.0) & (t < math.inf)
         if not ok.all():
             raise _bad_value("t-visibility age", float(t[~ok][0]), "finite seconds >= 0")

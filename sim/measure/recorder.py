@@ -7,6 +7,8 @@ and writes *issued* after ``run.warmup`` count (throughput counts replies receiv
 
 from __future__ import annotations
 
+import numpy as np
+
 from sim.measure.metrics import FLUSH_AT, LogHistogram, RatioBatchMeans, TVisibility
 from sim.model.records import HIT, Op
 
@@ -43,12 +45,11 @@ class Recorder:
         self._read_latency_sum = self.read_latency_bm.num
         self._cache_reads = self.hit_bm.den
         self._hits = self.hit_bm.num
-        self._read_latency_buf = self.read_latency.buffer
-        self._tvis_t = self.tvis.t_buffer
-        self._tvis_fresh = self.tvis.fresh_buffer
+        self._pending_reads: list[Op] = []
 
     @property
     def reads(self) -> int:
+        self.flush()
         return int(sum(self._reads))
 
     @property
@@ -57,62 +58,80 @@ class Recorder:
 
     @property
     def stale(self) -> int:
+        self.flush()
         return int(sum(self._stale))
 
     @property
     def cache_reads(self) -> int:
+        self.flush()
         return int(sum(self._cache_reads))
 
     @property
     def hits(self) -> int:
+        self.flush()
         return int(sum(self._hits))
 
     def read_done(self, op: Op, now: float) -> None:
         """A read's reply reached its client at ``now``.
 
-        Counts of reads, stale reads, cache reads and hits live only in the per-batch lists
-        (their sums are the totals), so each read touches as few objects as possible.
+        The read is kept as it is and measured with numpy ``FLUSH_AT`` reads at a time (see
+        :meth:`flush`): the hot path costs one attribute and one append. Everything a read is
+        judged by is fixed by then (its version, the newest version at its issue and their
+        commit times), so measuring later changes nothing.
         """
-        t0 = self.t0
-        if now >= t0:
-            self.completed += 1
-        issue = op.issue_s
-        if issue < t0:
+        op.done_s = now
+        reads = self._pending_reads
+        reads.append(op)
+        if len(reads) >= FLUSH_AT:
+            self.flush()
+
+    def flush(self) -> None:
+        """Measure the reads kept since the last flush."""
+        ops = self._pending_reads
+        if not ops:
             return
-        rec = op.result
-        got = rec.number
-        newest = op.newest
-        want = newest.number
-        latency = now - issue
-        buf = self._read_latency_buf
-        buf.append(latency)
-        if len(buf) >= FLUSH_AT:
-            self.read_latency.flush()
-        b = int((issue - t0) * self._inv)
-        self._reads[b] += 1
-        self._read_latency_sum[b] += latency
-        if got < want:
-            self._stale[b] += 1
-            self.stale_versions += want - got
-            # A version from a history a failover replaced may never have been superseded
-            # in the history the read is judged against: stale, but of no measurable age.
-            superseded = rec.superseded_s
-            self.staleness_age.add(issue - superseded if superseded is not None
-                                   and superseded < issue else 0.0)
-        if want:
-            ages = self._tvis_t
-            ages.append(issue - newest.commit_s)
-            self._tvis_fresh.append(got >= want)
-            if len(ages) >= FLUSH_AT:
-                self.tvis.flush()
-        if got < op.ryw_floor:
-            self.ryw_violations += 1
-        if got < op.mono_floor:
-            self.monotonic_violations += 1
-        if op.path:
-            self._cache_reads[b] += 1
-            if op.path == HIT:
-                self._hits[b] += 1
+        self._pending_reads = []
+        t0 = self.t0
+        done = np.fromiter([op.done_s for op in ops], np.float64, len(ops))
+        self.completed += int(np.count_nonzero(done >= t0))
+        ops = [op for op in ops if op.issue_s >= t0]
+        n = len(ops)
+        if not n:
+            return
+        issue = np.fromiter([op.issue_s for op in ops], np.float64, n)
+        latency = np.fromiter([op.done_s for op in ops], np.float64, n) - issue
+        got = np.fromiter([op.result.number for op in ops], np.int64, n)
+        newest = [op.newest for op in ops]
+        want = np.fromiter([v.number for v in newest], np.int64, n)
+        self.read_latency.add_many(latency)
+        b = ((issue - t0) * self._inv).astype(np.int64)
+        nb = len(self._reads)
+        _add_into(self._reads, np.bincount(b, minlength=nb))
+        _add_into(self._read_latency_sum, np.bincount(b, weights=latency, minlength=nb))
+        stale = got < want
+        if stale.any():
+            _add_into(self._stale, np.bincount(b[stale], minlength=nb))
+            self.stale_versions += int((want - got)[stale].sum())
+            ages = []
+            for i in np.flatnonzero(stale).tolist():
+                # A version from a history a failover replaced may never have been
+                # superseded in the history the read is judged against: stale, but of no
+                # measurable age.
+                superseded = ops[i].result.superseded_s
+                ages.append(issue[i] - superseded if superseded is not None
+                            and superseded < issue[i] else 0.0)
+            self.staleness_age.add_many(ages)
+        written = want > 0
+        commit = np.fromiter([v.commit_s for v in newest], np.float64, n)
+        self.tvis.add_many((issue - commit)[written], (got >= want)[written])
+        self.ryw_violations += int(np.count_nonzero(
+            got < np.fromiter([op.ryw_floor for op in ops], np.int64, n)))
+        self.monotonic_violations += int(np.count_nonzero(
+            got < np.fromiter([op.mono_floor for op in ops], np.int64, n)))
+        path = np.fromiter([op.path for op in ops], np.int64, n)
+        if path.any():
+            _add_into(self._cache_reads, np.bincount(b[path != 0], minlength=nb))
+            _add_into(self._hits, np.bincount(b[path == HIT], minlength=nb))
 
     def write_done(self, op: Op, now: float) -> None:
         """A write's reply reached its client at ``now``."""
@@ -127,10 +146,44 @@ class Recorder:
         self.write_latency_bm.num[b] += latency
         self.write_latency_bm.den[b] += 1
 
+    # -- precision-driven runs --------------------------------------------------------------
+
+    def extend(self) -> None:
+        """Double the measured window (and the batch length) for a run that goes on."""
+        self.flush()
+        merged: set[int] = set()
+        for bm in (self.stale_bm, self.read_latency_bm, self.hit_bm, self.write_latency_bm):
+            lists = tuple(v for v in (bm.num, bm.den) if id(v) not in merged)
+            merged.update(id(v) for v in lists)
+            bm.double(lists)
+        self.horizon_s = self.stale_bm.t1
+        self._inv = self.stale_bm.inv_width
+
+    def precision(self) -> tuple[float, float]:
+        """The half-widths of the 95% intervals of the stale-read rate and of the mean read
+        latency, each relative to its value (inf while either is unknown; a rate of exactly
+        0 with an interval [0, 0] counts as precise)."""
+        self.flush()
+        out = []
+        for bm in (self.stale_bm, self.read_latency_bm):
+            value, lo, hi = bm.estimate()
+            if value is None or lo is None:
+                out.append(float("inf"))
+            elif hi - lo == 0.0:
+                out.append(0.0)
+            else:
+                out.append((hi - lo) / 2.0 / value if value > 0 else float("inf"))
+        return out[0], out[1]
+
+    def set_horizon(self, horizon_s: float) -> None:
+        """The run ended at ``horizon_s`` (s): throughput is over [warm-up, horizon]."""
+        self.horizon_s = horizon_s
+
     # -- summary --------------------------------------------------------------------------
 
     def summary(self, max_lag_s: float | None) -> dict:
         """The metrics of docs/design.md section 5 (times in ms, rates as fractions)."""
+        self.flush()
         window = self.horizon_s - self.t0
         reads, hits = self.reads, self.hits
         rate, lo, hi = self.stale_bm.estimate(clamp01=True)
@@ -169,3 +222,9 @@ class Recorder:
 
 def _ms_pair(lo: float | None, hi: float | None) -> list:
     return [None if lo is None else lo * 1e3, None if hi is None else hi * 1e3]
+
+
+def _add_into(totals: list[float], counts: np.ndarray) -> None:
+    """Add per-batch ``counts`` into the per-batch list ``totals`` in place."""
+    for i in np.flatnonzero(counts).tolist():
+        totals[i] += counts[i].item()

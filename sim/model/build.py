@@ -79,7 +79,7 @@ class Builder:
                                         cfg.replication, cfg.cache, cfg.pipeline)
         env, at, trace = self.env, self.at, self.trace
         replicas: list[Replica] = []
-        self.lag = LagMonitor(env, at, replicas, cfg.run.warmup, cfg.run.duration,
+        self.lag = LagMonitor(env, at, replicas, cfg.run.warmup, cfg.run.horizon,
                               self.recorder.lag.add)
         if cfg.faults.active:
             self.cluster = self._cluster()
@@ -145,7 +145,7 @@ class Builder:
             self.sampler(rep.snapshot_load_time, "faults.snapshot_load"), rep.serve_stale_data)
         return Cluster(self.env, self.at, cfg.faults, settings,
                        self.sampler(cfg.faults.failover_timeout, "faults.failover"),
-                       self.fault_stats, self, cfg.run.duration, self.trace)
+                       self.fault_stats, self, cfg.run.horizon, self.trace)
 
     def _workload(self, clients: list[Client]) -> OpenLoop | ClosedLoop:
         wl, streams = self.config.workload, self.streams

@@ -8,28 +8,31 @@ time by arithmetic, so that one message costs one SimPy event at its receiver.
 from __future__ import annotations
 
 from collections.abc import Callable
-from heapq import heappush
+from heapq import heappop, heappush
 from typing import Any
 
 from simpy import Environment
-from simpy.events import NORMAL, Event
+from simpy.events import NORMAL
 
 
-class Call(Event):
+class Call:
     """An event that runs ``fn(event)`` when processed; the payload is ``event._value``.
 
-    It is an ordinary SimPy event (already triggered, so it can be scheduled directly), made
-    without the bookkeeping of :class:`simpy.Timeout`.
+    It has exactly what SimPy's queue and :meth:`simpy.Environment.step` use of an event
+    (``callbacks``, ``_ok``), in two slots, so that ``env.step()`` and ``env.run()`` process it
+    like any SimPy event, without the bookkeeping of :class:`simpy.events.Event` that a
+    message between nodes never needs (it is created already triggered and never fails).
     """
 
-    def __init__(self, env: Environment, fn: Callable[[Event], None], payload: Any) -> None:
-        self.env = env
-        self.callbacks = [fn]
-        self._ok = True
+    __slots__ = ("callbacks", "_value")
+    _ok = True
+
+    def __init__(self, fn: Callable[[Call], None], payload: Any) -> None:
+        self.callbacks = (fn,)
         self._value = payload
 
 
-def scheduler(env: Environment) -> Callable[[float, Callable[[Event], None], Any], None]:
+def scheduler(env: Environment) -> Callable[[float, Callable[[Call], None], Any], None]:
     """Return ``at(time_s, fn, payload)``: run ``fn`` with ``payload`` at absolute time ``time_s``.
 
     It pushes onto the environment's queue exactly as :meth:`simpy.Environment.schedule` does
@@ -39,8 +42,8 @@ def scheduler(env: Environment) -> Callable[[float, Callable[[Event], None], Any
     queue = env._queue
     eid = env._eid
 
-    def at(time_s: float, fn: Callable[[Event], None], payload: Any) -> None:
-        heappush(queue, (time_s, NORMAL, next(eid), Call(env, fn, payload)))
+    def at(time_s: float, fn: Callable[[Call], None], payload: Any) -> None:
+        heappush(queue, (time_s, NORMAL, next(eid), Call(fn, payload)))
 
     return at
 
@@ -74,3 +77,24 @@ class Payload:
 
     def __init__(self, value: Any) -> None:
         self._value = value
+
+
+def run_until(env: Environment, horizon_s: float) -> None:
+    """Process every event scheduled before ``horizon_s`` (s), then set the clock to it.
+
+    The same as ``env.run(until=horizon_s)`` (events at the horizon itself are left, as
+    SimPy's URGENT stop event would leave them) for any SimPy event, ours or not, with the
+    loop of :meth:`simpy.Environment.step` inlined: the loop runs once per event of the run.
+    """
+    queue = env._queue
+    pop = heappop
+    while queue and queue[0][0] < horizon_s:
+        env._now, _, _, event = pop(queue)
+        callbacks, event.callbacks = event.callbacks, None
+        for callback in callbacks:
+            callback(event)
+        if not event._ok and not hasattr(event, "_defused"):
+            exc = type(event._value)(*event._value.args)
+            exc.__cause__ = event._value
+            raise exc
+    env._now = horizon_s

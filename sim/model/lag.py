@@ -57,7 +57,7 @@ class LagMonitor:
             record(replica.lag(now))
         self.at(now + self.interval_s, self._on_sample, None)
 
-    def maximum(self) -> float:
-        """The maximum lag over the measured window, the horizon included (s)."""
-        horizon = self.horizon_s
-        return max([self.max_s] + [replica.lag(horizon) for replica in self.replicas])
+    def maximum(self, end_s: float) -> float:
+        """The maximum lag over the measured window up to the run's end ``end_s`` (s), the
+        lag still growing then included."""
+        return max([self.max_s] + [replica.lag(end_s) for replica in self.replicas])

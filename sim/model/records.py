@@ -59,11 +59,12 @@ class Op:
     version of the key this client had written and been acknowledged; ``mono_floor``, the
     highest version of the key this client had received from an earlier read. ``result`` is
     the Version the command read or wrote (a :class:`Failure` for an error reply, None for a
-    cache miss); ``node`` the node that served it.
+    cache miss); ``node`` the node that served it; ``done_s`` when its reply reached the
+    client (set by the recorder).
     """
 
     __slots__ = ("client", "key", "write", "issue_s", "newest", "ryw_floor", "mono_floor",
-                 "result", "path", "node")
+                 "result", "path", "node", "done_s")
 
     def __init__(self, client, key: int, write: bool, issue_s: float, newest: Version,
                  ryw_floor: int, mono_floor: int) -> None:
