@@ -46,7 +46,9 @@ class Model:
         self.env = simpy.Environment()
         self.at = scheduler(self.env)
         self.streams = Streams(config.run.seed)
-        self.recorder = Recorder(config.run.warmup, config.run.duration, config.cache.enabled)
+        env = self.env
+        self.recorder = Recorder(config.run.warmup, config.run.duration, config.cache.enabled,
+                                 clock=lambda: env._now)
         self.fault_stats = FaultStats(config.run.warmup)
         self.nodes = Builder(config, self.env, self.at, self.streams, self.recorder,
                              self.fault_stats, trace).build()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import simpy
 
 from sim.model.cache import Cache
@@ -82,3 +83,32 @@ def test_update_sets_the_new_version_with_a_fresh_ttl():
     _lookup(env, at, cache, client, 1.6, 5)
     env.run()
     assert client.replies == [[new], [None]]
+
+
+def _flat(summary, prefix=""):
+    out = {}
+    for key, value in summary.items():
+        if key in ("sim_events", "wall_seconds", "config"):
+            continue
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[prefix + key] = value
+    return out
+
+
+def test_hits_completed_without_a_reply_event_measure_exactly_what_the_event_would():
+    from sim import Config, simulate
+
+    # A trace needs every reply as an event; without one, a lone hit completes at once.
+    cfg = Config.default().with_overrides({"run.duration": 2.0, "run.warmup": 0.5})
+    direct = simulate(cfg).summary
+    evented = simulate(cfg, trace=lambda *args, **fields: None).summary
+    assert direct["sim_events"] < evented["sim_events"] * 0.8
+    a, b = _flat(direct), _flat(evented)
+    assert a.keys() == b.keys()
+    for key in a:
+        if isinstance(a[key], float):
+            assert a[key] == pytest.approx(b[key], rel=1e-12, abs=1e-15), key
+        else:
+            assert a[key] == b[key], key

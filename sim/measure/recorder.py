@@ -18,7 +18,9 @@ BATCHES = 32  # batch-means batches over the measured window
 class Recorder:
     """Collects the metrics of one run. Times in seconds; the summary converts to ms."""
 
-    def __init__(self, warmup_s: float, horizon_s: float, cache_enabled: bool) -> None:
+    def __init__(self, warmup_s: float, horizon_s: float, cache_enabled: bool,
+                 clock=None) -> None:
+        self.clock = clock  # the simulated time now (a read may be recorded ahead of it)
         self.t0 = warmup_s
         self.horizon_s = horizon_s
         self.cache_enabled = cache_enabled
@@ -85,14 +87,27 @@ class Recorder:
         if len(reads) >= FLUSH_AT:
             self.flush()
 
-    def flush(self) -> None:
-        """Measure the reads kept since the last flush."""
+    def flush(self, until_s: float | None = None) -> None:
+        """Measure the reads kept since the last flush whose reply arrived before
+        ``until_s`` (default: the simulated time now); the others wait for a later flush,
+        or are dropped by the summary if the run ends first, like any reply in flight."""
         ops = self._pending_reads
         if not ops:
             return
-        self._pending_reads = []
-        t0 = self.t0
+        cutoff = until_s if until_s is not None else (
+            self.clock() if self.clock is not None else float("inf"))
         done = np.fromiter([op.done_s for op in ops], np.float64, len(ops))
+        arrived = done < cutoff
+        if arrived.all():
+            self._pending_reads = []
+        else:
+            self._pending_reads = [op for op, ok in zip(ops, arrived.tolist(), strict=True)
+                                   if not ok]
+            ops = [op for op, ok in zip(ops, arrived.tolist(), strict=True) if ok]
+            done = done[arrived]
+            if not ops:
+                return
+        t0 = self.t0
         self.completed += int(np.count_nonzero(done >= t0))
         ops = [op for op in ops if op.issue_s >= t0]
         n = len(ops)
@@ -183,7 +198,8 @@ class Recorder:
 
     def summary(self, max_lag_s: float | None) -> dict:
         """The metrics of docs/design.md section 5 (times in ms, rates as fractions)."""
-        self.flush()
+        self.flush(self.horizon_s)
+        self._pending_reads = []  # replies still in flight at the end are not counted
         window = self.horizon_s - self.t0
         reads, hits = self.reads, self.hits
         rate, lo, hi = self.stale_bm.estimate(clamp01=True)

@@ -84,12 +84,19 @@ class Builder:
         if cfg.faults.active:
             self.cluster = self._cluster()
 
+        if wl.mode == "closed":
+            pipeline = "explicit"
+        elif pipe.batch_size > 1 and pipe.linger > 0:
+            pipeline = "linger"
+        else:
+            pipeline = "now"
         cache = None
         cache_id = 1 + rep.replicas
         if cch.enabled:
             cache = Cache(env, at, cache_id, cch.ttl, cch.capacity, cch.on_write,
                           Link(self.sampler(cch.invalidation_delay, "link.master->cache")),
-                          self._down("cache", cch.latency), trace)
+                          self._down("cache", cch.latency), trace,
+                          direct_hits=pipeline == "now" and trace is None)
         master = Master(
             env, at, 0, "master", [Version(k, 0, 0.0, 0) for k in range(wl.keys)], 0,
             self._down("master", net.client_latency),
@@ -115,12 +122,6 @@ class Builder:
         if fill_policy != rep.read_policy:
             routers.append(Router(fill_policy, replicas, self.streams.rng("routing.fill")))
         route, fill_route = routers[0].route, routers[-1].route
-        if wl.mode == "closed":
-            pipeline = "explicit"
-        elif pipe.batch_size > 1 and pipe.linger > 0:
-            pipeline = "linger"
-        else:
-            pipeline = "now"
         nodes = [master, *replicas] + ([cache] if cache is not None else [])
         clients = []
         for c in range(wl.clients):

@@ -23,7 +23,8 @@ class Cache:
     name = "cache"
 
     def __init__(self, env, at, node_id: int, ttl_s: float, capacity: int, on_write: str,
-                 invalidation: Link, down: list[Link], trace=None) -> None:
+                 invalidation: Link, down: list[Link], trace=None,
+                 direct_hits: bool = False) -> None:
         self.env = env
         self.at = at
         self.node_id = node_id
@@ -33,6 +34,10 @@ class Cache:
         self.on_write = on_write
         self.invalidation = invalidation
         self.down = down  # cache -> client links, by client index
+        # A lone hit needs no reply event: its answer and the reply's arrival are known
+        # now, so the client completes it at once (see Client.hit). Only where nothing
+        # waits for the reply event itself: open loop, one command a message, no trace.
+        self.direct_hits = direct_hits
         self.trace = trace
 
     def on_message(self, ev) -> None:
@@ -55,7 +60,11 @@ class Cache:
                     self.trace("expire", entry[1], node="cache", key=op.key,
                                version=entry[0].number)
             op.result = None
-        self.at(self.down[client.index].arrival(now), client.on_cache_reply, ops)
+        arrival = self.down[client.index].arrival(now)
+        if self.direct_hits and ops[0].result is not None:
+            client.hit(ops[0], arrival)
+        else:
+            self.at(arrival, client.on_cache_reply, ops)
 
     def on_fill(self, ev) -> None:
         """Cache-aside fill: the client sets what it read from the store."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import deque
+
 from sim.model.kernel import Link
 from sim.model.records import HIT, MISS, Failure, Op
 
@@ -57,6 +59,9 @@ class Client:
         self.acked: dict[int, int] = {}
         self.acked_offset: dict[int, int] = {}
         self.read_max: dict[int, int] = {}
+        # Cache hits completed ahead of their reply's arrival: (arrival_s, key, version),
+        # in arrival order (one FIFO link), folded into read_max once their time has come.
+        self.arriving: deque[tuple[float, int, int]] = deque()
         self.queues: dict = {}  # node -> ops waiting to leave (a Pending in linger mode)
         self.on_batch_done = None  # closed loop: called when a reply completes the last op
         self.outstanding = 0
@@ -74,6 +79,9 @@ class Client:
     # -- issuing ------------------------------------------------------------------------
 
     def read(self, key: int, now: float) -> None:
+        arriving = self.arriving
+        if arriving and arriving[0][0] <= now:
+            self._arrived(now)
         op = Op(self, key, False, now, self.master.committed[key], self.acked.get(key, 0),
                 self.read_max.get(key, 0))
         if self.trace is not None:
@@ -146,6 +154,21 @@ class Client:
         if missed and self.submit == self._queue:
             self.flush()
         self._check_batch()
+
+    def hit(self, op: Op, arrival_s: float) -> None:
+        """A cache hit whose reply will reach this client at ``arrival_s``: recorded now
+        (the recorder measures it once that time has passed), and what it read counts for
+        the monotonic-read floor of reads issued from then on."""
+        self.recorder.read_done(op, arrival_s)
+        self.arriving.append((arrival_s, op.key, op.result.number))
+        self.outstanding -= 1
+
+    def _arrived(self, now: float) -> None:
+        arriving, read_max = self.arriving, self.read_max
+        while arriving and arriving[0][0] <= now:
+            _, key, number = arriving.popleft()
+            if number > read_max.get(key, 0):
+                read_max[key] = number
 
     def on_reply(self, ev) -> None:
         """Replies from the master or a replica; reads that missed the cache fill it."""
