@@ -187,7 +187,7 @@ def test_python_dash_m_is_the_same_program():
     )
     assert done.returncode == 2
     assert done.stdout == ""
-    assert done.stderr == "repsim: error: workload.clients = 0: an integer >= 1\n"
+    assert done.stderr == "repsim: error: workload.clients = 0: an integer >= 1 and <= 100,000\n"
 
 
 def test_output_piped_into_a_closed_reader_ends_quietly(monkeypatch, tmp_path):
