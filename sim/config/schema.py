@@ -13,6 +13,7 @@ Every time is in seconds, every rate in operations per second.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 import re
@@ -61,6 +62,7 @@ __all__ = [
     "WorkloadConfig",
     "parse_override",
     "parse_override_value",
+    "parse_value",
 ]
 
 MODES = ("open", "closed")
@@ -382,6 +384,20 @@ def _check_rules(config: Config) -> None:
     check_offered_load(config)
 
 
+def parse_value(dotted: str, value: Any, base_dir: Path | None = None) -> Any:
+    """One key's value parsed into its type (``"5ms"`` -> 0.005), without the cross-field
+    rules; ConfigError for an unknown key or a bad value."""
+    section, _, key = str(dotted).partition(".")
+    if section not in _SECTIONS:
+        raise ConfigError(
+            "key", dotted, "unknown section; allowed sections: " + ", ".join(_SECTIONS))
+    cls = _SECTIONS[section]
+    spec = next((f for f in fields(cls) if f.name == key), None)
+    if spec is None:
+        raise ConfigError(dotted, value, f"unknown key; [{section}] allows: {_keys_text(cls)}")
+    return spec.metadata["parse"](value, dotted, base_dir)
+
+
 # ---------------------------------------------------------------------------------------
 # Overrides ("section.key=value")
 # ---------------------------------------------------------------------------------------
@@ -528,6 +544,22 @@ class Config:
             section, _, key = dotted.partition(".")
             data.setdefault(section, {})[key] = value
         return Config.from_dict(data, base_dir=base_dir)
+
+    def with_values(self, parsed: Mapping[str, Any], check: bool = True) -> Config:
+        """A new config with ``{"section.key": value}`` replaced, the values already typed
+        by :func:`parse_value`; the cross-field rules are applied unless ``check`` is False
+        (for keys, such as ``run.seed``, that no rule reads). Much cheaper than
+        :meth:`with_overrides` for the thousands of points of a sweep."""
+        changes: dict[str, dict[str, Any]] = {}
+        for dotted, value in parsed.items():
+            section, _, key = dotted.partition(".")
+            changes.setdefault(section, {})[key] = value
+        config = dataclasses.replace(self, **{
+            name: dataclasses.replace(getattr(self, name), **values)
+            for name, values in changes.items()})
+        if check:
+            _check_rules(config)
+        return config
 
     def _sections(self) -> list[tuple[str, Any]]:
         return [(name, getattr(self, name)) for name in _SECTIONS]
