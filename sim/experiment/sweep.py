@@ -19,6 +19,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import csv
+import errno
 import io
 import itertools
 import math
@@ -103,7 +104,7 @@ def _parse_range(key: str, spec: str, match: re.Match[str],
     n = int(n_text)
     if limit is not None and n > limit:  # before numpy allocates n numbers
         raise ConfigError(key, spec, f"a COUNT of at most {limit:,}, the most runs a sweep may "
-                          f"have (raise it with repsim sweep --max-runs)")
+                          "have (sweep.max_runs: raise it with repsim sweep --max-runs N)")
     numbers = np.geomspace(lo, hi, n) if kind == "log" else np.linspace(lo, hi, n)
     return [float(x) for x in numbers], lo_unit
 
@@ -235,7 +236,7 @@ def plan_sweep(base_config: Any, vary: Mapping[str, Any] | None = None, reps: in
     if isinstance(reps, bool) or not isinstance(reps, int) or reps < 1:
         raise ConfigError("reps", reps, "a whole number >= 1")
     if isinstance(max_runs, bool) or not isinstance(max_runs, int) or max_runs < 1:
-        raise ConfigError("max_runs", max_runs, "a whole number >= 1")
+        raise ConfigError("sweep.max_runs", max_runs, "a whole number >= 1")
     vary = dict(vary or {})
     keys = tuple(vary)
     values = {key: expand_values(key, spec, base.get(key), limit=max_runs)
@@ -255,10 +256,11 @@ def plan_sweep(base_config: Any, vary: Mapping[str, Any] | None = None, reps: in
     runs = math.prod(len(rows) for _, rows in factors) * reps
     if runs > max_runs:
         sizes = " x ".join(f"{len(rows):,}" for _, rows in factors)
-        raise ConfigError("max_runs", max_runs,
-                          f"this sweep has {runs:,} runs ({sizes or 1} points x {reps} "
-                          f"repetitions), more than the limit; narrow the grid or raise the "
-                          f"limit (repsim sweep --max-runs {runs})")
+        raise ConfigError("sweep.max_runs", max_runs,
+                          f"exceeded by this sweep's {runs:,} runs ({sizes or 1} points x "
+                          f"{reps} repetition{'s' if reps != 1 else ''}); narrow the grid or "
+                          f"raise the limit (repsim sweep --max-runs {runs}, or "
+                          "sweep(..., max_runs=N))")
     # Each distinct value is parsed once; a point then only replaces already typed fields.
     typed_factors = []
     for group, rows in factors:
@@ -330,10 +332,13 @@ def sweep(base_config: Any = None, vary: Mapping[str, Any] | None = None, reps: 
     return run_plan(plan, out, executor, scheduler, workers, progress)
 
 
-def _disk_full(out: Path, exc: OSError, kept: int) -> ConfigError:
-    return ConfigError("out", str(out), f"a directory with room for the results (writing "
+def _write_failed(out: Path, exc: OSError, kept: int) -> ConfigError:
+    """One line for a results file that could not be written (a full disk, most often)."""
+    full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    return ConfigError("out", str(out), f"a directory the results can be written to (writing "
                        f"failed: {exc.strerror or exc}); the {kept} runs finished so far are "
-                       "kept: free some space and rerun the same command to resume")
+                       f"kept: {'free some space' if full else 'fix that'} and rerun the same "
+                       "command to resume")
 
 
 def run_plan(plan: SweepPlan, out: str | Path | None = None, executor: str = "processes",
@@ -360,7 +365,7 @@ def run_plan(plan: SweepPlan, out: str | Path | None = None, executor: str = "pr
                     try:
                         store.append(row)
                     except OSError as exc:
-                        raise _disk_full(store.path, exc, len(store.results.rows)) from None
+                        raise _write_failed(store.path, exc, len(store.results.rows)) from None
                 else:
                     rows.append(row)
                 bar.update()
@@ -372,7 +377,7 @@ def run_plan(plan: SweepPlan, out: str | Path | None = None, executor: str = "pr
                 store.close(status)
             except OSError as exc:
                 if status == "complete":  # else the first error is the one to tell
-                    raise _disk_full(store.path, exc, len(store.results.rows)) from None
+                    raise _write_failed(store.path, exc, len(store.results.rows)) from None
     if store is None:
         return _frame(rows, plan.keys)
     return load_sweep(store.path)
