@@ -308,6 +308,19 @@ def test_plot_refuses_results_it_cannot_plot(tmp_path, capsys, results, words):
     assert sorted(p.name for p in path.iterdir()) == ["results.csv"]  # no plot written
 
 
+@pytest.mark.parametrize("content, words", [
+    (bytes(range(256)) * 8, "JSON from `repsim run --json`"),
+    (b"[1, 2]", "a run summary with a t_visibility curve"),
+])
+def test_plot_refuses_a_run_summary_it_cannot_read(tmp_path, capsys, content, words):
+    path = tmp_path / "run.json"
+    path.write_bytes(content)
+    assert cli.main(["plot", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and words in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.json"]
+
+
 def test_plot_of_a_sweep_whose_every_run_failed_says_so(tmp_path, capsys):
     def broken(config):
         raise RuntimeError("engine exploded")

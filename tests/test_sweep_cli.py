@@ -92,6 +92,7 @@ def test_default_out_depends_on_the_sweep(tmp_path, monkeypatch, capsys):
     ("replication.delay=1ms,0.001s", "'1ms' and '0.001s' are the same value"),
     ("workload.write_rate=[]", "at least one value"),
     ("workload.write_rate=lin:1:1000:1000000000", "a COUNT of at most 100,000"),
+    ("workload.keys=1," + "9" * 5000, "(5,002 characters)"),
 ])
 def test_bad_vary_is_one_clear_error(tmp_path, vary, match):
     with pytest.raises(ConfigError, match=match) as err:

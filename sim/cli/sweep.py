@@ -36,6 +36,7 @@ __all__ = ["register", "demo", "cmd_demo", "parse_vary", "default_plots"]
 
 PLOT_KINDS = ("line", "heatmap", "batch", "tradeoff", "tvis")
 DEFAULT_METRIC = "stale_read_rate"
+SUMMARY_MAX_BYTES = 64 * 2**20
 
 
 def _write(text: str = "") -> None:
@@ -249,10 +250,16 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     if args.kind == "tvis" or path.suffix == ".json":
         if not path.is_file():
             raise ConfigError("FILE", str(path), "a run summary from `repsim run --json`")
+        with path.open("rb") as stream:  # bounded: a summary is kilobytes, not a disk
+            data = stream.read(SUMMARY_MAX_BYTES + 1)
+        if len(data) > SUMMARY_MAX_BYTES:
+            raise ConfigError("FILE", str(path), f"a run summary from `repsim run --json` "
+                              f"(this file is larger than {SUMMARY_MAX_BYTES // 2**20} MiB)")
         try:
-            summary = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ConfigError("FILE", str(path), f"JSON from `repsim run --json` ({exc})") from exc
+            summary = json.loads(data.decode("utf-8"))
+        except ValueError as exc:  # not JSON, or not UTF-8 text
+            raise ConfigError("FILE", str(path), f"JSON from `repsim run --json` "
+                              f"({echo(str(exc), 100)[1:-1]})") from None
         if not isinstance(summary, dict) or "t_visibility" not in summary:
             raise ConfigError("FILE", str(path), "a run summary with a t_visibility curve")
         fig, stem = plots.t_visibility(summary), path.with_suffix("").with_name(

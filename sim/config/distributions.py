@@ -13,6 +13,7 @@ naming the key, the value and what is allowed.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import numbers
@@ -362,8 +363,8 @@ class Empirical(Distribution):
     def __post_init__(self) -> None:
         object.__setattr__(self, "samples", tuple(float(x) for x in self.samples))
 
-    @property
-    def mean(self) -> float:
+    @functools.cached_property
+    def mean(self) -> float:  # computed once: validation asks for it at every sweep point
         return math.fsum(self.samples) / len(self.samples)
 
     @property

@@ -348,6 +348,7 @@ class SweepDir:
         self.keys: list[str] = list(meta.get("grid", {}).get("vary", {}))
         #: One line saying which rows a resume moved to the quarantine file, or "".
         self.set_aside = ""
+        self._has_ok: bool | None = None  # does the file hold a successful row yet?
 
     @property
     def meta_path(self) -> Path:
@@ -448,9 +449,11 @@ class SweepDir:
         """Append one finished run (recording any new metric column in ``meta.json`` first,
         so that a resumed sweep knows every column its rows must have)."""
         if not row.get("error"):
-            first = not any(not r.get("error") for r in self.results.rows)
-            if update_schema(self.meta["columns"], row, self.keys, first):
+            if self._has_ok is None:  # once: failed rows are the only ones kept aside
+                self._has_ok = any(not r.get("error") for r in self.results.rows)
+            if update_schema(self.meta["columns"], row, self.keys, not self._has_ok):
                 write_json_atomic(self.meta_path, self.meta)
+            self._has_ok = True
         self.results.append(row)
         run = self.meta["runs"][-1]
         run["computed"] = run.get("computed", 0) + 1

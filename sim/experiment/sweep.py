@@ -56,7 +56,7 @@ def parse_scalar(text: str) -> Any:
     text = text.strip()
     try:
         return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
+    except ValueError:  # TOMLDecodeError, or an integer too long to convert (4300+ digits)
         return text
 
 
@@ -332,6 +332,13 @@ def sweep(base_config: Any = None, vary: Mapping[str, Any] | None = None, reps: 
     return run_plan(plan, out, executor, scheduler, workers, progress)
 
 
+def _expected(plan: SweepPlan) -> dict[tuple[int, int], dict[str, str]]:
+    """The cells each run's row must start with, by (point, rep)."""
+    values = [head_cells(0, 0, 0, point) for point in plan.points]  # once per point
+    return {(t.point, t.rep): {**values[t.point], "point": str(t.point), "rep": str(t.rep),
+                               "seed": str(t.seed)} for t in plan.tasks}
+
+
 def _write_failed(out: Path, exc: OSError, kept: int) -> ConfigError:
     """One line for a results file that could not be written (a full disk, most often)."""
     full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
@@ -348,9 +355,7 @@ def run_plan(plan: SweepPlan, out: str | Path | None = None, executor: str = "pr
     check_executor(executor, workers, scheduler)
     store = None
     if out is not None:
-        expected = {(t.point, t.rep): head_cells(t.point, t.rep, t.seed, t.values)
-                    for t in plan.tasks}
-        store = SweepDir.open(out, plan.identity, executor, workers, expected)
+        store = SweepDir.open(out, plan.identity, executor, workers, _expected(plan))
         if store.set_aside:
             sys.stderr.write(f"repsim sweep: {store.set_aside}\n")
     done = store.done() if store is not None else set()
@@ -420,9 +425,7 @@ def foreign_rows(directory: str | Path) -> str:
     columns = records[0]
     rows = [dict(builtins.zip(columns, rec, strict=True)) for rec in records[1:]
             if len(rec) == len(columns)]
-    expected = {(t.point, t.rep): head_cells(t.point, t.rep, t.seed, t.values)
-                for t in plan.tasks}
-    _, aside = check_rows(columns, rows, schema, expected)
+    _, aside = check_rows(columns, rows, schema, _expected(plan))
     wrong_width = len(records) - 1 - len(rows)
     parts = [summary(aside)] if aside else []
     if wrong_width:
