@@ -10,6 +10,10 @@ The guarantees (docs/design.md section 5: "never leaves a half-written file"):
   ``os.replace``, which is atomic on POSIX: a reader sees the old file or the new one. A
   temporary file a kill left behind is deleted when the sweep resumes.
 - One sweep at a time writes into a directory: it holds a lock on ``DIR/.lock`` while it runs.
+- A row is never half-kept: an append that fails (a full disk) cuts what it wrote.
+- A resumed sweep keeps only rows that match its plan and the row schema in ``meta.json``
+  (see :mod:`sim.experiment.verify`); the others are moved, never deleted, to
+  ``quarantine.csv`` with the reason.
 
 Values are plain scalars (int, float, str, bool, None). Strings are kept on one line (newlines
 become spaces) because a line is the unit of atomicity.
