@@ -87,6 +87,19 @@ BAD_SETS = [
     (["--set", "seed=2"], ["override", "'seed=2'", "SECTION.KEY=VALUE"]),
     (["--set", "workload.read_fraction=2"], ["workload.read_fraction", "between 0 and 1"]),
     (["--set", "faults.crash=true"], ["faults.crash", "unknown key"]),
+    # Hostile magnitudes (issue: overload named instead of simulated into the ground).
+    (["--set", "workload.write_rate=1e300"], ["workload.write_rate", "1e+300", "<= 1e9"]),
+    (["--set", "workload.write_rate=1e6"], ["workload.write_rate", "overloads the master",
+                                            "utilisation", "would be 15"]),
+    (["--set", "workload.write_rate=1e6", "--set", "cache.enabled=false"],
+     ["overloads the master"]),
+    (["--set", "workload.keys=1000000000"], ["workload.keys", "<= 10,000,000"]),
+    (["--set", "workload.keys=" + "9" * 5000], ["workload.keys", "(5,002 characters)"]),
+    (["--set", "workload.mode=" + "x" * 100_000], ["workload.mode", "(100,002 characters)"]),
+    (["--set", "server.service_time=pareto:scale=1ms,alpha=0.01"],
+     ["server.service_time", "finite mean"]),
+    (["--set", "network.client_latency=empirical:/dev/zero"],
+     ["network.client_latency", "larger than 16 MiB"]),
 ]
 
 
@@ -187,7 +200,7 @@ def test_python_dash_m_is_the_same_program():
     )
     assert done.returncode == 2
     assert done.stdout == ""
-    assert done.stderr == "repsim: error: workload.clients = 0: an integer >= 1\n"
+    assert done.stderr == "repsim: error: workload.clients = 0: an integer >= 1 and <= 100,000\n"
 
 
 def test_output_piped_into_a_closed_reader_ends_quietly(monkeypatch, tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 
 from sim import simulate
+from sim.config.schema import parse_value
 from sim.engine import Model
 from sim.model.records import Version
 from tests.helpers import config
@@ -50,9 +51,12 @@ def test_max_replication_lag_counts_only_the_simulated_window():
     cfg = config({
         "run.duration": 1.0, "run.warmup": 0.1, "workload.read_rate": 0.0,
         "workload.write_rate": 100.0, "replication.replicas": 1,
-        "replication.read_policy": "master", "server.replica_apply_time": "50ms",
-        "cache.enabled": False,
+        "replication.read_policy": "master", "cache.enabled": False,
     })
+    # A replica five times too slow for the writes: validation refuses that (utilisation
+    # 5), so it is set past the check to see what the engine itself does with a backlog.
+    cfg = cfg.with_values({"server.replica_apply_time": parse_value(
+        "server.replica_apply_time", "50ms")}, check=False)
     lag = simulate(cfg).summary["replication_lag_ms"]
     assert lag["max"] <= 1.0e3, lag
 

@@ -134,8 +134,6 @@ def test_plot_and_table(tmp_path):
 # -- against a real server ---------------------------------------------------------------
 
 
-@pytest.mark.redis
-@requires_redis
 def _calibrate(tmp_path, capsys, out):
     from tests.test_redis_cli import run_cli
 
@@ -148,6 +146,8 @@ def _calibrate(tmp_path, capsys, out):
     return json.loads(capsys.readouterr().out)
 
 
+@pytest.mark.redis
+@requires_redis
 def test_calibrate_command_against_a_real_redis(tmp_path, capsys):
     from sim.cli.redis import register
 

@@ -76,3 +76,56 @@ def test_ci_has_a_redis_server():
 
     if os.environ.get("CI") and REDIS_SERVER is None:
         pytest.fail("CI=true but " + SKIP_REASON)
+
+
+def test_ctrl_c_during_a_clean_up_waits_for_it_to_finish():
+    import os
+    import signal
+
+    from sim.redis.measure import sigint_deferred
+
+    finished = []
+    with pytest.raises(KeyboardInterrupt):
+        with sigint_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            finished.append(True)  # still runs: the interrupt waits for the block's end
+    assert finished == [True]
+
+
+@pytest.mark.redis
+@requires_redis
+def test_keys_are_deleted_when_a_measurement_is_interrupted(monkeypatch):
+    """Ctrl-C with commands still in flight on every connection: none of them may set a key
+    again after the clean-up deleted it."""
+    from sim.redis import measure
+
+    def interrupted(conns, seconds):
+        for conn in conns:
+            conn.sock.sendall(conn.message[0])  # a message of 64 SETs out on each
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(measure, "_drive", interrupted)
+    with RedisServer() as server:
+        with pytest.raises(KeyboardInterrupt):
+            measure_closed_loop(server.address, "SET", 64, 4, 0.5)
+        assert server.client().keys("repsim:*") == []
+
+
+@pytest.mark.redis
+@requires_redis
+def test_a_server_killed_mid_measurement_is_one_line(monkeypatch):
+    from sim.redis import measure
+
+    real_drive = measure._drive
+    with RedisServer() as server:
+        def killed_first(conns, seconds):
+            server.process.kill()  # kill -9
+            server.process.wait()
+            return real_drive(conns, seconds)
+
+        monkeypatch.setattr(measure, "_drive", killed_first)
+        with pytest.raises(MeasureError) as caught:
+            measure_closed_loop(server.address, "SET", 4, 2, 0.5)
+    text = str(caught.value)
+    print(text)
+    assert "\n" not in text and "the server" in text

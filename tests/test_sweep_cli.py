@@ -88,6 +88,11 @@ def test_default_out_depends_on_the_sweep(tmp_path, monkeypatch, capsys):
     ("nosuch.key=1,2", "nosuch"),
     ("workload.write_rate=log:0:10:3", "workload.write_rate"),
     ("workload.write_rate=-1,5", "workload.write_rate"),
+    ("workload.write_rate=10,10,100", "10 and 10 are the same value"),
+    ("replication.delay=1ms,0.001s", "'1ms' and '0.001s' are the same value"),
+    ("workload.write_rate=[]", "at least one value"),
+    ("workload.write_rate=lin:1:1000:1000000000", "a COUNT of at most 100,000"),
+    ("workload.keys=1," + "9" * 5000, "(5,002 characters)"),
 ])
 def test_bad_vary_is_one_clear_error(tmp_path, vary, match):
     with pytest.raises(ConfigError, match=match) as err:

@@ -49,11 +49,25 @@ def _write(text: str) -> None:
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
+def no_operations_note(summary: dict[str, Any], config: Config) -> str:
+    """One line when a run completed no operation in its measured window (every metric is
+    then empty), else "". Said rather than left to a table of dashes."""
+    if summary.get("reads", 0) or summary.get("writes", 0):
+        return ""
+    run = config.run
+    return (f"repsim run: no operation completed between the warm-up ({run.warmup:g} s) and "
+            f"the end ({run.duration:g} s), so every metric is empty; the servers may be "
+            "slower than the run is long (server.*), or no client reached one (faults.*)")
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     config = Config.load(args.config, args.overrides)
     # Progress only where someone watches: a terminal, and not asked to be quiet.
     summary = _simulate(config, not args.quiet and sys.stderr.isatty())
     _write(to_json(summary) if args.json else format_summary(summary))
+    note = no_operations_note(summary, config)
+    if note:
+        sys.stderr.write(note + "\n")
     return 0
 
 

@@ -8,6 +8,8 @@ raises ConfigError, which the command line turns into one line and exit status 2
 from __future__ import annotations
 
 import argparse
+import contextlib
+import csv
 import hashlib
 import json
 import shutil
@@ -18,15 +20,23 @@ from typing import Any
 import pandas as pd
 
 from sim.cli.args import add_config_arguments
-from sim.errors import ConfigError
+from sim.errors import ConfigError, echo
 from sim.experiment.executors import EXECUTORS
 from sim.experiment.store import META_NAME, RESULTS_NAME
-from sim.experiment.sweep import load_sweep, plan_sweep, sweep
+from sim.experiment.sweep import (
+    DEFAULT_MAX_RUNS,
+    foreign_rows,
+    load_sweep,
+    plan_sweep,
+    run_plan,
+    sweep,
+)
 
 __all__ = ["register", "demo", "cmd_demo", "parse_vary", "default_plots"]
 
 PLOT_KINDS = ("line", "heatmap", "batch", "tradeoff", "tvis")
 DEFAULT_METRIC = "stale_read_rate"
+SUMMARY_MAX_BYTES = 64 * 2**20
 
 
 def _write(text: str = "") -> None:
@@ -46,6 +56,17 @@ def parse_vary(items: list[str]) -> dict[str, str]:
             raise ConfigError("--vary", item, f"each key once ({key} is given twice)")
         vary[key] = values
     return vary
+
+
+def _positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1 (``100000`` or ``1e6``)."""
+    try:
+        number = float(text) if any(c in text for c in ".eE") else int(text)
+    except ValueError:
+        number = 0
+    if number < 1 or number != int(number):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 1")
+    return int(number)
 
 
 def _default_out(identity: dict[str, Any]) -> Path:
@@ -74,15 +95,21 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
     base = Config.load(args.config, args.overrides)
     vary = parse_vary(args.vary)
-    plan = plan_sweep(base, vary, args.reps, args.zip or None)
+    try:
+        plan = plan_sweep(base, vary, args.reps, args.zip or None, max_runs=args.max_runs,
+                          progress=not args.quiet)
+    except KeyboardInterrupt:  # nothing was written yet
+        sys.stderr.write("repsim sweep: interrupted while checking the grid; nothing was "
+                         "run or written\n")
+        return 130
     out = Path(args.out) if args.out else _default_out(plan.identity)
     try:
-        df = sweep(base, vary, reps=args.reps, zip=args.zip or None, out=out,
-                   executor=args.executor, scheduler=args.scheduler, workers=args.workers,
-                   progress=not args.quiet)
+        df = run_plan(plan, out=out, executor=args.executor, scheduler=args.scheduler,
+                      workers=args.workers, progress=not args.quiet)
     except KeyboardInterrupt:
-        sys.stderr.write(f"repsim sweep: interrupted; the runs finished so far are in {out}; "
-                         "rerun the same command to resume\n")
+        where = (f"the runs finished so far are in {out}; rerun the same command to resume"
+                 if (out / META_NAME).exists() else "nothing was written")
+        sys.stderr.write(f"repsim sweep: interrupted; {where}\n")
         return 130
     failed = df[df["error"] != ""]
     _write(f"repsim sweep: {len(df)} runs ({len(plan.points)} points x {args.reps} "
@@ -145,6 +172,9 @@ def add_sweep(subparsers: Any) -> None:
                         "(default 1)")
     parser.add_argument("--out", metavar="DIR",
                         help="output directory (default results/sweep-<hash of the sweep>)")
+    parser.add_argument("--max-runs", type=_positive_int, default=DEFAULT_MAX_RUNS,
+                        metavar="N", help="refuse a sweep of more than N runs (points x "
+                        f"repetitions), before anything is written (default {DEFAULT_MAX_RUNS:,})")
     parser.add_argument("--executor", choices=EXECUTORS, default="processes",
                         help="where runs execute (default processes: one worker per core)")
     parser.add_argument("--scheduler", metavar="ADDRESS",
@@ -158,9 +188,47 @@ def add_sweep(subparsers: Any) -> None:
 
 
 def _load_for_plot(path: Path) -> pd.DataFrame:
-    if not (path / RESULTS_NAME).exists():
+    """The runs of a sweep directory that can be plotted; ConfigError saying in one line why
+    there are none (a file from elsewhere, empty, unreadable, edited, or every run failed)."""
+    results = path / RESULTS_NAME
+    if not results.is_file():
         raise ConfigError("DIR", str(path), f"a sweep directory holding {RESULTS_NAME}")
-    return load_sweep(path)
+    with results.open("rb") as stream:
+        start = stream.read(1 << 16)
+    not_ours = f"a sweep directory whose {RESULTS_NAME} was written by repsim sweep"
+    if not start.strip():
+        raise ConfigError("DIR", str(path), f"{not_ours} (it is empty: no run has finished)")
+    if b"\0" in start:
+        raise ConfigError("DIR", str(path), f"{not_ours} (it is binary, not CSV)")
+    header = next(csv.reader([start.split(b"\n", 1)[0].decode(errors="replace")]), [])
+    vary = []
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        vary = list(json.loads((path / META_NAME).read_text())["grid"]["vary"])
+    missing = [c for c in ("point", "rep", "seed", "error", *vary) if c not in header]
+    if missing:
+        shown = ", ".join(header[:6]) + (", ..." if len(header) > 6 else "")
+        raise ConfigError("DIR", str(path), f"{not_ours} (it has no {missing[0]} column; its "
+                          f"columns are {echo(shown, 100)[1:-1]})")
+    try:
+        df = load_sweep(path)
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise ConfigError("DIR", str(path), f"{not_ours} (it cannot be read as one: "
+                          f"{echo(str(exc), 100)[1:-1]})") from None
+    if df.empty:
+        raise ConfigError("DIR", str(path), f"a sweep with finished runs ({RESULTS_NAME} "
+                          "holds only its header: rerun the sweep to compute them)")
+    bad = df[df["error"] != ""]
+    if len(bad) == len(df):
+        first = bad.iloc[0]
+        raise ConfigError("DIR", str(path), f"a sweep with successful runs (every one of its "
+                          f"{len(df)} runs failed; point {first['point']}: "
+                          f"{echo(first['error'], 120)[1:-1]}); nothing to plot")
+    foreign = foreign_rows(path)
+    if foreign:
+        raise ConfigError("DIR", str(path), f"a sweep whose rows all match its {META_NAME} "
+                          f"(not so: {foreign}); rerun the same sweep to move them to "
+                          "quarantine.csv")
+    return df
 
 
 def _check_column(df: pd.DataFrame, option: str, name: str | None, numeric: bool) -> None:
@@ -182,10 +250,16 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     if args.kind == "tvis" or path.suffix == ".json":
         if not path.is_file():
             raise ConfigError("FILE", str(path), "a run summary from `repsim run --json`")
+        with path.open("rb") as stream:  # bounded: a summary is kilobytes, not a disk
+            data = stream.read(SUMMARY_MAX_BYTES + 1)
+        if len(data) > SUMMARY_MAX_BYTES:
+            raise ConfigError("FILE", str(path), f"a run summary from `repsim run --json` "
+                              f"(this file is larger than {SUMMARY_MAX_BYTES // 2**20} MiB)")
         try:
-            summary = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ConfigError("FILE", str(path), f"JSON from `repsim run --json` ({exc})") from exc
+            summary = json.loads(data.decode("utf-8"))
+        except ValueError as exc:  # not JSON, or not UTF-8 text
+            raise ConfigError("FILE", str(path), f"JSON from `repsim run --json` "
+                              f"({echo(str(exc), 100)[1:-1]})") from None
         if not isinstance(summary, dict) or "t_visibility" not in summary:
             raise ConfigError("FILE", str(path), "a run summary with a t_visibility curve")
         fig, stem = plots.t_visibility(summary), path.with_suffix("").with_name(

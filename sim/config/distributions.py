@@ -13,6 +13,7 @@ naming the key, the value and what is allowed.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import numbers
@@ -25,7 +26,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from sim.errors import ConfigError
+from sim.errors import ConfigError, echo
 
 __all__ = [
     "ConfigError",
@@ -362,8 +363,8 @@ class Empirical(Distribution):
     def __post_init__(self) -> None:
         object.__setattr__(self, "samples", tuple(float(x) for x in self.samples))
 
-    @property
-    def mean(self) -> float:
+    @functools.cached_property
+    def mean(self) -> float:  # computed once: validation asks for it at every sweep point
         return math.fsum(self.samples) / len(self.samples)
 
     @property
@@ -403,7 +404,7 @@ def _duration_part(text: str, key: str, value: Any, kind: str) -> float:
     try:
         return parse_duration(text, key)
     except ConfigError:
-        raise ConfigError(key, value, f"{text.strip()!r} is not a duration; {_FORMS[kind]}") from None
+        raise ConfigError(key, value, f"{echo(text.strip())} is not a duration; {_FORMS[kind]}") from None
 
 
 def _named_parts(rest: str, names: tuple[str, str], key: str, value: Any, kind: str) -> dict[str, str]:
@@ -429,8 +430,13 @@ def _shape_part(text: str, key: str, value: Any, kind: str, minimum: float, stri
     return number
 
 
+#: Largest ``empirical:`` samples file read (bytes): about a million samples.
+EMPIRICAL_MAX_BYTES = 16 * 2**20
+
+
 def load_empirical(text: str, key: str, value: Any, base_dir: Path | None) -> Empirical:
-    """Read an empirical distribution file: one sample in seconds per line.
+    """Read an empirical distribution file: one sample in seconds per line, at most
+    :data:`EMPIRICAL_MAX_BYTES` bytes of UTF-8 text.
 
     Blank lines and ``#`` comments are ignored. A relative path is taken against
     ``base_dir`` (the config file's folder), else the current directory.
@@ -443,10 +449,23 @@ def load_empirical(text: str, key: str, value: Any, base_dir: Path | None) -> Em
         path = (base_dir if base_dir is not None else Path.cwd()) / path
     path = path.resolve()
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ConfigError(key, value, f"cannot read samples file {str(path)!r}: {reason}") from None
+        # Bounded: a path such as /dev/zero, or a huge file, must not be read whole.
+        with path.open("rb") as stream:
+            data = stream.read(EMPIRICAL_MAX_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(key, value, f"cannot read samples file {str(path)!r}: "
+                          f"{exc.strerror or exc}") from None
+    if len(data) > EMPIRICAL_MAX_BYTES:
+        raise ConfigError(key, value, f"samples file {str(path)!r} is larger than "
+                          f"{EMPIRICAL_MAX_BYTES // 2**20} MiB; {_FORMS['empirical']}")
+    try:
+        if b"\0" in data:
+            raise UnicodeError("it holds NUL bytes")
+        lines = data.decode("utf-8").splitlines()
+    except UnicodeError as exc:
+        reason = exc.reason if isinstance(exc, UnicodeDecodeError) else str(exc)
+        raise ConfigError(key, value, f"samples file {str(path)!r} is not UTF-8 text "
+                          f"({reason}); {_FORMS['empirical']}") from None
     samples: list[float] = []
     for number, line in enumerate(lines, start=1):
         line = line.partition("#")[0].strip()
@@ -455,7 +474,7 @@ def load_empirical(text: str, key: str, value: Any, base_dir: Path | None) -> Em
         sample = float(line) if _NUMBER_RE.fullmatch(line) else math.nan
         if not math.isfinite(sample) or sample < 0:
             raise ConfigError(
-                key, value, f"{str(path)!r} line {number}: {line!r} is not a number of seconds >= 0"
+                key, value, f"{str(path)!r} line {number}: {echo(line)} is not a number of seconds >= 0"
             )
         samples.append(sample + 0.0)
     if not samples:
@@ -509,6 +528,6 @@ def parse_distribution(value: Any, key: str, base_dir: Path | None = None) -> Di
     raise ConfigError(
         key,
         value,
-        f"unknown distribution kind {kind!r}; allowed kinds: exp, uniform, lognormal, "
+        f"unknown distribution kind {echo(kind)}; allowed kinds: exp, uniform, lognormal, "
         "pareto, empirical, or a plain duration for a constant",
     )

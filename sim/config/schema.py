@@ -13,6 +13,7 @@ Every time is in seconds, every rate in operations per second.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 import re
@@ -39,7 +40,8 @@ from sim.config.faults import (
     size_option,
     times_option,
 )
-from sim.errors import ConfigError
+from sim.config.load import check_offered_load
+from sim.errors import ConfigError, echo
 
 __all__ = [
     "FILL_FROM",
@@ -60,6 +62,7 @@ __all__ = [
     "WorkloadConfig",
     "parse_override",
     "parse_override_value",
+    "parse_value",
 ]
 
 MODES = ("open", "closed")
@@ -77,8 +80,10 @@ ON_WRITE = ("none", "invalidate", "update")
 Parse = Callable[[Any, str, Path | None], Any]
 
 
-def _integer(minimum: int) -> Parse:
+def _integer(minimum: int, maximum: int | None = None, why: str = "") -> Parse:
     allowed = f"an integer >= {minimum}"
+    if maximum is not None:
+        allowed += f" and <= {maximum:,}{why}"
 
     def parse(value: Any, key: str, base_dir: Path | None) -> int:
         if isinstance(value, numbers.Integral) and not isinstance(value, bool):
@@ -87,15 +92,17 @@ def _integer(minimum: int) -> Parse:
             number = int(value)
         else:
             raise ConfigError(key, value, allowed)
-        if number < minimum:
+        if number < minimum or (maximum is not None and number > maximum):
             raise ConfigError(key, value, allowed)
         return number
 
     return parse
 
 
-def _real(minimum: float, maximum: float | None = None) -> Parse:
-    if maximum is None:
+def _real(minimum: float, maximum: float | None = None, allowed: str = "") -> Parse:
+    if allowed:
+        pass
+    elif maximum is None:
         allowed = f"a finite number >= {minimum:g}"
     else:
         allowed = f"a number between {minimum:g} and {maximum:g}"
@@ -148,6 +155,20 @@ def _choice(options: tuple[str, ...]) -> Parse:
     return parse
 
 
+# Bounds on magnitudes that no experiment needs and that would exhaust memory or run for
+# ever instead of failing (docs/design.md section 4; the README's "Bad input and limits").
+MAX_RATE = 1e9  # ops/s, all clients together
+MAX_KEYS = 10_000_000  # the zipf sampler alone holds 16 bytes per key
+MAX_CLIENTS = 100_000
+MAX_REPLICAS = 1_000
+DEFAULT_MAX_QUEUE = 1_000_000  # commands waiting at one node
+
+
+def _rate() -> Parse:
+    return _real(0.0, MAX_RATE, "a finite number >= 0 and <= 1e9 (ops/s; faster than any "
+                 "server by orders of magnitude)")
+
+
 def _option(default: Any, parse: Parse) -> Any:
     """A dataclass field whose default and parser are declared together."""
     return field(default=default, metadata={"parse": parse})
@@ -160,8 +181,9 @@ def _option(default: Any, parse: Parse) -> Any:
 
 @dataclass(frozen=True)
 class RunConfig:
-    """[run]: simulated ``duration`` and ``warmup`` (seconds; only events after warmup count)
-    and the ``seed`` every random stream is spawned from.
+    """[run]: simulated ``duration`` and ``warmup`` (seconds; only events after warmup count),
+    the ``seed`` every random stream is spawned from, and ``max_queue``, the most commands
+    that may wait at one node before the run stops as overloaded.
 
     A precision-driven run sets ``target_rel_ci`` (e.g. 0.02; 0 = off): it runs at least
     ``duration``, then goes on, doubling its measured window, until the 95% intervals of the
@@ -171,6 +193,7 @@ class RunConfig:
     duration: float = _option(30.0, _duration(positive=True))
     warmup: float = _option(2.0, _duration())
     seed: int = _option(1, _integer(0))
+    max_queue: int = _option(DEFAULT_MAX_QUEUE, _integer(1))
     target_rel_ci: float = _option(0.0, _real(0.0, 1.0))
     max_duration: float = _option(0.0, _duration())
 
@@ -191,12 +214,13 @@ class WorkloadConfig:
     """
 
     mode: str = _option("open", _choice(MODES))
-    clients: int = _option(8, _integer(1))
-    read_rate: float = _option(9000.0, _real(0.0))
-    write_rate: float = _option(1000.0, _real(0.0))
+    clients: int = _option(8, _integer(1, MAX_CLIENTS))
+    read_rate: float = _option(9000.0, _rate())
+    write_rate: float = _option(1000.0, _rate())
     read_fraction: float = _option(0.9, _real(0.0, 1.0))
     think_time: Distribution = _option(Constant(0.0), _delay())
-    keys: int = _option(1000, _integer(1))
+    keys: int = _option(1000, _integer(1, MAX_KEYS, " (larger key spaces would not fit in "
+                                                    "memory)"))
     key_distribution: str = _option("zipf", _choice(KEY_DISTRIBUTIONS))
     zipf_s: float = _option(0.99, _real(0.0))
     value_size: int = _option(100, _integer(0))
@@ -232,7 +256,7 @@ class ReplicationConfig:
     resync's snapshot) and ``snapshot_load_time`` (seconds the replica's thread spends loading
     the snapshot)."""
 
-    replicas: int = _option(2, _integer(0))
+    replicas: int = _option(2, _integer(0, MAX_REPLICAS))
     delay: Distribution = _option(Exponential(1e-3), _delay())
     read_policy: str = _option("replicas", _choice(READ_POLICIES))
     wait_replicas: int = _option(0, _integer(0))
@@ -377,6 +401,21 @@ def _check_rules(config: Config) -> None:
             "needs replication.replicas >= 1 (it is 0); use 'read_policy' or 'master'",
         )
     check_fault_rules(config)
+    check_offered_load(config)
+
+
+def parse_value(dotted: str, value: Any, base_dir: Path | None = None) -> Any:
+    """One key's value parsed into its type (``"5ms"`` -> 0.005), without the cross-field
+    rules; ConfigError for an unknown key or a bad value."""
+    section, _, key = str(dotted).partition(".")
+    if section not in _SECTIONS:
+        raise ConfigError(
+            "key", dotted, "unknown section; allowed sections: " + ", ".join(_SECTIONS))
+    cls = _SECTIONS[section]
+    spec = next((f for f in fields(cls) if f.name == key), None)
+    if spec is None:
+        raise ConfigError(dotted, value, f"unknown key; [{section}] allows: {_keys_text(cls)}")
+    return spec.metadata["parse"](value, dotted, base_dir)
 
 
 # ---------------------------------------------------------------------------------------
@@ -393,7 +432,7 @@ def parse_override_value(text: str) -> Any:
     text = text.strip()
     try:
         parsed = tomllib.loads(f"value = {text}")
-    except tomllib.TOMLDecodeError:
+    except ValueError:  # TOMLDecodeError, or an integer too long to convert (4300+ digits)
         return text
     # "1\nother = 2" would parse as two keys: that is not one value.
     return parsed["value"] if list(parsed) == ["value"] else text
@@ -488,6 +527,10 @@ class Config:
             raise ConfigError("config file", str(path), f"invalid TOML: {exc}") from None
         except UnicodeDecodeError as exc:
             raise ConfigError("config file", str(path), f"not UTF-8 text: {exc.reason}") from None
+        except ValueError as exc:  # an integer too long to convert (4300+ digits)
+            reason = str(exc).split(";")[0]
+            raise ConfigError("config file", str(path), f"holds a number too long to read "
+                              f"({echo(reason, 120)[1:-1]})") from None
         except OSError as exc:
             raise ConfigError("config file", str(path), f"cannot read: {exc.strerror or exc}") from None
         return cls.from_dict(data, base_dir=path.parent)
@@ -521,6 +564,22 @@ class Config:
             section, _, key = dotted.partition(".")
             data.setdefault(section, {})[key] = value
         return Config.from_dict(data, base_dir=base_dir)
+
+    def with_values(self, parsed: Mapping[str, Any], check: bool = True) -> Config:
+        """A new config with ``{"section.key": value}`` replaced, the values already typed
+        by :func:`parse_value`; the cross-field rules are applied unless ``check`` is False
+        (for keys, such as ``run.seed``, that no rule reads). Much cheaper than
+        :meth:`with_overrides` for the thousands of points of a sweep."""
+        changes: dict[str, dict[str, Any]] = {}
+        for dotted, value in parsed.items():
+            section, _, key = dotted.partition(".")
+            changes.setdefault(section, {})[key] = value
+        config = dataclasses.replace(self, **{
+            name: dataclasses.replace(getattr(self, name), **values)
+            for name, values in changes.items()})
+        if check:
+            _check_rules(config)
+        return config
 
     def _sections(self) -> list[tuple[str, Any]]:
         return [(name, getattr(self, name)) for name in _SECTIONS]

@@ -177,7 +177,9 @@ class Progress:
 
     def __init__(self, total: int, initial: int = 0, enabled: bool = True,
                  stream: TextIO | None = None, every_s: float = 30.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, desc: str = "sweep",
+                 unit: str = "run") -> None:
+        self.desc, self.unit = desc, unit
         self.total = total
         self.done = initial
         self.initial = initial
@@ -199,11 +201,11 @@ class Progress:
                 # worker pool forks (see start_method).
                 monitor_interval = 0
 
-            self._bar = Bar(total=total, initial=initial, unit="run", desc="sweep",
+            self._bar = Bar(total=total, initial=initial, unit=unit, desc=desc,
                              file=self.stream, dynamic_ncols=True, smoothing=0.1)
         else:
             already = f" ({initial} already done)" if initial else ""
-            self._write(f"sweep: {total - initial} runs to do{already}")
+            self._write(f"{desc}: {total - initial} {unit}s to do{already}")
 
     def _tenth(self, done: int) -> int:
         return (10 * done) // self.total if self.total else 10
@@ -230,8 +232,8 @@ class Progress:
         left = self.total - self.done
         eta = _duration(left / rate) if rate > 0 else "?"
         pct = 100 * self.done / self.total if self.total else 100
-        return (f"sweep: {self.done}/{self.total} runs ({pct:.0f}%), "
-                f"{rate:.3g} runs/s, ETA {eta}")
+        return (f"{self.desc}: {self.done}/{self.total} {self.unit}s ({pct:.0f}%), "
+                f"{rate:.3g} {self.unit}s/s, ETA {eta}")
 
     def close(self, complete: bool = True) -> None:
         """Finish the bar, or write the closing plain line (``complete=False``: stopped)."""
@@ -241,8 +243,9 @@ class Progress:
             self._bar.close()
         else:
             elapsed = _duration(self.clock() - self.start)
-            self._write(f"sweep: {self.done}/{self.total} runs done in {elapsed}" if complete
-                        else f"sweep: stopped at {self.done}/{self.total} runs after {elapsed}")
+            done, unit = f"{self.done}/{self.total} {self.unit}s", self.desc
+            self._write(f"{unit}: {done} done in {elapsed}" if complete
+                        else f"{unit}: stopped at {done} after {elapsed}")
         self.enabled = False
 
     def _write(self, text: str) -> None:

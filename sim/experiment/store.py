@@ -10,6 +10,10 @@ The guarantees (docs/design.md section 5: "never leaves a half-written file"):
   ``os.replace``, which is atomic on POSIX: a reader sees the old file or the new one. A
   temporary file a kill left behind is deleted when the sweep resumes.
 - One sweep at a time writes into a directory: it holds a lock on ``DIR/.lock`` while it runs.
+- A row is never half-kept: an append that fails (a full disk) cuts what it wrote.
+- A resumed sweep keeps only rows that match its plan and the row schema in ``meta.json``
+  (see :mod:`sim.experiment.verify`); the others are moved, never deleted, to
+  ``quarantine.csv`` with the reason.
 
 Values are plain scalars (int, float, str, bool, None). Strings are kept on one line (newlines
 become spaces) because a line is the unit of atomicity.
@@ -17,7 +21,9 @@ become spaces) because a line is the unit of atomicity.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
 import fcntl
 import io
 import json
@@ -34,10 +40,15 @@ from typing import Any
 import pandas as pd
 
 from sim.errors import ConfigError
+from sim.experiment.verify import check_rows, infer_schema, summary, update_schema
 
 RESULTS_NAME = "results.csv"
 META_NAME = "meta.json"
 LOCK_NAME = ".lock"
+QUARANTINE_NAME = "quarantine.csv"
+#: Columns of a quarantined row added to the row as it was: why, and when it was set aside.
+REASON_COLUMN, SET_ASIDE_COLUMN = "quarantine_reason", "quarantined_at"
+ID_COLUMNS = ("point", "rep", "seed")
 
 Row = dict[str, Any]
 
@@ -116,6 +127,7 @@ class ResultsFile:
         self.path = Path(path)
         self.columns: list[str] = []
         self.rows: list[Row] = []
+        self.malformed: list[list[str]] = []
 
     @classmethod
     def open(cls, path: Path) -> ResultsFile:
@@ -129,12 +141,14 @@ class ResultsFile:
             return self
         data = self.path.read_bytes()
         complete = data[: data.rfind(b"\n") + 1]
-        records = list(csv.reader(io.StringIO(complete.decode())))
+        records = list(csv.reader(io.StringIO(complete.decode(errors="replace"))))
         if records:
             self.columns = records[0]
             width = len(self.columns)
             self.rows = [_parse_record(self.columns, rec) for rec in records[1:] if len(rec) == width]
-        if complete != data or len(self.rows) != max(len(records) - 1, 0):
+            # Lines of another width were not written by a sweep: kept aside by the caller.
+            self.malformed = [rec for rec in records[1:] if len(rec) != width]
+        if complete != data:
             self.rewrite(self.rows)
         return self
 
@@ -156,12 +170,20 @@ class ResultsFile:
         line = _line(row.get(c) for c in self.columns)
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
         try:
-            # One write call for the whole line: a kill leaves either all of it or a tail that
-            # has no newline, which open() recognises and drops.
-            written = os.write(fd, line)
-            if written != len(line):  # pragma: no cover - regular files do not short-write
-                raise OSError(f"short write to {self.path}: {written} of {len(line)} bytes")
-            os.fsync(fd)
+            size = os.fstat(fd).st_size
+            try:
+                # One write call for the whole line: a kill leaves either all of it or a tail
+                # that has no newline, which open() recognises and drops.
+                written = os.write(fd, line)
+                if written != len(line):  # a full disk takes part of the line
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.path))
+                os.fsync(fd)
+            except OSError:
+                # A full disk: cut the part of the line that went in, so that no reader ever
+                # sees it (truncating frees space, so this works on a full disk).
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, size)
+                raise
         finally:
             os.close(fd)
         self.rows.append(row)
@@ -192,6 +214,27 @@ def canonical_columns(rows: list[Row]) -> list[str]:
     for name in ("wall_seconds", "error"):
         columns.pop(name, None)
     return [*columns, *wall, "error"]
+
+
+def cell_text(value: Any) -> str:
+    """The text of ``value`` in a CSV cell, as the csv module reads it back."""
+    return next(csv.reader([_line([value]).decode()]))[0]
+
+
+def head_cells(point: int, rep: int, seed: int, values: Mapping[str, Any]) -> dict[str, str]:
+    """The cells a run's row starts with, as text: what a resumed sweep checks rows against."""
+    return {"point": str(point), "rep": str(rep), "seed": str(seed),
+            **{key: cell_text(value) for key, value in values.items()}}
+
+
+def quarantine(path: Path, aside: list[tuple[Row, tuple[str, str]]]) -> None:
+    """Add rows a resumed sweep would not keep to the file ``path`` (atomically, after the
+    rows already there), each with why and when: nothing a user wrote is ever deleted."""
+    file = ResultsFile.open(path)
+    now = _now()
+    rows = [{**row, REASON_COLUMN: f"{category}: {detail}", SET_ASIDE_COLUMN: now}
+            for row, (category, detail) in aside]
+    file.rewrite([*file.rows, *rows])
 
 
 def read_results(path: Path | io.BytesIO) -> pd.DataFrame:
@@ -296,7 +339,8 @@ class SweepDir:
     ``identity`` is ``{"base_config": {...}, "grid": {...}}``; a directory holding a sweep with
     another identity is refused (ConfigError) rather than mixing two experiments in one file,
     and so is a directory another running sweep is writing to (see :func:`_lock`).
-    Rows with an ``error`` are dropped when a sweep resumes, so failed points are tried again.
+    Rows with an ``error`` are dropped when a sweep resumes, so failed points are tried again;
+    rows that do not match the plan are moved to ``quarantine.csv`` (see ``open``).
     """
 
     def __init__(self, path: Path, meta: dict[str, Any], results: ResultsFile,
@@ -305,6 +349,10 @@ class SweepDir:
         self.meta = meta
         self.results = results
         self._lock_fd = lock
+        self.keys: list[str] = list(meta.get("grid", {}).get("vary", {}))
+        #: One line saying which rows a resume moved to the quarantine file, or "".
+        self.set_aside = ""
+        self._has_ok: bool | None = None  # does the file hold a successful row yet?
 
     @property
     def meta_path(self) -> Path:
@@ -312,8 +360,12 @@ class SweepDir:
 
     @classmethod
     def open(cls, path: Path | str, identity: Mapping[str, Any], executor: str,
-             workers: int | None) -> SweepDir:
-        """Create ``path`` or reopen it to resume; raise ConfigError if it holds another sweep."""
+             workers: int | None,
+             expected: Mapping[tuple[int, int], Mapping[str, str]] | None = None) -> SweepDir:
+        """Create ``path`` or reopen it to resume; raise ConfigError if it holds another sweep.
+
+        ``expected`` maps each run ``(point, rep)`` of the plan to the cells its row starts
+        with (:func:`head_cells`); rows that do not match it are set aside (``set_aside``)."""
         path = Path(path)
         if path.exists() and not path.is_dir():
             raise ConfigError("out", str(path), "a directory (this is a file)")
@@ -324,14 +376,16 @@ class SweepDir:
             raise ConfigError("out", str(path),
                               f"a directory this user can write to ({exc.strerror})") from exc
         try:
-            return cls._open_locked(path, lock, identity, executor, workers)
+            return cls._open_locked(path, lock, identity, executor, workers, expected)
         except BaseException:
             os.close(lock)
             raise
 
     @classmethod
     def _open_locked(cls, path: Path, lock: int, identity: Mapping[str, Any], executor: str,
-                     workers: int | None) -> SweepDir:
+                     workers: int | None,
+                     expected: Mapping[tuple[int, int], Mapping[str, str]] | None
+                     ) -> SweepDir:
         _remove_leftovers(path)
         identity = _plain(dict(identity))
         meta_path, results_path = path / META_NAME, path / RESULTS_NAME
@@ -353,24 +407,57 @@ class SweepDir:
                               "(it has results.csv but no meta.json)")
         else:
             meta = {**identity, "versions": package_versions(), "started": _now(),
-                    "finished": None, "status": "running", "runs": []}
+                    "finished": None, "status": "running", "runs": [], "columns": {}}
         meta["runs"].append({"started": _now(), "finished": None, "executor": executor,
                              "workers": workers, "computed": 0,
                              "versions": package_versions()})
         meta["status"], meta["finished"] = "running", None
         self = cls(path, meta, ResultsFile.open(results_path), lock)
-        write_json_atomic(meta_path, meta)
-        failed = [r for r in self.results.rows if r.get("error")]
-        if failed:
+        if expected is not None:
+            self._verify(expected, self.keys)
+        elif any(r.get("error") for r in self.results.rows):  # failed runs are retried
             self.results.rewrite([r for r in self.results.rows if not r.get("error")])
+        self.meta.setdefault("columns", {})
+        write_json_atomic(meta_path, meta)
         return self
+
+    def _verify(self, expected: Mapping[tuple[int, int], Mapping[str, str]],
+                keys: Iterable[str]) -> None:
+        """Keep only the rows this sweep would have written (see :mod:`sim.experiment.verify`);
+        move the others to ``quarantine.csv`` and drop failed rows (they are retried)."""
+        results, keys = self.results, list(keys)
+        if "columns" not in self.meta:
+            self.meta["columns"] = infer_schema(results.columns, results.rows, keys)
+        schema = self.meta["columns"]
+        good, aside = check_rows(results.columns, results.rows, schema, expected)
+        for record in results.malformed:
+            aside.append(({"raw_line": _line(record).decode().rstrip("\n")},
+                          ("of the wrong width", f"{len(record)} fields where the header has "
+                           f"{len(results.columns)}")))
+        if aside:
+            self.set_aside = (f"{len(aside)} row{'s' if len(aside) != 1 else ''} of "
+                              f"{results.path} did not match this sweep and "
+                              f"{'were' if len(aside) != 1 else 'was'} moved to "
+                              f"{self.path / QUARANTINE_NAME}: {summary(aside)}; "
+                              "runs left without a row are computed again")
+            quarantine(self.path / QUARANTINE_NAME, aside)
+        if aside or len(good) != len(results.rows):
+            known = {"point", "rep", "seed", *keys, *schema, "error"}
+            results.rewrite(good, [c for c in results.columns if c in known])
 
     def done(self) -> set[tuple[int, int]]:
         """(point, rep) of the runs already in the file (successful ones)."""
         return {(int(r["point"]), int(r["rep"])) for r in self.results.rows}
 
     def append(self, row: Row) -> None:
-        """Append one finished run."""
+        """Append one finished run (recording any new metric column in ``meta.json`` first,
+        so that a resumed sweep knows every column its rows must have)."""
+        if not row.get("error"):
+            if self._has_ok is None:  # once: failed rows are the only ones kept aside
+                self._has_ok = any(not r.get("error") for r in self.results.rows)
+            if update_schema(self.meta["columns"], row, self.keys, not self._has_ok):
+                write_json_atomic(self.meta_path, self.meta)
+            self._has_ok = True
         self.results.append(row)
         run = self.meta["runs"][-1]
         run["computed"] = run.get("computed", 0) + 1

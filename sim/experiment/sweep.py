@@ -18,8 +18,13 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import csv
+import errno
+import io
 import itertools
+import math
 import re
+import sys
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,14 +36,18 @@ import pandas as pd
 
 from sim.errors import ConfigError
 from sim.experiment.executors import Progress, check_executor, execute
-from sim.experiment.store import SweepDir, read_json, read_results, rows_frame
+from sim.experiment.store import SweepDir, head_cells, read_json, read_results, rows_frame
 from sim.experiment.task import ERROR_COLUMN, Row, RunFn, Task, derive_seed
 
-__all__ = ["sweep", "plan_sweep", "expand_values", "split_values", "SweepPlan"]
+__all__ = ["sweep", "plan_sweep", "run_plan", "expand_values", "split_values", "SweepPlan",
+           "DEFAULT_MAX_RUNS"]
 
 _RANGE = re.compile(r"^(log|lin):([^:]+):([^:]+):([^:]+)$")
 _NUMBER_UNIT = re.compile(r"^([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([a-zA-Z]*)$")
 _NAMED_PARAM = re.compile(r"^[A-Za-z_]\w*\s*=")
+# Grids with at least this many points report progress while they are checked (about a
+# second's work).
+_PLAN_PROGRESS_FROM = 5_000
 
 
 def parse_scalar(text: str) -> Any:
@@ -47,7 +56,7 @@ def parse_scalar(text: str) -> Any:
     text = text.strip()
     try:
         return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
+    except ValueError:  # TOMLDecodeError, or an integer too long to convert (4300+ digits)
         return text
 
 
@@ -80,7 +89,8 @@ def _round(value: float) -> float:
     return float(f"{value:.6g}")
 
 
-def _parse_range(key: str, spec: str, match: re.Match[str]) -> tuple[list[float], str]:
+def _parse_range(key: str, spec: str, match: re.Match[str],
+                 limit: int | None = None) -> tuple[list[float], str]:
     """Numbers of ``log:a:b:n`` / ``lin:a:b:n`` and the endpoints' common unit (or "")."""
     kind, lo_text, hi_text, n_text = (g.strip() for g in match.groups())
     allowed = (f"{kind}:START:STOP:COUNT with numbers (or durations in one unit, like 1ms:20ms)"
@@ -92,18 +102,23 @@ def _parse_range(key: str, spec: str, match: re.Match[str]) -> tuple[list[float]
     if lo_unit != hi_unit or (kind == "log" and (lo <= 0 or hi <= 0)):
         raise ConfigError(key, spec, allowed)
     n = int(n_text)
+    if limit is not None and n > limit:  # before numpy allocates n numbers
+        raise ConfigError(key, spec, f"a COUNT of at most {limit:,}, the most runs a sweep may "
+                          "have (sweep.max_runs: raise it with repsim sweep --max-runs N)")
     numbers = np.geomspace(lo, hi, n) if kind == "log" else np.linspace(lo, hi, n)
     return [float(x) for x in numbers], lo_unit
 
 
-def expand_values(key: str, spec: Any, base_value: Any = None) -> list[Any]:
+def expand_values(key: str, spec: Any, base_value: Any = None,
+                  limit: int | None = None) -> list[Any]:
     """The list of values one ``vary`` entry stands for.
 
     ``spec`` is a list (taken as it is), a range string ``log:START:STOP:COUNT`` (log-spaced,
     both ends included) or ``lin:START:STOP:COUNT``, a comma list ``"1ms,5ms"``, or one value.
     Range values are ints when ``base_value`` (the key's default) is an int, else floats
     rounded to 6 significant digits; duration endpoints (``log:1ms:100ms:5``) give durations in
-    the same unit (``"10ms"``).
+    the same unit (``"10ms"``). A range of more than ``limit`` values and an empty list are
+    refused.
     """
     int_key = isinstance(base_value, int) and not isinstance(base_value, bool)
     if isinstance(spec, np.ndarray):
@@ -111,7 +126,7 @@ def expand_values(key: str, spec: Any, base_value: Any = None) -> list[Any]:
     if isinstance(spec, str):
         match = _RANGE.match(spec.strip())
         if match:
-            numbers, unit = _parse_range(key, spec, match)
+            numbers, unit = _parse_range(key, spec, match, limit)
             if int_key and not unit:
                 values: list[Any] = list(dict.fromkeys(int(round(x)) for x in numbers))
             elif unit:
@@ -122,6 +137,8 @@ def expand_values(key: str, spec: Any, base_value: Any = None) -> list[Any]:
         if spec.strip().startswith(("log:", "lin:")):  # a range missing a part, say the COUNT
             raise ConfigError(key, spec, "a range log:START:STOP:COUNT or lin:START:STOP:COUNT")
         values = split_values(spec)
+        if not values:  # "[]"
+            raise ConfigError(key, spec, "at least one value")
         if any(v == "" for v in values):
             raise ConfigError(key, spec, "a comma list of values without empty items")
         return values
@@ -182,19 +199,48 @@ def _coerce_config(base_config: Any) -> Any:
     return base_config
 
 
+#: Default bound on the runs of one sweep (points x repetitions); ``max_runs`` raises it.
+DEFAULT_MAX_RUNS = 100_000
+
+
+def _check_distinct(key: str, spec: Any, rows: list[tuple[Any, ...]],
+                    parsed: list[tuple[Any, ...]]) -> None:
+    """Refuse a value given twice, also when two spellings parse to one value (1ms, 0.001s):
+    the two points would be the same experiment counted twice."""
+    seen: dict[Any, tuple[Any, ...]] = {}
+    for row, typed in builtins.zip(rows, parsed, strict=True):
+        try:
+            first = seen.setdefault(typed, row)
+        except TypeError:  # an unhashable value (a list of fault records): compare by text
+            first = seen.setdefault(repr(typed), row)
+        if first is not row:
+            shown = (f"{first[0]!r} and {row[0]!r}" if len(row) == 1
+                     else f"{first!r} and {row!r}")
+            raise ConfigError(key, spec, f"distinct values ({shown} are the same value)")
+
+
 def plan_sweep(base_config: Any, vary: Mapping[str, Any] | None = None, reps: int = 1,
-               zip: Any = None, run_fn: RunFn | None = None) -> SweepPlan:
+               zip: Any = None, run_fn: RunFn | None = None,
+               max_runs: int = DEFAULT_MAX_RUNS, progress: bool = False) -> SweepPlan:
     """Expand and validate a sweep without running it.
 
-    Every point's config is built here, so an unknown key or a bad value stops the sweep before
-    any run with one ConfigError naming the key.
+    Every point's config is built here, so an unknown key, a bad value or a point that breaks
+    a rule stops the sweep before any run with one ConfigError naming the key. A value given
+    twice, an empty list and a grid of more than ``max_runs`` runs (points x ``reps``) are
+    refused too, the last before anything is built. ``progress`` reports on stderr while
+    the points of a large grid are checked.
     """
+    from sim.config.schema import parse_value
+
     base = _coerce_config(base_config)
     if isinstance(reps, bool) or not isinstance(reps, int) or reps < 1:
         raise ConfigError("reps", reps, "a whole number >= 1")
+    if isinstance(max_runs, bool) or not isinstance(max_runs, int) or max_runs < 1:
+        raise ConfigError("sweep.max_runs", max_runs, "a whole number >= 1")
     vary = dict(vary or {})
     keys = tuple(vary)
-    values = {key: expand_values(key, spec, base.get(key)) for key, spec in vary.items()}
+    values = {key: expand_values(key, spec, base.get(key), limit=max_runs)
+              for key, spec in vary.items()}
     groups = _zip_groups(zip, keys)
     for group in groups:
         lengths = {key: len(values[key]) for key in group}
@@ -207,19 +253,45 @@ def plan_sweep(base_config: Any, vary: Mapping[str, Any] | None = None, reps: in
         group = next((g for g in groups if key in g), [key])
         if group[0] == key:
             factors.append((group, list(builtins.zip(*(values[k] for k in group), strict=True))))
-    points = []
-    for combo in itertools.product(*(rows for _, rows in factors)):
-        point: dict[str, Any] = {}
-        for (group, _), row in builtins.zip(factors, combo, strict=True):
-            point.update(builtins.zip(group, row, strict=True))
-        points.append({key: point[key] for key in keys})
-    tasks = []
-    for index, point in enumerate(points):
-        config = base.with_overrides(point) if point else base
-        for rep in range(reps):
-            seed = derive_seed(config.get("run.seed"), rep)
-            tasks.append(Task(index, rep, seed, point, config.with_overrides({"run.seed": seed}),
-                              run_fn))
+    runs = math.prod(len(rows) for _, rows in factors) * reps
+    if runs > max_runs:
+        sizes = " x ".join(f"{len(rows):,}" for _, rows in factors)
+        raise ConfigError("sweep.max_runs", max_runs,
+                          f"exceeded by this sweep's {runs:,} runs ({sizes or 1} points x "
+                          f"{reps} repetition{'s' if reps != 1 else ''}); narrow the grid or "
+                          f"raise the limit (repsim sweep --max-runs {runs}, or "
+                          "sweep(..., max_runs=N))")
+    # Each distinct value is parsed once; a point then only replaces already typed fields.
+    typed_factors = []
+    for group, rows in factors:
+        typed = [tuple(parse_value(k, v) for k, v in builtins.zip(group, row, strict=True))
+                 for row in rows]
+        _check_distinct(",".join(group), vary[group[0]] if len(group) == 1 else
+                        [values[k] for k in group], rows, typed)
+        typed_factors.append(typed)
+    bar = Progress(runs // reps, enabled=progress and runs // reps >= _PLAN_PROGRESS_FROM,
+                   desc="checking points", unit="point")
+    points, tasks = [], []
+    try:
+        for combo, typed in builtins.zip(
+                itertools.product(*(rows for _, rows in factors)),
+                itertools.product(*typed_factors), strict=True):
+            point: dict[str, Any] = {}
+            parsed: dict[str, Any] = {}
+            for (group, _), row, row_typed in builtins.zip(factors, combo, typed, strict=True):
+                point.update(builtins.zip(group, row, strict=True))
+                parsed.update(builtins.zip(group, row_typed, strict=True))
+            point = {key: point[key] for key in keys}
+            config = base.with_values(parsed) if parsed else base
+            index = len(points)
+            points.append(point)
+            for rep in range(reps):
+                seed = derive_seed(config.run.seed, rep)
+                tasks.append(Task(index, rep, seed, point,
+                                  config.with_values({"run.seed": seed}, check=False), run_fn))
+            bar.update()
+    finally:
+        bar.close(complete=len(points) * reps == runs)
     identity = {"base_config": base.to_dict(),
                 "grid": {"vary": values, "zip": groups, "reps": reps, "points": len(points)}}
     return SweepPlan(keys, tuple(points), reps, tuple(tasks), identity)
@@ -234,7 +306,7 @@ def _frame(rows: list[Row], keys: Sequence[str]) -> pd.DataFrame:
 def sweep(base_config: Any = None, vary: Mapping[str, Any] | None = None, reps: int = 1,
           zip: Any = None, out: str | Path | None = None, executor: str = "processes",
           scheduler: Any = None, workers: int | None = None, progress: bool = True,
-          run_fn: RunFn | None = None) -> pd.DataFrame:
+          run_fn: RunFn | None = None, max_runs: int = DEFAULT_MAX_RUNS) -> pd.DataFrame:
     """Run every point of a grid ``reps`` times and return one row per run, ordered by
     (point, rep) whatever the executor.
 
@@ -242,18 +314,50 @@ def sweep(base_config: Any = None, vary: Mapping[str, Any] | None = None, reps: 
     vary: ``{"section.key": values}``; values as in :func:`expand_values`.
     zip: keys of ``vary`` that vary together instead of across (see :func:`_zip_groups`).
     out: a directory for ``results.csv`` and ``meta.json``; rerunning the same sweep into it
-        resumes (runs already written are not recomputed; failed ones are tried again); a
-        different base config or grid there raises ConfigError.
+        resumes (runs already written are not recomputed; failed ones are tried again; rows
+        that do not match the plan are moved to ``quarantine.csv`` and computed again, and
+        one line on stderr says so); a different base config or grid there raises
+        ConfigError.
     executor: ``"serial"``, ``"processes"`` (one worker per core unless ``workers``) or
         ``"dask"`` (``scheduler`` = ``"tcp://host:8786"`` or a ``distributed.Client``; without
         it a LocalCluster on 127.0.0.1 is started and closed).
     progress: a progress bar (or plain lines when stderr is not a terminal) on stderr.
     run_fn: ``config -> Result`` (or summary dict) to run instead of the engine; it must be
         picklable for the process and Dask executors.
+    max_runs: the most runs (points x reps) the sweep may have; a larger grid raises
+        ConfigError before anything is computed or written (default 100,000).
     """
-    plan = plan_sweep(base_config, vary, reps, zip, run_fn)
+    plan = plan_sweep(base_config, vary, reps, zip, run_fn, max_runs=max_runs,
+                      progress=progress)
+    return run_plan(plan, out, executor, scheduler, workers, progress)
+
+
+def _expected(plan: SweepPlan) -> dict[tuple[int, int], dict[str, str]]:
+    """The cells each run's row must start with, by (point, rep)."""
+    values = [head_cells(0, 0, 0, point) for point in plan.points]  # once per point
+    return {(t.point, t.rep): {**values[t.point], "point": str(t.point), "rep": str(t.rep),
+                               "seed": str(t.seed)} for t in plan.tasks}
+
+
+def _write_failed(out: Path, exc: OSError, kept: int) -> ConfigError:
+    """One line for a results file that could not be written (a full disk, most often)."""
+    full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    return ConfigError("out", str(out), f"a directory the results can be written to (writing "
+                       f"failed: {exc.strerror or exc}); the {kept} runs finished so far are "
+                       f"kept: {'free some space' if full else 'fix that'} and rerun the same "
+                       "command to resume")
+
+
+def run_plan(plan: SweepPlan, out: str | Path | None = None, executor: str = "processes",
+             scheduler: Any = None, workers: int | None = None,
+             progress: bool = True) -> pd.DataFrame:
+    """Run the tasks of ``plan`` (see :func:`sweep`, which plans and calls this)."""
     check_executor(executor, workers, scheduler)
-    store = SweepDir.open(out, plan.identity, executor, workers) if out is not None else None
+    store = None
+    if out is not None:
+        store = SweepDir.open(out, plan.identity, executor, workers, _expected(plan))
+        if store.set_aside:
+            sys.stderr.write(f"repsim sweep: {store.set_aside}\n")
     done = store.done() if store is not None else set()
     pending = [t for t in plan.tasks if (t.point, t.rep) not in done]
     rows: list[Row] = []
@@ -263,7 +367,10 @@ def sweep(base_config: Any = None, vary: Mapping[str, Any] | None = None, reps: 
         with contextlib.closing(execute(pending, executor, workers, scheduler)) as results:
             for row in results:
                 if store is not None:
-                    store.append(row)
+                    try:
+                        store.append(row)
+                    except OSError as exc:
+                        raise _write_failed(store.path, exc, len(store.results.rows)) from None
                 else:
                     rows.append(row)
                 bar.update()
@@ -271,7 +378,11 @@ def sweep(base_config: Any = None, vary: Mapping[str, Any] | None = None, reps: 
     finally:
         bar.close(complete=status == "complete")
         if store is not None:
-            store.close(status)
+            try:
+                store.close(status)
+            except OSError as exc:
+                if status == "complete":  # else the first error is the one to tell
+                    raise _write_failed(store.path, exc, len(store.results.rows)) from None
     if store is None:
         return _frame(rows, plan.keys)
     return load_sweep(store.path)
@@ -287,6 +398,39 @@ def load_sweep(directory: str | Path) -> pd.DataFrame:
     if meta_path.exists():
         frame.attrs["vary"] = list(read_json(meta_path)["grid"]["vary"])
     return frame
+
+
+def foreign_rows(directory: str | Path) -> str:
+    """Rows of a sweep directory's ``results.csv`` that its ``meta.json`` sweep would not
+    have written (edited, copied in, duplicated), summarised in a few words; "" when every
+    row matches or the plan cannot be rebuilt here (a file it used is gone, say). Reads
+    only: a resumed sweep is what moves such rows aside."""
+    from sim.experiment.store import RESULTS_NAME
+    from sim.experiment.verify import check_rows, summary
+
+    directory = Path(directory)
+    try:
+        meta = read_json(directory / "meta.json")
+        grid = meta["grid"]
+        plan = plan_sweep(meta["base_config"], grid["vary"], grid["reps"], grid["zip"] or None,
+                          max_runs=max(grid["points"] * grid["reps"], 1))
+        schema = meta["columns"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+    data = (directory / RESULTS_NAME).read_bytes()
+    records = list(csv.reader(io.StringIO(data[: data.rfind(b"\n") + 1].decode(
+        errors="replace"))))
+    if not records:
+        return ""
+    columns = records[0]
+    rows = [dict(builtins.zip(columns, rec, strict=True)) for rec in records[1:]
+            if len(rec) == len(columns)]
+    _, aside = check_rows(columns, rows, schema, _expected(plan))
+    wrong_width = len(records) - 1 - len(rows)
+    parts = [summary(aside)] if aside else []
+    if wrong_width:
+        parts.append(f"{wrong_width} of the wrong width")
+    return ", ".join(parts)
 
 
 def failed(frame: pd.DataFrame) -> pd.DataFrame:

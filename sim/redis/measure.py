@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import selectors
+import signal
 import socket
+import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +42,7 @@ __all__ = [
     "pipeline_depths",
     "redis_client",
     "server_version",
+    "sigint_deferred",
 ]
 
 #: Seconds a single reply may take before the measurement gives up.
@@ -70,6 +73,35 @@ def server_version(address: tuple[str, int]) -> str:
         raise MeasureError(f"cannot reach Redis at {address[0]}:{address[1]}: {error}") from error
 
 
+@contextlib.contextmanager
+def _connection_kept(address: tuple[str, int]) -> Iterator[None]:
+    """Turn a connection the server dropped (killed with ``kill -9``, restarted, a network
+    cut: ``ConnectionResetError``, ``BrokenPipeError``...) into the one-line MeasureError."""
+    try:
+        yield
+    except OSError as error:
+        raise MeasureError(f"lost the connection to {address[0]}:{address[1]} "
+                           f"({error.strerror or error}): the server stopped or closed it"
+                           ) from error
+
+
+@contextlib.contextmanager
+def sigint_deferred() -> Iterator[None]:
+    """Hold Ctrl-C back while the block runs (clean-up of keys on the server), then raise
+    the KeyboardInterrupt it would have raised; a clean-up cut short would leave keys."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
+
+
 class _RawConnection:
     """One TCP connection that sends pre-packed bytes and reads a reply of known length.
 
@@ -77,6 +109,7 @@ class _RawConnection:
     """
 
     def __init__(self, address: tuple[str, int]) -> None:
+        self.where = f"{address[0]}:{address[1]}"
         try:
             self.sock = socket.create_connection(address, timeout=REPLY_TIMEOUT_S)
         except OSError as error:
@@ -103,7 +136,7 @@ class _RawConnection:
                 while got < want:
                     n = sock.recv_into(view[got:want])
                     if n == 0:
-                        raise MeasureError("the server closed the connection")
+                        raise MeasureError(f"the server at {self.where} closed the connection")
                     if got == 0 and self.buffer[0] == 45:  # b"-": an error reply
                         raise MeasureError(f"Redis replied with an error: {self.error_line(n)}")
                     got += n
@@ -125,13 +158,27 @@ class _RawConnection:
             while not data.endswith(b"\r\n"):
                 chunk = self.sock.recv(4096)
                 if not chunk:
-                    raise MeasureError("the server closed the connection")
+                    raise MeasureError(f"the server at {self.where} closed the connection")
                 data += chunk
         except TimeoutError as error:
             raise MeasureError(f"no complete reply within {REPLY_TIMEOUT_S:g}s") from error
         if data.startswith(b"-"):
             raise MeasureError(data[1:].strip().decode(errors="replace"))
         return data.strip()
+
+    def read_until_integer_reply(self, limit: int = 1 << 24) -> None:
+        """Read and drop whatever replies are pending until one ends in an integer reply
+        (``:N``, the reply of DEL; the loops' replies are ``+OK`` and bulk strings of
+        ``x``, which never end so)."""
+        data = b""
+        while not (data.endswith(b"\r\n") and data.rsplit(b"\r\n", 2)[-2].startswith(b":")):
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise MeasureError(f"the server at {self.where} closed the connection")
+            data = (data + chunk)[-64:]  # the tail is all the test needs
+            limit -= len(chunk)
+            if limit < 0:
+                raise MeasureError("no reply to DEL")
 
     def error_line(self, have: int) -> str:
         """The first line of an error reply whose first ``have`` bytes are in the buffer."""
@@ -163,16 +210,17 @@ def measure_ping(address: tuple[str, int], seconds: float = 0.5, max_pings: int 
     payload = Connection().pack_command("PING")[0]
     expected = b"+PONG\r\n"
     try:
-        conn.check(payload, expected)
-        samples: list[float] = []
-        clock = time.perf_counter
-        deadline = clock() + seconds
-        while len(samples) < max_pings:
-            t0 = clock()
-            if t0 >= deadline:
-                break
-            conn.roundtrip(payload, expected)
-            samples.append(clock() - t0)
+        with _connection_kept(address):
+            conn.check(payload, expected)
+            samples: list[float] = []
+            clock = time.perf_counter
+            deadline = clock() + seconds
+            while len(samples) < max_pings:
+                t0 = clock()
+                if t0 >= deadline:
+                    break
+                conn.roundtrip(payload, expected)
+                samples.append(clock() - t0)
     finally:
         conn.close()
     rtt = np.asarray(samples)
@@ -233,20 +281,23 @@ def measure_closed_loop(address: tuple[str, int], command: str, depth: int, clie
         for _ in keys:
             conns.append(_RawConnection(address))
         touched = True
-        try:  # GET needs the keys to hold the value
-            conns[0].call("MSET", *[x for key in keys for x in (key, value)])
-        except MeasureError as error:
-            raise MeasureError(f"cannot prepare keys on {address[0]}:{address[1]}: {error}") from error
-        for conn, key in zip(conns, keys, strict=True):
-            conn.message = _payload(command, key, depth, value)
-            conn.check(*conn.message)  # shape of the replies, and warm caches
-        latencies, window_s = _drive(conns, seconds)
+        with _connection_kept(address):
+            try:  # GET needs the keys to hold the value
+                conns[0].call("MSET", *[x for key in keys for x in (key, value)])
+            except MeasureError as error:
+                raise MeasureError(f"cannot prepare keys on {address[0]}:{address[1]}: "
+                                   f"{error}") from error
+            for conn, key in zip(conns, keys, strict=True):
+                conn.message = _payload(command, key, depth, value)
+                conn.check(*conn.message)  # shape of the replies, and warm caches
+            latencies, window_s = _drive(conns, seconds)
         measured = True
     finally:
-        if touched:
-            _delete(keys, conns[0] if measured else None, address)
-        for conn in conns:
-            conn.close()
+        with sigint_deferred():
+            if touched:
+                _delete(keys, conns, measured, address)
+            for conn in conns:
+                conn.close()
     if latencies.size == 0:
         raise MeasureError(f"no {command} message with depth {depth} completed within {seconds:g}s")
     return LoopPoint(command, depth, clients, int(latencies.size), window_s,
@@ -254,13 +305,28 @@ def measure_closed_loop(address: tuple[str, int], command: str, depth: int, clie
                      float(latencies.mean()))
 
 
-def _delete(keys: list[str], conn: _RawConnection | None, address: tuple[str, int]) -> None:
-    """Delete the measurement's keys on ``conn`` (idle, every reply read) or, when there is
-    none, on a connection of its own."""
-    if conn is not None:
+def _delete(keys: list[str], conns: list[_RawConnection], idle: bool,
+            address: tuple[str, int]) -> None:
+    """Delete the measurement's keys, whatever stopped it.
+
+    ``idle``: every reply was read, so one DEL on the first connection does it. Otherwise
+    (Ctrl-C, an error) commands may still be in flight on any connection, and a DEL sent on
+    another connection could run before them and be undone by a late SET: so each
+    connection deletes its own key after whatever it sent before (Redis runs one
+    connection's commands in order) and waits for that reply, and a DEL of them all on a
+    fresh connection covers connections that broke.
+    """
+    if idle:
         with contextlib.suppress(MeasureError, OSError):
-            conn.call("DEL", *keys)
+            conns[0].call("DEL", *keys)
             return
+    for conn, key in zip(conns, keys, strict=False):
+        with contextlib.suppress(MeasureError, OSError):
+            conn.sock.settimeout(1.0)  # a dead server must not hold Ctrl-C up for long
+            conn.sock.sendall(b"".join(Connection().pack_command("DEL", key)))
+    for conn in conns:
+        with contextlib.suppress(MeasureError, OSError):
+            conn.read_until_integer_reply()
     with contextlib.suppress(redis.RedisError, OSError):
         client = redis_client(address)
         client.delete(*keys)
@@ -296,7 +362,7 @@ def _drive(conns: list[_RawConnection], seconds: float) -> tuple[np.ndarray, flo
                 st = state[conn]
                 n = conn.sock.recv_into(st[2][st[0]:st[1]])
                 if n == 0:
-                    raise MeasureError("the server closed the connection")
+                    raise MeasureError(f"the server at {conn.where} closed the connection")
                 if st[0] == 0 and conn.buffer[0] == 45:  # b"-": an error reply
                     raise MeasureError(f"Redis replied with an error: {conn.error_line(n)}")
                 st[0] += n

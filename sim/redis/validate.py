@@ -43,7 +43,7 @@ from redis.connection import Connection
 
 from sim.config.schema import Config
 from sim.measure.metrics import LogHistogram, RatioBatchMeans
-from sim.redis.measure import REPLY_TIMEOUT_S, MeasureError, redis_client
+from sim.redis.measure import REPLY_TIMEOUT_S, MeasureError, redis_client, sigint_deferred
 from sim.redis.proxy import DelayProxy, DelayStats
 
 __all__ = [
@@ -247,12 +247,13 @@ def measure_real(master: tuple[str, int], replica: tuple[str, int], workload: Wo
         for thread in threads:
             if thread.ident is not None:
                 thread.join(timeout=2 * REPLY_TIMEOUT_S)
-        w_conn.disconnect()
-        r_conn.disconnect()
-        with contextlib.suppress(redis.RedisError, OSError):
-            client = redis_client(master)
-            client.delete(*names)
-            client.close()
+        with sigint_deferred():  # a second Ctrl-C must not cut the clean-up short
+            w_conn.disconnect()
+            r_conn.disconnect()
+            with contextlib.suppress(redis.RedisError, OSError):
+                client = redis_client(master)
+                client.delete(*names)
+                client.close()
     reads, stale, stale_upper, versions, newer, impossible = out["counts"]
     rate, lo, hi = out["stale"].estimate(clamp01=True)
     span = window[1] - window[0]
