@@ -38,3 +38,21 @@ class ConfigError(ValueError):
         if not self.key:
             return self.allowed
         return f"{self.key} = {echo(self.value)}: {self.allowed}"
+
+
+class OverloadError(RuntimeError):
+    """A node's queue outgrew ``run.max_queue``: the offered load exceeds what it can serve,
+    and simulating on would only eat memory. ``queue`` is the commands waiting (estimated
+    from the backlog of work and the mean cost of a command), ``time_s`` when it happened."""
+
+    def __init__(self, node: str, queue: float, backlog_s: float, time_s: float,
+                 limit: int) -> None:
+        self.node, self.queue, self.backlog_s, self.time_s, self.limit = (
+            node, queue, backlog_s, time_s, limit)
+        super().__init__(node, queue, backlog_s, time_s, limit)
+
+    def __str__(self) -> str:
+        return (f"{self.node} is overloaded: about {self.queue:,.0f} commands "
+                f"({self.backlog_s:.3g} s of work) were waiting at t = {self.time_s:.6g} s, "
+                f"more than run.max_queue = {self.limit:,}; lower the offered load (rates, "
+                f"clients, service times) or raise run.max_queue")

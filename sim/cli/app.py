@@ -20,6 +20,7 @@ from sim.cli.args import add_config_arguments
 from sim.cli.redis import register as _add_redis
 from sim.cli.trace import register as _add_trace
 from sim.config.schema import Config, ConfigError
+from sim.errors import OverloadError
 
 __all__ = ["SUBCOMMANDS", "build_parser", "main"]
 
@@ -119,6 +120,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         sys.stderr.write(f"{parser.prog}: error: {exc}\n")
         return 2
+    except OverloadError as exc:
+        sys.stderr.write(f"{parser.prog}: error: {exc}\n")
+        return 1
     except KeyboardInterrupt:  # Ctrl-C during a long run: no traceback, shell convention
         sys.stderr.write(f"{parser.prog}: interrupted\n")
         return 130

@@ -18,7 +18,7 @@ from sim.config.schema import Config
 from sim.model.cache import Cache
 from sim.model.client import Client
 from sim.model.cluster import Cluster, ResyncSettings
-from sim.model.kernel import Link
+from sim.model.kernel import Link, QueueLimit
 from sim.model.lag import LagMonitor
 from sim.model.master import Master
 from sim.model.records import Version
@@ -67,6 +67,10 @@ class Builder:
         """A no-argument sampler of ``dist`` drawing from the stream called ``name``."""
         return dist.sampler(self.streams.rng(name))
 
+    def _queue_limit(self, *costs) -> QueueLimit:
+        """``run.max_queue`` commands of the dearest kind this server runs (mean seconds)."""
+        return QueueLimit(self.config.run.max_queue, max(costs))
+
     def _down(self, node: str, latency) -> list[Link]:
         return [Link(self.sampler(latency, f"link.{node}->client{c}"))
                 for c in range(self.config.workload.clients)]
@@ -105,7 +109,8 @@ class Builder:
             rep.wait_replicas, rep.wait_timeout, rep.min_replicas_to_write,
             rep.min_replicas_max_lag,
             cache=cache if cache is not None and cch.on_write != "none" else None,
-            cluster=self.cluster, trace=trace)
+            cluster=self.cluster, trace=trace,
+            queue_limit=self._queue_limit(srv.service_time.mean + srv.batch_overhead.mean))
         for j in range(rep.replicas):
             name = f"replica{j}"
             replicas.append(Replica(
@@ -115,7 +120,7 @@ class Builder:
                 self.sampler(srv.replica_apply_time, f"server.{name}.apply"),
                 self.sampler(srv.batch_overhead, f"server.{name}.overhead"),
                 self.sampler(srv.service_time, f"server.{name}.service"), self.lag,
-                cluster=self.cluster, trace=trace))
+                cluster=self.cluster, trace=trace, queue_limit=self._replica_limit()))
 
         routers = [Router(rep.read_policy, replicas, self.streams.rng("routing"))]
         fill_policy = rep.read_policy if cch.fill_from == "read_policy" else cch.fill_from
@@ -137,6 +142,11 @@ class Builder:
             self.cluster.start(master, replicas, clients, routers, hosts)
         self.lag.start()
         return Nodes(master, replicas, cache, clients, workload, self.lag, self.cluster)
+
+    def _replica_limit(self) -> QueueLimit:
+        srv = self.config.server
+        return self._queue_limit(srv.service_time.mean + srv.batch_overhead.mean,
+                                 srv.replica_apply_time.mean)
 
     def _cluster(self) -> Cluster:
         cfg = self.config
@@ -182,7 +192,7 @@ class Builder:
             replica.arrived_offset, replica.down, replica.overhead, replica.service,
             rep.wait_replicas, rep.wait_timeout, rep.min_replicas_to_write,
             rep.min_replicas_max_lag, cache=old.cache, cluster=self.cluster, trace=self.trace,
-            busy_until=replica.busy_until)
+            busy_until=replica.busy_until, queue_limit=old.queue_limit)
 
     def rejoined(self, old: Master, office: Master, office_since_s: float) -> Replica:
         """The replica ``old``'s host becomes under ``office``: it holds the old master's
@@ -195,4 +205,5 @@ class Builder:
             old.down, self.sampler(self.config.server.replica_apply_time,
                                    f"server.{name}.apply"),
             old.overhead, old.service, self.lag, cluster=self.cluster, trace=self.trace,
-            arrived_offset=0, synced=False, missing_since=office_since_s, force_full=True)
+            arrived_offset=0, synced=False, missing_since=office_since_s, force_full=True,
+            queue_limit=self._replica_limit())

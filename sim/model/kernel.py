@@ -14,6 +14,8 @@ from typing import Any
 from simpy import Environment
 from simpy.events import NORMAL
 
+from sim.errors import OverloadError
+
 
 class Call:
     """An event that runs ``fn(event)`` when processed; the payload is ``event._value``.
@@ -98,3 +100,25 @@ def run_until(env: Environment, horizon_s: float) -> None:
             exc.__cause__ = event._value
             raise exc
     env._now = horizon_s
+
+
+class QueueLimit:
+    """The bound on a server's queue: ``commands`` at most, ``per_command_s`` the mean cost
+    of one (s). A FIFO server here is one ``busy_until`` float, so its queue is read as its
+    backlog of work: more than ``backlog_s`` = commands x per_command_s means the queue is
+    over the bound, and the run stops with :class:`~sim.errors.OverloadError`."""
+
+    __slots__ = ("commands", "per_command_s", "backlog_s")
+
+    def __init__(self, commands: int, per_command_s: float) -> None:
+        self.commands = commands
+        self.per_command_s = per_command_s
+        self.backlog_s = commands * per_command_s if per_command_s > 0 else float("inf")
+
+    @classmethod
+    def none(cls) -> QueueLimit:
+        return cls(0, 0.0)
+
+    def exceeded(self, node: str, backlog_s: float, now_s: float) -> None:
+        raise OverloadError(node, backlog_s / self.per_command_s, backlog_s, now_s,
+                            self.commands)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 
-from sim.model.kernel import Link, Payload
+from sim.model.kernel import Link, Payload, QueueLimit
 from sim.model.records import REFUSED, UNAVAILABLE, Failure, HeldReply, Op, Version, WaitGroup
 
 LOG_TRIM_AT = 4096  # write-log length at which the writes every replica has are forgotten
@@ -40,7 +40,7 @@ class Master:
                  down: list[Link], overhead: Callable[[], float], service: Callable[[], float],
                  wait_replicas: int, wait_timeout_s: float, min_replicas: int,
                  min_replicas_max_lag_s: float, cache=None, cluster=None, trace=None,
-                 busy_until: float = 0.0) -> None:
+                 busy_until: float = 0.0, queue_limit: QueueLimit | None = None) -> None:
         self.env = env
         self.at = at
         self.node_id = node_id
@@ -68,6 +68,8 @@ class Master:
         self.dead = False
         self.lost_from: int | None = None  # the promoted replica's offset, once deposed
         self.log: deque[Version] = deque()
+        self.queue_limit = queue_limit or QueueLimit.none()
+        self.backlog_limit_s = self.queue_limit.backlog_s
 
     def add_replica(self, replica) -> None:
         """``replica`` follows this master from now on (its acknowledgement clock starts)."""
@@ -112,6 +114,8 @@ class Master:
             else:
                 op.result = latest[op.key]
         self.busy_until = t
+        if t - now > self.backlog_limit_s:
+            self.queue_limit.exceeded(self.name, t - now, now)
         at(t, self._on_served, ops)
 
     def _admit(self, client, now: float) -> bool:

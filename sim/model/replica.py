@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 
-from sim.model.kernel import Link, Payload
+from sim.model.kernel import Link, Payload, QueueLimit
 from sim.model.records import UNAVAILABLE, Resync, StreamMessage, Version
 
 
@@ -34,7 +34,8 @@ class Replica:
                  link: Link, down: list[Link], apply_time: Callable[[], float],
                  overhead: Callable[[], float], service: Callable[[], float], lag,
                  cluster=None, trace=None, arrived_offset: int = 0, synced: bool = True,
-                 missing_since: float | None = None, force_full: bool = False) -> None:
+                 missing_since: float | None = None, force_full: bool = False,
+                 queue_limit: QueueLimit | None = None) -> None:
         self.env = env
         self.at = at
         self.node_id = node_id
@@ -61,6 +62,8 @@ class Replica:
         self.force_full = force_full  # the next resync must be full (its history diverged)
         self.retired = False
         self.successor = None
+        self.queue_limit = queue_limit or QueueLimit.none()
+        self.backlog_limit_s = self.queue_limit.backlog_s
         self.master = master
         self.sends_acks = master.wait_replicas > 0
         master.add_replica(self)
@@ -93,6 +96,8 @@ class Replica:
         start = self.busy_until if self.busy_until > now else now
         done = start + self.apply_time()
         self.busy_until = done
+        if done - now > self.backlog_limit_s:
+            self.queue_limit.exceeded(self.name, done - now, now)
         self.store[rec.key] = rec
         self.arrived_offset = rec.offset
         self.inflight.popleft()
@@ -128,6 +133,8 @@ class Replica:
             op.result = store[op.key]
             op.node = self
         self.busy_until = t
+        if t - now > self.backlog_limit_s:
+            self.queue_limit.exceeded(self.name, t - now, now)
         self.at(self.down[client.index].arrival(t), client.on_reply, ops)
 
     def _admit(self, client, ops, now: float) -> bool:
