@@ -47,7 +47,8 @@ class Recorder:
         self._read_latency_sum = self.read_latency_bm.num
         self._cache_reads = self.hit_bm.den
         self._hits = self.hit_bm.num
-        self._pending_reads: list[Op] = []
+        self._pending_reads: list[Op] = []  # cleared in place, never replaced
+        self.flush_at = FLUSH_AT
 
     @property
     def reads(self) -> int:
@@ -87,22 +88,26 @@ class Recorder:
         if len(reads) >= FLUSH_AT:
             self.flush()
 
+    def pending_reads(self) -> list[Op]:
+        """The list :meth:`read_done` appends to, for a caller that appends itself (the hot
+        path of a client); it must call :meth:`flush` once the list holds ``FLUSH_AT``."""
+        return self._pending_reads
+
     def flush(self, until_s: float | None = None) -> None:
         """Measure the reads kept since the last flush whose reply arrived before
         ``until_s`` (default: the simulated time now); the others wait for a later flush,
         or are dropped by the summary if the run ends first, like any reply in flight."""
-        ops = self._pending_reads
-        if not ops:
+        pending = self._pending_reads
+        if not pending:
             return
+        ops = pending[:]
+        pending.clear()  # in place: clients hold this list (see Client._read_done)
         cutoff = until_s if until_s is not None else (
             self.clock() if self.clock is not None else float("inf"))
         done = np.fromiter([op.done_s for op in ops], np.float64, len(ops))
         arrived = done < cutoff
-        if arrived.all():
-            self._pending_reads = []
-        else:
-            self._pending_reads = [op for op, ok in zip(ops, arrived.tolist(), strict=True)
-                                   if not ok]
+        if not arrived.all():
+            pending.extend(op for op, ok in zip(ops, arrived.tolist(), strict=True) if not ok)
             ops = [op for op, ok in zip(ops, arrived.tolist(), strict=True) if ok]
             done = done[arrived]
             if not ops:
@@ -199,7 +204,7 @@ class Recorder:
     def summary(self, max_lag_s: float | None) -> dict:
         """The metrics of docs/design.md section 5 (times in ms, rates as fractions)."""
         self.flush(self.horizon_s)
-        self._pending_reads = []  # replies still in flight at the end are not counted
+        self._pending_reads.clear()  # replies still in flight at the end are not counted
         window = self.horizon_s - self.t0
         reads, hits = self.reads, self.hits
         rate, lo, hi = self.stale_bm.estimate(clamp01=True)
