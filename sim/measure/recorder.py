@@ -114,15 +114,19 @@ class Recorder:
                 return
         t0 = self.t0
         self.completed += int(np.count_nonzero(done >= t0))
-        ops = [op for op in ops if op.issue_s >= t0]
         n = len(ops)
-        if not n:
-            return
         issue = np.fromiter([op.issue_s for op in ops], np.float64, n)
-        latency = np.fromiter([op.done_s for op in ops], np.float64, n) - issue
+        measured = issue >= t0
+        if not measured.all():
+            keep = measured.tolist()
+            ops = [op for op, ok in zip(ops, keep, strict=True) if ok]
+            issue, done = issue[measured], done[measured]
+            n = len(ops)
+            if not n:
+                return
+        latency = done - issue
         got = np.fromiter([op.result.number for op in ops], np.int64, n)
-        newest = [op.newest for op in ops]
-        want = np.fromiter([v.number for v in newest], np.int64, n)
+        want = np.fromiter([op.newest.number for op in ops], np.int64, n)
         self.read_latency.add_many(latency)
         b = ((issue - t0) * self._inv).astype(np.int64)
         nb = len(self._reads)
@@ -142,7 +146,7 @@ class Recorder:
                             and superseded < issue[i] else 0.0)
             self.staleness_age.add_many(ages)
         written = want > 0
-        commit = np.fromiter([v.commit_s for v in newest], np.float64, n)
+        commit = np.fromiter([op.newest.commit_s for op in ops], np.float64, n)
         self.tvis.add_many((issue - commit)[written], (got >= want)[written])
         self.ryw_violations += int(np.count_nonzero(
             got < np.fromiter([op.ryw_floor for op in ops], np.int64, n)))

@@ -46,13 +46,14 @@ class Cache:
         client = ops[0].client
         now = self.env._now
         entries = self.entries
+        capacity = self.capacity
         for op in ops:
             entry = entries.get(op.key)
             if entry is not None:
                 if entry[1] > now:
                     op.result = entry[0]
                     op.node = self
-                    if self.capacity:
+                    if capacity:
                         entries.move_to_end(op.key)
                     continue
                 del entries[op.key]

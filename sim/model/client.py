@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections import deque
+from collections import defaultdict, deque
 
 from sim.model.kernel import Link
-from sim.model.records import HIT, MISS, Failure, Op
+from sim.model.records import DIRECT, HIT, MISS, Failure, Op
 
 
 class Pending:
@@ -64,7 +64,8 @@ class Client:
         # Cache hits completed ahead of their reply's arrival: (arrival_s, key, version),
         # in arrival order (one FIFO link), folded into read_max once their time has come.
         self.arriving: deque[tuple[float, int, int]] = deque()
-        self.queues: dict = {}  # node -> ops waiting to leave (a Pending in linger mode)
+        self.queues: dict = {}  # linger mode: node -> the Pending batch waiting to leave
+        self.batch: defaultdict = defaultdict(list)  # closed mode: node -> ops of this batch
         self.on_batch_done = None  # closed loop: called when a reply completes the last op
         self.outstanding = 0
         self.submit = {"now": self._send_now, "linger": self._queue_linger,
@@ -84,15 +85,12 @@ class Client:
         arriving = self.arriving
         if arriving and arriving[0][0] <= now:
             self._arrived(now)
+        cache = self.cache
         op = Op(self, key, False, now, self.master.committed[key], self.acked.get(key, 0),
-                self.read_max.get(key, 0))
+                self.read_max.get(key, 0), DIRECT if cache is None else HIT)
         if self.trace is not None:
             self.trace("issue", now, node=self.name, key=key, write=False)
-        if self.cache is not None:
-            op.path = HIT
-            self.submit(op, self.cache)
-        else:
-            self.submit(op, self.route(self, key, now))
+        self.submit(op, cache if cache is not None else self.route(self, key, now))
 
     def write(self, key: int, now: float) -> None:
         if self.trace is not None:
@@ -109,18 +107,14 @@ class Client:
         self.send(node, [op])
 
     def _queue(self, op: Op, node) -> None:
-        queue = self.queues.get(node)
-        if queue is None:
-            self.queues[node] = [op]
-        else:
-            queue.append(op)
+        self.batch[node].append(op)
 
     def flush(self) -> None:
         """Send every non-empty queue as one message (closed mode)."""
-        queues = self.queues
-        if queues:
-            self.queues = {}
-            for node, ops in queues.items():
+        batch = self.batch
+        if batch:
+            self.batch = defaultdict(list)
+            for node, ops in batch.items():
                 self.send(node, ops)
 
     def _queue_linger(self, op: Op, node) -> None:
@@ -146,6 +140,28 @@ class Client:
         """Hits complete here; each miss goes on to the store chosen by ``cache.fill_from``."""
         now = self.env._now
         missed = False
+        if self.trace is None:
+            # _read_done inlined for the hits, which are most of a cached workload's reads.
+            read_max, reads, flush_at = self.read_max, self.reads_done, self.flush_at
+            for op in ev._value:
+                rec = op.result
+                if rec is not None:
+                    number = rec.number
+                    if number > read_max.get(op.key, 0):
+                        read_max[op.key] = number
+                    op.done_s = now
+                    reads.append(op)
+                    self.outstanding -= 1
+                else:
+                    op.path = MISS
+                    self.submit(op, self.fill_route(self, op.key, now))
+                    missed = True
+            if len(reads) >= flush_at:
+                self.recorder.flush()
+            if missed and self.submit == self._queue:
+                self.flush()
+            self._check_batch()
+            return
         for op in ev._value:
             if op.result is not None:
                 self._read_done(op, now)

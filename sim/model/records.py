@@ -67,7 +67,7 @@ class Op:
                  "result", "path", "node", "done_s")
 
     def __init__(self, client, key: int, write: bool, issue_s: float, newest: Version,
-                 ryw_floor: int, mono_floor: int) -> None:
+                 ryw_floor: int, mono_floor: int, path: int = DIRECT) -> None:
         self.client = client
         self.key = key
         self.write = write
@@ -75,8 +75,8 @@ class Op:
         self.newest = newest
         self.ryw_floor = ryw_floor
         self.mono_floor = mono_floor
+        self.path = path
         self.result: Version | Failure | None = None
-        self.path = DIRECT
         self.node = None
 
 
