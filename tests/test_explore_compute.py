@@ -155,3 +155,36 @@ def test_runner_reports_a_failure_of_the_newest_request():
     assert runner.wait(10)
     runner.close()
     assert [str(f) for f in failures] == ["boom"]
+
+
+def test_explore_without_panel_is_one_line(monkeypatch, capsys):
+    import importlib.util
+
+    from sim.cli import main
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *args: None if name == "panel" else real(name, *args))
+    assert main(["explore", "--no-browser"]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "repsim: error: explore needs Panel: pip install 'repsim[explore]' (make demo installs it)"]
+
+
+def test_a_zero_delay_draws_its_closed_forms():
+    outcome = evaluate(Settings.default().replace(delay_kind="exp", delay_ms=0.0, cache=False))
+    assert not outcome.error and outcome.summary["stale_read_rate"] == 0.0
+    assert outcome.theory["tvis"].applies and "tvis" in outcome.images
+
+
+def test_a_window_too_busy_to_trace_is_halved_until_it_fits(monkeypatch):
+    from sim.explore import compute
+
+    settings = Settings.default()
+    config = settings.config()
+    whole_run = (0.0, config.run.duration)
+    with pytest.raises(sim.ConfigError):
+        sim.trace(config, keys=[0], window=whole_run)
+    monkeypatch.setattr(compute, "trace_window", lambda config: whole_run)
+    outcome = evaluate(settings, draw=False)
+    assert not outcome.error and outcome.trace_note.startswith("key 0, 0 to ")

@@ -56,7 +56,8 @@ def stale_vs_write_rate(write_rate: float, rate: float | None, ci: Sequence[Any]
     ax.set_ylabel("stale-read rate")
     ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}" if top >= 0.1 else f"{v:.1%}")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small", loc="upper left")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize="small", loc="upper left")
     if not theory.applies:
         ax.set_title("no closed form for these settings (see the caption)", fontsize="small",
                      loc="left")

@@ -29,8 +29,8 @@ LOGNORMAL_SIGMA = 1.0  # a moderate tail: p99 about 10 times the median
 PARETO_ALPHA = 2.5  # heavy tail with a finite variance (as in the README's examples)
 
 RUN_SECONDS = 3.0  # simulated seconds of one run: a few thousand reads even at low rates
-OPS_PER_RUN = 150_000  # bound on the commands of one run, so that a rerun takes about 1 s
-MIN_RUN_SECONDS = 0.5
+OPS_PER_RUN = 80_000  # bound on the commands of one run, so that a rerun takes about 1 s
+MIN_RUN_SECONDS = 0.25
 WARMUP_SHARE = 0.1  # of the run, before measuring starts
 AFTER_FAILOVER_S = 0.3  # simulated time kept after a failover, to see the new master work
 

@@ -122,7 +122,7 @@ def t_visibility_fn(config) -> Theory:
     if why:
         return Theory(why_not=why)
     offset = config.network.client_latency.mean
-    if delay.kind == "constant":
+    if delay.kind == "constant" or delay.mean == 0:
         return Theory(fn=lambda t: analytic.t_visibility_constant_delay(
             t, delay.mean, read_offset_s=offset), formula="1 once t + δ ≥ d")
     writes = config.workload.write_rate
