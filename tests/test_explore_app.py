@@ -3,16 +3,13 @@ HTTP on loopback. Needs Panel (``repsim[explore]``, in the dev dependencies)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
 pytest.importorskip("panel", reason="the explore page needs Panel: pip install 'repsim[explore]'")
 
 from sim.explore.app import CUSTOM, ExploreApp  # noqa: E402 - after the skip
 from sim.explore.presets import PRESETS  # noqa: E402
-from tests.explore_server import ROOT, explore_server, get  # noqa: E402
+from tests.explore_server import explore_server, get  # noqa: E402
 from tests.redis_servers import free_port  # noqa: E402
 
 WAIT_S = 60.0  # a rerun takes about a second; a loaded machine may take longer
@@ -92,16 +89,16 @@ def test_the_server_answers_on_loopback():
     assert "https://" not in page and "http://" not in page
 
 
-def test_a_port_in_use_is_one_line():
+def test_a_port_in_use_is_one_line(capsys):
     import socket
+
+    from sim.cli import main
 
     port = free_port()
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", port))
         taken.listen()
-        done = subprocess.run([sys.executable, "-m", "sim", "explore", "--no-browser",
-                               "--port", str(port)], cwd=ROOT, capture_output=True, text=True,
-                              timeout=120)
-    assert done.returncode == 2
-    assert done.stderr.strip().splitlines() == [
+        assert main(["explore", "--no-browser", "--port", str(port)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.splitlines() == [
         f"repsim: error: --port = {port}: in use; choose another port, or 0 for a free one"]

@@ -28,17 +28,18 @@ def _cmd_explore(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("panel") is None:
         return _fail("explore needs Panel: pip install 'repsim[explore]' "
                      "(make demo installs it)")
-    from sim.explore.serve import HOST, free_port, serve
+    from sim.explore.serve import HOST, free_port, make_server, run
 
     port = args.port or free_port()
-    sys.stdout.write(f"repsim explore: serving http://{HOST}:{port}/ (Ctrl-C to stop)\n")
-    sys.stdout.flush()
     try:
-        serve(port, open_browser=not args.no_browser)
+        server = make_server(port, open_browser=not args.no_browser)
     except OSError as error:
         if error.errno == errno.EADDRINUSE:
             return _fail(f"--port = {port}: in use; choose another port, or 0 for a free one")
         raise
+    sys.stdout.write(f"repsim explore: serving http://{HOST}:{port}/ (Ctrl-C to stop)\n")
+    sys.stdout.flush()
+    run(server)
     return 0
 
 

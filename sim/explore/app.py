@@ -58,7 +58,7 @@ class ExploreApp:
     def __init__(self, settings: Settings | None = None) -> None:
         self.outcome: Outcome | None = None
         self.error = ""
-        self._doc = pn.state.curdoc if pn.state.curdoc is not None else None
+        self._doc = pn.state.curdoc  # None outside a server session (tests)
         self._muted = False
         self._history: dict[Settings, list[tuple[float, float]]] = {}
         self.runner = LatestRunner(self._work, self._deliver, self._fail)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import socket
 
-__all__ = ["HOST", "free_port", "make_server", "serve"]
+__all__ = ["HOST", "free_port", "make_server", "run"]
 
 HOST = "127.0.0.1"
 TITLE = "repsim explore"
@@ -19,7 +19,8 @@ def free_port() -> int:
 
 
 def make_server(port: int, open_browser: bool = False):
-    """A Panel (Bokeh) server for the page on HOST:``port``, not yet started.
+    """A Panel (Bokeh) server for the page on HOST:``port``, bound but not yet started
+    (OSError when the port is taken).
 
     Every browser session gets its own page (:func:`sim.explore.app.create`); only pages
     loaded from this host and port may open the page's websocket."""
@@ -32,9 +33,8 @@ def make_server(port: int, open_browser: bool = False):
         title=TITLE, verbose=False, websocket_origin=[f"{HOST}:{port}", f"localhost:{port}"])
 
 
-def serve(port: int, open_browser: bool = False) -> None:
-    """Serve until interrupted (Ctrl-C)."""
-    server = make_server(port, open_browser)  # opens the browser once the loop runs
+def run(server) -> None:
+    """Serve until interrupted (Ctrl-C); a browser opens once the loop runs, if asked."""
     server.start()
     try:
         server.io_loop.start()

@@ -101,10 +101,14 @@ def stale_rate_fn(config) -> Theory:
     if share < 1.0:
         formula += f", × {share:.2g} of reads at a replica"
 
+    # Keys of equal popularity have equal rates: one evaluation per distinct share.
+    shares, counts = np.unique(p, return_counts=True)
+
     def fn(write_rate: float) -> float:
         if write_rate <= 0:
             return 0.0
-        return share * float(sum(pk * per_key(write_rate, pk) for pk in p))
+        return share * float(sum(n * pk * per_key(write_rate, pk)
+                                 for pk, n in zip(shares, counts, strict=True)))
 
     return Theory(fn=fn, formula=formula)
 
