@@ -41,11 +41,11 @@ _PRESETS = [
         "a write of its key: with writes at λ per key, 1 − e^(−λd) of the time. Move the "
         "write rate and watch the red point follow the curve; double the delay instead and "
         "you get the same as doubling the write rate. Then pick the read-your-writes policy.")),
-    Preset("Token store (SET ... EX)", {
+    Preset("Token store (SETEX)", {
         "cache": False, "keys": 1000, "zipf_s": 0.0, "read_rate": 5000.0,
         "write_rate": 500.0, "delay_kind": "exp", "delay_ms": 5.0, "read_policy": "replicas"}, (
         "Notebook 07: each key is one user's refresh token, stored at the master with "
-        "SET ... EX 604800 (a 7-day TTL); a write is a logout, a read a token check at a "
+        "SETEX (SET ... EX 604800, a 7-day TTL); a write is a logout, a read a token check at a "
         "replica. A stale read is a revoked token still accepted. The t-visibility curve "
         "says how likely a check t ms after the logout still accepts the old token. The "
         "7-day TTL bounds nothing: try WAIT 2, or the master read policy.")),
