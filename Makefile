@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-full bench lint clean
+.PHONY: demo explore test test-full bench lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -13,6 +13,10 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(VENV)/bin/repsim demo
+
+# The teaching page on http://127.0.0.1:5006/ (the dev install includes repsim[explore]).
+explore: $(STAMP)
+	$(VENV)/bin/repsim explore
 
 test: $(STAMP)
 	$(PY) -m ruff check sim tests benchmarks

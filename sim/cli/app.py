@@ -17,6 +17,7 @@ from typing import Any
 from sim.analysis.report import format_summary, to_json
 from sim.cli import sweep as sweep_cli
 from sim.cli.args import add_config_arguments
+from sim.cli.explore import register as _add_explore
 from sim.cli.redis import register as _add_redis
 from sim.cli.trace import register as _add_trace
 from sim.config.schema import Config, ConfigError
@@ -93,7 +94,7 @@ def _add_demo(subparsers: Any) -> None:
 
 # The one place subcommands are registered, in the order `repsim --help` lists them.
 SUBCOMMANDS: list[Callable[[Any], None]] = [
-    _add_run, sweep_cli.register, _add_demo, _add_trace, _add_redis]
+    _add_run, sweep_cli.register, _add_demo, _add_trace, _add_redis, _add_explore]
 
 
 def build_parser() -> argparse.ArgumentParser:

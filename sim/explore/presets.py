@@ -1,0 +1,70 @@
+"""The notebooks' stories as starting points for the explore page.
+
+Each preset is the defaults plus a few changes, with a caption that tells the student what to
+look at and what to move next. The settings follow the notebooks they come from, shortened
+to the page's few-second runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sim.explore.settings import Settings
+
+__all__ = ["PRESETS", "Preset"]
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named story: ``changes`` to :meth:`Settings.default` and the ``story`` to read."""
+
+    name: str
+    changes: dict[str, Any]
+    story: str
+
+    def settings(self) -> Settings:
+        return Settings.default().replace(**self.changes)
+
+
+_PRESETS = [
+    Preset("repsim's defaults", {}, (
+        "9,000 reads and 1,000 writes a second on 1,000 keys, two replicas 1 ms behind, and a "
+        "cache that keeps every entry for 1 s. Most stale reads here are the cache's: an entry "
+        "lives its whole TTL whatever happens to the key. Switch the cache off and the "
+        "stale-read rate falls to what replication alone costs.")),
+    Preset("A replica read right after a write", {
+        "cache": False, "keys": 100, "zipf_s": 0.0, "delay_kind": "constant", "delay_ms": 5.0,
+        "read_policy": "replicas"}, (
+        "Notebook 02: 100 equally popular keys, reads from a random replica, a constant 5 ms "
+        "replication delay. A read is stale when it reaches a replica less than 5 ms after "
+        "a write of its key: with writes at λ per key, 1 − e^(−λd) of the time. Move the "
+        "write rate and watch the red point follow the curve; double the delay instead and "
+        "you get the same as doubling the write rate. Then pick the read-your-writes policy.")),
+    Preset("Token store (SETEX)", {
+        "cache": False, "keys": 1000, "zipf_s": 0.0, "read_rate": 5000.0,
+        "write_rate": 500.0, "delay_kind": "exp", "delay_ms": 5.0, "read_policy": "replicas"}, (
+        "Notebook 07: each key is one user's refresh token, stored at the master with "
+        "SETEX (SET ... EX 604800, a 7-day TTL); a write is a logout, a read a token check at a "
+        "replica. A stale read is a revoked token still accepted. The t-visibility curve "
+        "says how likely a check t ms after the logout still accepts the old token. The "
+        "7-day TTL bounds nothing: try WAIT 2, or the master read policy.")),
+    Preset("The cache that hides a lagging replica", {
+        "cache": True, "ttl_ms": 250.0, "on_write": "invalidate", "delay_kind": "exp",
+        "delay_ms": 20.0, "read_policy": "replicas"}, (
+        "Notebook 03: the replicas lag 20 ms, but reads hit the cache almost always, so read "
+        "latency looks excellent. Writes invalidate the cache entry; the next read misses, "
+        "reads a replica that has not applied the write yet, and puts the old value back in "
+        "the cache for the whole TTL. Compare on_write = update, a shorter TTL, or the cache "
+        "off.")),
+    Preset("The crash that loses acknowledged writes", {
+        "cache": False, "read_rate": 1000.0, "write_rate": 1000.0, "delay_kind": "constant",
+        "delay_ms": 20.0, "crash": True, "crash_at_s": 1.0, "failover_ms": 500.0}, (
+        "Notebook 06: the master crashes at 1 s; 0.5 s later Sentinel promotes the replica "
+        "furthest ahead. Writes committed in the last 20 ms before the crash had not reached "
+        "any replica: those already acknowledged to their client are lost, W (d − L) on "
+        "average. Until the failover every write fails. Set WAIT to 1: nothing "
+        "acknowledged is lost, and each write waits a replication delay longer.")),
+]
+
+PRESETS: dict[str, Preset] = {preset.name: preset for preset in _PRESETS}
