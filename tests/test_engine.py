@@ -128,3 +128,21 @@ def test_no_replicas_means_no_lag_and_no_staleness():
                          "cache.enabled": False, "run.duration": 1.0})).summary
     assert s["replication_lag_ms"]["max"] is None
     assert s["stale_reads"] == 0
+
+
+def test_a_large_key_space_costs_only_the_keys_touched():
+    r = sim_simulate_keep({"workload.keys": 1_000_000, "run.duration": 0.5, "run.warmup": 0.1,
+                           "workload.key_distribution": "uniform"})
+    model, writes = r.model, r.model.fault_stats.acked_writes
+    assert 0 < len(model.master.committed) <= writes + 10  # the writes in flight at the end
+    assert all(len(replica.store) <= len(model.master.committed) for replica in model.replicas)
+    # A key never written reads as one shared version 0 on every node.
+    never = next(k for k in range(1_000_000) if k not in model.master.committed)
+    assert model.master.committed[never] is model.replicas[0].store[never]
+    assert model.master.committed[never].number == 0
+
+
+def sim_simulate_keep(overrides):
+    from sim import simulate
+
+    return simulate(config(overrides), keep_model=True)

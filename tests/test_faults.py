@@ -170,7 +170,7 @@ def test_a_disconnect_within_the_backlog_resyncs_partially_and_a_longer_one_full
     # Both caught up again: every version committed well before the end reached them.
     model = result.model
     for replica in model.replicas:
-        for key, rec in enumerate(model.master.committed):
+        for key, rec in model.master.committed.items():
             if rec.commit_s < 2.9:
                 assert replica.store[key].number >= rec.number
     _, kinds = _resyncs({**base, "replication.backlog_size": "1mb"})

@@ -9,7 +9,7 @@ import pytest
 
 SIM = Path(__file__).resolve().parent.parent / "sim"
 LAYERS = ["errors", "config", "model", "measure", "analysis", "engine", "plot", "experiment",
-          "redis", "cli"]
+          "explore", "redis", "cli"]
 
 
 def layer(module: str) -> int | None:

@@ -21,7 +21,7 @@ from sim.model.cluster import Cluster, ResyncSettings
 from sim.model.kernel import Link, QueueLimit
 from sim.model.lag import LagMonitor
 from sim.model.master import Master
-from sim.model.records import Version
+from sim.model.records import Keyspace
 from sim.model.replica import Replica
 from sim.model.routing import Router
 from sim.model.streams import (
@@ -102,7 +102,7 @@ class Builder:
                           self._down("cache", cch.latency), trace,
                           direct_hits=pipeline == "now" and trace is None)
         master = Master(
-            env, at, 0, "master", [Version(k, 0, 0.0, 0) for k in range(wl.keys)], 0,
+            env, at, 0, "master", Keyspace({}), 0,
             self._down("master", net.client_latency),
             self.sampler(srv.batch_overhead, "server.master.overhead"),
             self.sampler(srv.service_time, "server.master.service"),
@@ -114,7 +114,7 @@ class Builder:
         for j in range(rep.replicas):
             name = f"replica{j}"
             replicas.append(Replica(
-                env, at, 1 + j, name, master, list(master.committed),
+                env, at, 1 + j, name, master, master.committed.copy(),
                 Link(self.sampler(rep.delay, f"link.master->{name}")),
                 self._down(name, net.client_latency),
                 self.sampler(srv.replica_apply_time, f"server.{name}.apply"),
@@ -188,7 +188,7 @@ class Builder:
         any new command, which ``busy_until`` carries over."""
         rep = self.config.replication
         return Master(
-            self.env, self.at, replica.node_id, replica.name, list(replica.store),
+            self.env, self.at, replica.node_id, replica.name, replica.store.copy(),
             replica.arrived_offset, replica.down, replica.overhead, replica.service,
             rep.wait_replicas, rep.wait_timeout, rep.min_replicas_to_write,
             rep.min_replicas_max_lag, cache=old.cache, cluster=self.cluster, trace=self.trace,
@@ -200,7 +200,7 @@ class Builder:
         offset in its stream yet, and needs a full resync (the cluster connects it)."""
         name = old.name
         return Replica(
-            self.env, self.at, old.node_id, name, office, list(old.committed),
+            self.env, self.at, old.node_id, name, office, old.committed.copy(),
             Link(self.sampler(self.config.replication.delay, f"link.{office.name}->{name}")),
             old.down, self.sampler(self.config.server.replica_apply_time,
                                    f"server.{name}.apply"),

@@ -6,7 +6,16 @@ from collections import deque
 from collections.abc import Callable
 
 from sim.model.kernel import Link, Payload, QueueLimit
-from sim.model.records import REFUSED, UNAVAILABLE, Failure, HeldReply, Op, Version, WaitGroup
+from sim.model.records import (
+    REFUSED,
+    UNAVAILABLE,
+    Failure,
+    HeldReply,
+    Keyspace,
+    Op,
+    Version,
+    WaitGroup,
+)
 
 LOG_TRIM_AT = 4096  # write-log length at which the writes every replica has are forgotten
 
@@ -36,7 +45,7 @@ class Master:
     carries the promoted host's thread over.
     """
 
-    def __init__(self, env, at, node_id: int, name: str, committed: list[Version], offset: int,
+    def __init__(self, env, at, node_id: int, name: str, committed: Keyspace, offset: int,
                  down: list[Link], overhead: Callable[[], float], service: Callable[[], float],
                  wait_replicas: int, wait_timeout_s: float, min_replicas: int,
                  min_replicas_max_lag_s: float, cache=None, cluster=None, trace=None,
@@ -46,7 +55,7 @@ class Master:
         self.node_id = node_id
         self.name = name
         self.committed = committed
-        self.latest = list(committed)
+        self.latest = committed.copy()
         self.offset = offset  # replication offset of the newest write enqueued
         self.commit_offset = offset  # of the newest write committed
         self.down = down  # master -> client links, by client index

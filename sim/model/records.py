@@ -31,6 +31,35 @@ class Version:
         self.acked = False
 
 
+class Keyspace(dict):
+    """A node's data: key -> its Version, holding only the keys that were ever written.
+
+    A key never written reads as its version 0, one object per key shared by every node's
+    keyspace (``initial``, made on first use), so that superseding it at the master is seen
+    wherever it is held. A million keys cost what the keys touched cost.
+    """
+
+    __slots__ = ("initial",)
+
+    def __init__(self, initial: dict[int, Version], *args) -> None:
+        super().__init__(*args)
+        self.initial = initial
+
+    def __missing__(self, key: int) -> Version:
+        version = self.initial.get(key)
+        if version is None:
+            version = self.initial[key] = Version(key, 0, 0.0, 0)
+        return version
+
+    def copy(self) -> Keyspace:
+        return Keyspace(self.initial, self)
+
+    def replace(self, other: Keyspace) -> None:
+        """Become a copy of ``other`` (a full resync)."""
+        self.clear()
+        self.update(other)
+
+
 class Failure:
     """An error reply in place of a result: ``kind`` is ``"unavailable"`` (the node is down,
     cut off, or a replica without data refusing reads) or ``"refused"`` (the master refused a
@@ -122,7 +151,7 @@ class Resync:
 
     __slots__ = ("epoch", "snapshot", "offset", "cost_s", "kind", "started_s", "acked_upto")
 
-    def __init__(self, epoch: int, snapshot: list[Version], offset: int, cost_s: float,
+    def __init__(self, epoch: int, snapshot: Keyspace, offset: int, cost_s: float,
                  kind: str, started_s: float, acked_upto: int) -> None:
         self.epoch = epoch
         self.snapshot = snapshot

@@ -6,7 +6,7 @@ from collections import deque
 from collections.abc import Callable
 
 from sim.model.kernel import Link, Payload, QueueLimit
-from sim.model.records import UNAVAILABLE, Resync, StreamMessage, Version
+from sim.model.records import UNAVAILABLE, Keyspace, Resync, StreamMessage, Version
 
 
 class Replica:
@@ -30,7 +30,7 @@ class Replica:
     A promoted replica is ``retired``; messages still reaching it go to its ``successor``.
     """
 
-    def __init__(self, env, at, node_id: int, name: str, master, store: list[Version],
+    def __init__(self, env, at, node_id: int, name: str, master, store: Keyspace,
                  link: Link, down: list[Link], apply_time: Callable[[], float],
                  overhead: Callable[[], float], service: Callable[[], float], lag,
                  cluster=None, trace=None, arrived_offset: int = 0, synced: bool = True,
@@ -237,7 +237,7 @@ class Replica:
         # The writes it already applied (or will: they had arrived) are acknowledged by the
         # stream; after a diverged history (``full`` forced) none of this master's are.
         acked_upto = -1 if full else self.arrived_offset
-        self.at(arrive, self._on_resync, Resync(self.epoch, list(master.committed),
+        self.at(arrive, self._on_resync, Resync(self.epoch, master.committed.copy(),
                                                 master.commit_offset, cost, kind, now,
                                                 acked_upto))
         return kind
@@ -251,7 +251,7 @@ class Replica:
         start = self.busy_until if self.busy_until > now else now
         done = start + resync.cost_s
         self.busy_until = done
-        self.store[:] = resync.snapshot
+        self.store.replace(resync.snapshot)
         self.arrived_offset = resync.offset
         self.synced = True
         # Until ``done`` the replica lags by everything it missed: one pseudo-write marks it.
