@@ -97,3 +97,12 @@ def test_repsim_run_shows_progress_on_a_terminal_only(monkeypatch, capsys):
     assert "s simulated" in capsys.readouterr().err
     assert app.main([*argv, "--quiet"]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_the_text_report_says_which_stop_applied():
+    from sim.analysis.report import format_summary
+
+    cfg = config({"cache.enabled": False, "run.duration": 0.5, "run.warmup": 0.1,
+                  "run.target_rel_ci": 1e-6, "run.max_duration": 1.0})
+    text = format_summary(simulate(cfg).summary)
+    assert "Precision" in text and "max duration" in text

@@ -123,6 +123,15 @@ def format_summary(summary: Mapping[str, Any]) -> str:
     )
     if _faults_configured(summary):
         lines += _fault_lines(summary)
+    precision = g("precision")
+    if precision:
+        lines.append("Precision")
+        lines.append(_row("target (95% CI, relative)", format_percent(precision["target_rel_ci"])))
+        lines.append(_row("stopped by", str(precision["stopped_by"]).replace("_", " ")))
+        lines.append(_row("simulated (s)", format_number(precision["simulated_duration_s"], 4)))
+        for label, key in (("stale-read rate (+-)", "stale_read_rate_rel_ci"),
+                           ("mean read latency (+-)", "read_latency_mean_rel_ci")):
+            lines.append(_row(label, format_percent(precision[key])))
     return "\n".join(lines)
 
 
