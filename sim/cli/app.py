@@ -12,6 +12,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from sim.analysis.report import format_summary, to_json
@@ -20,9 +21,12 @@ from sim.cli.args import add_config_arguments
 from sim.cli.redis import register as _add_redis
 from sim.cli.trace import register as _add_trace
 from sim.config.schema import Config, ConfigError
+from sim.provenance import creator, git_commit, provenance, version
 
 __all__ = ["SUBCOMMANDS", "build_parser", "main"]
 
+SUMMARY_NAME = "summary.json"
+CONFIG_NAME = "config.toml"
 
 
 def _simulate(config: Config) -> dict[str, Any]:
@@ -38,9 +42,48 @@ def _write(text: str) -> None:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     config = Config.load(args.config, args.overrides)
-    summary = _simulate(config)
+    out = Path(args.out) if args.out else None
+    if out is not None and out.exists() and not out.is_dir():
+        raise ConfigError("--out", str(out), "a directory (this is a file)")
+    # Provenance after the metrics, so that every key of the contract keeps its place.
+    summary = {**_simulate(config), **provenance()}
+    if out is not None:
+        _save_run(out, summary, config)
     _write(to_json(summary) if args.json else format_summary(summary))
     return 0
+
+
+def _save_run(out: Path, summary: dict[str, Any], config: Config) -> None:
+    """``out/summary.json`` and ``out/config.toml`` (the resolved configuration, which
+    ``repsim run out/config.toml`` reruns), each written atomically."""
+    from sim.experiment.store import write_atomic
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        header = f"# {creator()}: the resolved configuration of {SUMMARY_NAME}\n"
+        write_atomic(out / SUMMARY_NAME, (to_json(summary) + "\n").encode())
+        write_atomic(out / CONFIG_NAME, (header + config.to_toml()).encode())
+    except OSError as exc:
+        raise ConfigError("--out", str(out),
+                          f"a directory this user can write to ({exc.strerror or exc})") from None
+
+
+def _cmd_config_show(args: argparse.Namespace) -> int:
+    _write(Config.load(args.config, args.overrides).to_toml())
+    return 0
+
+
+def _add_config(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "config", help="show the full resolved configuration as TOML",
+        description="Configuration tools. `repsim config show [CONFIG.toml] [--set K=V ...]` "
+                    "prints every key with the value a run would use (defaults filled in, "
+                    "overrides applied) as TOML that `repsim run` reads back.")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    show = actions.add_parser("show", help="print the resolved configuration as TOML",
+                              description="Print the resolved configuration as TOML.")
+    add_config_arguments(show)
+    show.set_defaults(handler=_cmd_config_show)
 
 
 def _add_run(subparsers: Any) -> None:
@@ -49,6 +92,9 @@ def _add_run(subparsers: Any) -> None:
     add_config_arguments(parser)
     parser.add_argument("--json", action="store_true",
                         help="print the summary as one JSON object (times in ms, rates as fractions)")
+    parser.add_argument("--out", metavar="DIR",
+                        help=f"also write DIR/{SUMMARY_NAME} (the JSON summary) and "
+                        f"DIR/{CONFIG_NAME} (the resolved configuration)")
     parser.set_defaults(handler=_cmd_run)
 
 
@@ -62,7 +108,21 @@ def _add_demo(subparsers: Any) -> None:
 
 # The one place subcommands are registered, in the order `repsim --help` lists them.
 SUBCOMMANDS: list[Callable[[Any], None]] = [
-    _add_run, sweep_cli.register, _add_demo, _add_trace, _add_redis]
+    _add_run, sweep_cli.register, _add_demo, _add_trace, _add_config, _add_redis]
+
+
+class _VersionAction(argparse.Action):
+    """``repsim --version``: the version and, in a git checkout, the commit (looked up only
+    when asked, so other commands do not run git)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="print the version (and git commit) and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
+        commit = git_commit()
+        _write(f"{parser.prog} {version()}" + (f" (git {commit})" if commit else ""))
+        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="repsim",
         description="Discrete-event simulator of Redis-style replication and caching.",
     )
+    parser.add_argument("--version", action=_VersionAction)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for add in SUBCOMMANDS:
         add(subparsers)

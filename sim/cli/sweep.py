@@ -20,8 +20,8 @@ import pandas as pd
 from sim.cli.args import add_config_arguments
 from sim.errors import ConfigError
 from sim.experiment.executors import EXECUTORS
-from sim.experiment.store import META_NAME, RESULTS_NAME
-from sim.experiment.sweep import load_sweep, plan_sweep, sweep
+from sim.experiment.store import META_NAME, PARQUET_NAME, RESULTS_NAME
+from sim.experiment.sweep import FORMATS, check_formats, load_sweep, plan_sweep, sweep
 
 __all__ = ["register", "demo", "cmd_demo", "parse_vary", "default_plots"]
 
@@ -75,11 +75,13 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     base = Config.load(args.config, args.overrides)
     vary = parse_vary(args.vary)
     plan = plan_sweep(base, vary, args.reps, args.zip or None)
+    formats = ["csv"] if args.format == "csv" else ["csv", args.format]
+    check_formats(formats)
     out = Path(args.out) if args.out else _default_out(plan.identity)
     try:
         df = sweep(base, vary, reps=args.reps, zip=args.zip or None, out=out,
                    executor=args.executor, scheduler=args.scheduler, workers=args.workers,
-                   progress=not args.quiet)
+                   progress=not args.quiet, formats=formats)
     except KeyboardInterrupt:
         sys.stderr.write(f"repsim sweep: interrupted; the runs finished so far are in {out}; "
                          "rerun the same command to resume\n")
@@ -91,6 +93,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     if table:
         _write(table)
     _write(f"results: {out / RESULTS_NAME}")
+    if "parquet" in formats:
+        _write(f"results: {out / PARQUET_NAME}")
     _write(f"meta:    {out / META_NAME}")
     if not args.no_plot:
         for path in default_plots(df, out, list(plan.keys)):
@@ -152,6 +156,10 @@ def add_sweep(subparsers: Any) -> None:
                         "dask; without it a local cluster is started)")
     parser.add_argument("--workers", type=int, metavar="N",
                         help="worker processes (default: one per core)")
+    parser.add_argument("--format", choices=FORMATS, default="csv",
+                        help="csv (default): DIR/results.csv only; parquet: also "
+                        "DIR/results.parquet, with a numeric seconds column beside each "
+                        "duration (needs pyarrow: pip install 'repsim[parquet]')")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     parser.add_argument("--no-plot", action="store_true", help="do not write the default plot")
     parser.set_defaults(handler=_cmd_sweep)

@@ -85,4 +85,6 @@ def plot_fault_study(path: str | Path, seeds: int = 20) -> None:
     right.set(xlabel="min_replicas_max_lag (s)", ylabel="lost acknowledged writes",
               title="(b) 10 s partition: master + 2 of 8 clients cut off")
     right.legend()
-    fig.savefig(path, dpi=110)
+    from sim.plot.style import save_figure
+
+    save_figure(fig, path, dpi=110)

@@ -160,4 +160,6 @@ def varied_keys(df: pd.DataFrame) -> list[str]:
     ``section.key`` after a config section."""
     if df.attrs.get("vary"):
         return [k for k in df.attrs["vary"] if k in df.columns]
-    return [c for c in df.columns if c.partition(".")[0] in SECTIONS]
+    # A duration's twin in seconds ("replication.delay_s") is not a key of its own.
+    return [c for c in df.columns if c.partition(".")[0] in SECTIONS
+            and not (c.endswith("_s") and c[:-2] in df.columns)]

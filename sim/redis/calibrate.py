@@ -326,7 +326,9 @@ def plot_calibration(points: Sequence[LoopPoint], fit: Fit, path: Path | str, ti
                     for c, t in fit.service_times_s.items())
         + "; "
         f"throughput error rms {fit.rms_error:.0%}, max {fit.max_error:.0%}"))
-    fig.savefig(path, dpi=110)
+    from sim.plot.style import save_figure
+
+    save_figure(fig, path, dpi=110)
     return path
 
 
