@@ -26,6 +26,7 @@ from sim.experiment.sweep import FORMATS, check_formats, load_sweep, plan_sweep,
 __all__ = ["register", "demo", "cmd_demo", "parse_vary", "default_plots"]
 
 PLOT_KINDS = ("line", "heatmap", "batch", "tradeoff", "tvis")
+IMAGE_FORMATS = ["png", "svg", "pdf"]
 DEFAULT_METRIC = "stale_read_rate"
 
 
@@ -171,6 +172,23 @@ def _load_for_plot(path: Path) -> pd.DataFrame:
     return load_sweep(path)
 
 
+def _warn_if_partial(path: Path, df: pd.DataFrame) -> None:
+    """One line on stderr when the sweep has fewer successful runs than its grid: the figure
+    then shows means over fewer repetitions at some points (its title gives the range)."""
+    meta_path = path / META_NAME
+    try:
+        meta = json.loads(meta_path.read_text())
+        expected = int(meta["grid"]["points"]) * int(meta["grid"]["reps"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # no usable meta.json: nothing to compare with
+    ok = int((df["error"] == "").sum()) if "error" in df.columns else len(df)
+    if ok < expected:
+        status = meta.get("status", "unknown")
+        sys.stderr.write(f"repsim plot: warning: {path} is a partial sweep ({ok} of {expected} "
+                         f"runs succeeded; status {status}); some points are means of fewer "
+                         "repetitions (rerun the sweep command to complete it)\n")
+
+
 def _check_column(df: pd.DataFrame, option: str, name: str | None, numeric: bool) -> None:
     if name is None or name in df.columns:
         if name is not None and numeric and not pd.api.types.is_numeric_dtype(df[name]):
@@ -200,6 +218,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
             f"{path.stem}_t_visibility")
     else:
         df = _load_for_plot(path)
+        _warn_if_partial(path, df)
         keys = list(df.attrs.get("vary", []))
         kind = args.kind
         x = args.x or {"batch": "pipeline.batch_size", "tradeoff": "stale_read_rate"}.get(
@@ -233,11 +252,12 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     if args.out:
         out = Path(args.out)
         fmt = args.format or out.suffix.lstrip(".") or "png"
-        if fmt not in ("png", "svg"):
-            raise ConfigError("--out", str(out), "a file name ending in .png or .svg")
+        if fmt not in IMAGE_FORMATS:
+            raise ConfigError("--out", str(out), "a file name ending in "
+                              + ", ".join(f".{f}" for f in IMAGE_FORMATS))
         written = plots.save(fig, out.with_suffix(""), formats=[fmt])
     else:
-        written = plots.save(fig, stem, formats=[args.format] if args.format else ["png", "svg"])
+        written = plots.save(fig, stem, formats=[args.format] if args.format else IMAGE_FORMATS)
     for path_written in written:
         _write(f"plot: {path_written}")
     return 0
@@ -248,7 +268,7 @@ def add_plot(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "plot", help="plot the results of a sweep",
         description="Plot a sweep directory: a metric against a varied key, one line per "
-        "--hue value, mean over repetitions with a 95%% band. Writes PNG and SVG into DIR "
+        "--hue value, mean over repetitions with a 95% band. Writes PNG, SVG and PDF into DIR "
         "unless --out is given.")
     parser.add_argument("dir", metavar="DIR",
                         help="sweep directory (or, with --kind tvis, a `repsim run --json` file)")
@@ -264,8 +284,8 @@ def add_plot(subparsers: Any) -> None:
                         "tradeoff (latency vs staleness with the Pareto front), tvis "
                         "(t-visibility of one run)")
     parser.add_argument("--logy", action="store_true", help="log scale on the y axis")
-    parser.add_argument("--out", metavar="FILE", help="write this one file (.png or .svg)")
-    parser.add_argument("--format", choices=("png", "svg"), help="only this format")
+    parser.add_argument("--out", metavar="FILE", help="write this one file (.png, .svg or .pdf)")
+    parser.add_argument("--format", choices=IMAGE_FORMATS, help="only this format")
     parser.set_defaults(handler=_cmd_plot)
 
 
