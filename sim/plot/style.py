@@ -61,6 +61,9 @@ RC: dict[str, Any] = {
     "grid.alpha": 0.3,
     "image.cmap": SEQUENTIAL_CMAP,
     "axes.formatter.use_mathtext": False,
+    # Log axes label 0.001 ... 100,000 as plain numbers (not 10^3) where no formatter of ours
+    # is set (notebook figures drawn with pyplot directly).
+    "axes.formatter.min_exponent": 6,
     "savefig.dpi": 150,
     "svg.fonttype": "none",  # text stays text in SVG: editable, searchable, smaller
     "pdf.fonttype": 42,  # TrueType in PDF, as journals ask
