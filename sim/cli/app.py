@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -138,13 +139,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _process_age_s() -> float:
+    """Seconds since this process started (Linux /proc; 0 where it cannot be read)."""
+    try:
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        started_ticks = int(fields[19])  # field 22, starttime, in clock ticks after boot
+        uptime_s = float(Path("/proc/uptime").read_text().split()[0])
+        return max(0.0, uptime_s - started_ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError, AttributeError):
+        return 0.0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``repsim`` and ``python -m sim``; returns the exit status."""
+    """Entry point of ``repsim`` and ``python -m sim``; returns the exit status.
+
+    Handlers find in ``args.started`` the ``time.perf_counter()`` time the command started:
+    the start of the process when it was started for this command (``argv`` None: the
+    console script or ``python -m sim``), so that a time budget such as ``calibrate
+    --seconds`` counts Python's start-up and imports too."""
+    started = time.perf_counter() - (_process_age_s() if argv is None else 0.0)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # usage error (2) or --help (0): argparse already wrote why
         return exc.code if isinstance(exc.code, int) else 2
+    args.started = started
     try:
         return args.handler(args)
     except ConfigError as exc:
