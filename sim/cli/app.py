@@ -101,9 +101,11 @@ def _add_run(subparsers: Any) -> None:
 
 def _add_demo(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "demo", help="the main job: small sweeps of the default model, CSV and plots in results/demo",
-        description="Sweep the default model over write rate x replication delay x cache on/off "
-                    "and over pipeline batch size; write CSVs and plots to results/demo.")
+        "demo", help="the main job: four small sweeps, CSVs and figures in results/demo",
+        description="Sweep the default model over write rate x replication delay x cache on/off; "
+                    "on a busy server, read rate x read policy and the latency-staleness "
+                    "trade-off of read policy x cache TTL; and pipeline batch size. Write CSVs "
+                    "and figures (PNG, SVG, PDF) to results/demo.")
     parser.set_defaults(handler=sweep_cli.cmd_demo)
 
 
