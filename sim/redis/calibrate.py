@@ -34,6 +34,7 @@ __all__ = [
     "error_table",
     "fit_closed_loop",
     "plot_calibration",
+    "calibration_figure",
 ]
 
 #: Parameters below this many seconds are indistinguishable from zero on any machine.
@@ -278,20 +279,26 @@ def config_toml(fit: Fit, header: Sequence[str] = ()) -> str:
     return "\n".join(lines)
 
 
-@styled
 def plot_calibration(points: Sequence[LoopPoint], fit: Fit, path: Path | str, title: str = "") -> Path:
+    """Write :func:`calibration_figure` to ``path`` (format from the suffix); return the path."""
+    from sim.plot.style import save_figure
+
+    return save_figure(calibration_figure(points, fit, title), path, dpi=110)
+
+
+@styled
+def calibration_figure(points: Sequence[LoopPoint], fit: Fit, title: str = ""):
     """Measured (markers) against fitted (lines) throughput and latency over pipeline depth.
 
     One colour per client count, one marker and line style per command. Latency: measured p50 (filled) and mean
     (hollow) against the model's mean; a gap between p50 and mean is a heavy tail the
-    model does not have. Writes the figure (format from the suffix) and returns its path.
+    model does not have. Returns a matplotlib Figure.
     """
     from matplotlib.figure import Figure  # no pyplot: no global figure state, no GUI backend
     from matplotlib.ticker import FuncFormatter
 
     from sim.plot.style import format_number, number_axis
 
-    path = Path(path)
     fig = Figure(figsize=(12, 5.0), layout="constrained")
     ax_tput, ax_lat = fig.subplots(1, 2)
     client_counts = sorted({p.clients for p in points})
@@ -335,10 +342,7 @@ def plot_calibration(points: Sequence[LoopPoint], fit: Fit, path: Path | str, ti
         + "; "
         f"throughput error rms {fit.rms_error:.0%}, max {fit.max_error:.0%}"), 100),
         fontsize=12)
-    from sim.plot.style import save_figure
-
-    save_figure(fig, path, dpi=110)
-    return path
+    return fig
 
 
 def error_table(points: Sequence[LoopPoint], fit: Fit) -> list[dict]:
