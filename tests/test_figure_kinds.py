@@ -36,9 +36,8 @@ def test_fault_study_figure_labels_legends_and_limits():
 
 def test_calibration_figure_labels_and_plain_ticks():
     pytest.importorskip("redis")
-    from tests.test_redis_calibrate import synthetic
-
     from sim.redis.calibrate import calibration_figure, fit_closed_loop
+    from tests.test_redis_calibrate import synthetic
 
     points = synthetic(noise=0.0)
     fig = calibration_figure(points, fit_closed_loop(points))
