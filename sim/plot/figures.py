@@ -66,14 +66,25 @@ def legend_text(key: str | None, value: Any) -> str:
     return value_text(value)
 
 
-def _repetitions(stats: pd.DataFrame) -> str:
+def _repetitions(stats: pd.DataFrame, pooled: str = "") -> str:
     """"mean of 5 repetitions", or "mean of 4-5 repetitions" when points differ (a partial
-    sweep): the title must not claim more repetitions than a point has."""
+    sweep): the title must not claim more repetitions than a point has. With ``pooled``
+    (see :func:`_pooled`) the means are over runs of several settings, and say so."""
     if not len(stats):
         return "no runs"
     low, high = int(stats["n"].min()), int(stats["n"].max())
     count = f"{low}" if low == high else f"{low}\u2013{high}"
-    return f"mean of {count} repetition{'s' if high != 1 else ''}"
+    unit = "run" if pooled else "repetition"
+    return f"mean of {count} {unit}{'s' if high != 1 else ''}{pooled}"
+
+
+def _pooled(df: pd.DataFrame, used: Sequence[str | None]) -> str:
+    """", pooled over cache" when the sweep varied keys the figure does not show: its means
+    then mix those settings, and the title must say so."""
+    others = [k for k in varied_keys(df) if k not in used and df[k].nunique() > 1]
+    if not others:
+        return ""
+    return ", pooled over " + " and ".join(key_label(k, unit=False) for k in others)
 
 
 def _y_from_zero(ax: Any, metric: str) -> None:
@@ -151,7 +162,7 @@ def line(df: pd.DataFrame, x: str, y: str, hue: str | None = None, col: str | No
     if hue is not None:
         axes[-1].legend(title=key_label(hue, hues))
     reps = int(stats["n"].max()) if len(stats) else 0
-    fig.suptitle(f"{metric_label(y, unit=False)}: {_repetitions(stats)}"
+    fig.suptitle(f"{metric_label(y, unit=False)}: {_repetitions(stats, _pooled(df, keys))}"
                  + (", 95% band" if reps > 1 else ""))
     return fig
 
@@ -189,7 +200,8 @@ def heatmap(df: pd.DataFrame, x: str, y: str, metric: str) -> Figure:
                 # cividis is dark below its middle: white text there, black above.
                 ax.text(j, i, style.format_number(value), ha="center", va="center",
                         fontsize="small", color="white" if value < middle else "black")
-    fig.suptitle(f"{metric_label(metric, unit=False)}: {_repetitions(stats)}")
+    fig.suptitle(f"{metric_label(metric, unit=False)}: "
+                 f"{_repetitions(stats, _pooled(df, [x, y]))}")
     return fig
 
 
