@@ -238,7 +238,7 @@ def test_titles_say_when_means_pool_a_key_the_figure_does_not_show():
     df["cache.enabled"] = df["rep"] % 2 == 0
     df.attrs["vary"] = ["workload.write_rate", "replication.delay", "cache.enabled"]
     fig = plots.heatmap(df, "workload.write_rate", "replication.delay", "stale_read_rate")
-    assert fig._suptitle.get_text() == "stale-read rate: mean of 6 runs, pooled over cache"
+    assert fig._suptitle.get_text() == "stale-read rate: mean of 3 runs, pooled over cache"
     fig = plots.line(df, "workload.write_rate", "stale_read_rate", hue="replication.delay",
                      col="cache.enabled")
     assert "pooled" not in fig._suptitle.get_text()
