@@ -352,3 +352,25 @@ def test_round_trip_through_toml_text(tmp_path):
     path.write_text("\n".join(lines) + "\n")
     assert tomllib.loads(path.read_text())["run"]["duration"] == 90.0
     assert Config.from_toml(path) == cfg
+
+
+@settings(max_examples=200, deadline=None)
+@given(configs())
+def test_to_toml_round_trips_through_load(tmp_path_factory, data):
+    cfg = Config.from_dict(data)
+    path = tmp_path_factory.mktemp("toml") / "resolved.toml"
+    path.write_text(cfg.to_toml())
+    assert Config.load(path) == cfg
+
+
+def test_to_toml_writes_every_key_and_fault_tables(tmp_path):
+    cfg = Config.default().with_overrides({
+        "faults.master_crash_at": [3.0], "faults.master_recover_after": "2s",
+        "faults.replica_disconnects": [{"replica": 1, "start": 1.0, "duration": "500ms"}],
+        "faults.partitions": [{"start": 5.0, "duration": 1.0, "nodes": ["replica0"],
+                               "clients": [0, 1]}]})
+    text = cfg.to_toml()
+    assert tomllib.loads(text) == cfg.to_dict()  # every section and key, defaults included
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    assert Config.load(path) == cfg

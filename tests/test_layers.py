@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 SIM = Path(__file__).resolve().parent.parent / "sim"
-LAYERS = ["errors", "config", "model", "measure", "analysis", "engine", "plot", "experiment",
+LAYERS = ["errors", "provenance", "config", "model", "measure", "analysis", "engine", "plot", "experiment",
           "explore", "redis", "cli"]
 
 

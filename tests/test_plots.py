@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 
 from sim.analysis.tables import mean_ci
 from sim.plot import figures as plots
+from sim.plot import style
 from sim.plot.labels import key_label, metric_label, numeric_values, varied_keys
 
 matplotlib.use("Agg")
@@ -65,7 +66,13 @@ def test_line_draws_one_line_per_hue_with_bands_and_units():
     assert ax.get_xscale() == "log"  # 10..10000 spans decades
     assert ax.get_xlabel() == "write rate (ops/s)"
     assert ax.get_ylabel() == "stale-read rate (fraction of reads)"
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["1ms", "5ms", "20ms"]
+    # The unit is said once, in the legend title, not again on every entry.
+    legend = ax.get_legend()
+    assert legend.get_title().get_text() == "replication delay, one way (ms)"
+    assert [t.get_text() for t in legend.get_texts()] == ["1", "5", "20"]
+    assert [line.get_color() for line in ax.lines] == list(style.OKABE_ITO[:3])
+    assert ax.get_ylim()[0] == 0  # a rate's axis starts at 0
+    assert fig._suptitle.get_text() == "stale-read rate: mean of 3 repetitions, 95% band"
     # The 20 ms line lies above the 1 ms line: the means were plotted, in x order.
     low, high = ax.lines[0].get_ydata(), ax.lines[2].get_ydata()
     assert (np.asarray(high) > np.asarray(low)).all()
@@ -127,14 +134,46 @@ def test_tradeoff_marks_the_pareto_front():
     df = frame()
     fig = plots.tradeoff(df)
     ax = fig.axes[0]
-    front_line = [line for line in ax.lines if line.get_label() == "Pareto front"]
-    assert len(front_line) == 1
-    points = ax.collections[0].get_offsets()
+    assert len(ax.lines) == 1  # the front, joined
+    points = [c for c in ax.collections if c.get_sizes()[0] < 100]  # rings are larger
     assert len(points) == 12  # one point per configuration, not per run
-    xs, ys = front_line[0].get_xdata(), front_line[0].get_ydata()
+    xs, ys = ax.lines[0].get_xdata(), ax.lines[0].get_ydata()
     assert list(xs) == sorted(xs) and list(ys) == sorted(ys, reverse=True)
     assert ax.get_xlabel() == "stale-read rate (fraction of reads)"
     assert ax.get_ylabel() == "read latency p99 (ms)"
+    # More settings than marker shapes: the front's points are named instead.
+    assert len(ax.texts) == len(xs) and "write rate" in ax.texts[0].get_text()
+
+
+def design_frame():
+    """A read policy x cache setting grid like the demo's trade-off sweep."""
+    rows, point = [], 0
+    for policy, lat in (("master", 2.0), ("replicas", 0.8)):
+        for enabled, ttl, stale in ((False, "1s", 0.0), (True, "10ms", 0.05), (True, "1s", 0.3)):
+            for rep in range(2):
+                rows.append({"point": point, "rep": rep, "replication.read_policy": policy,
+                             "cache.enabled": enabled, "cache.ttl": ttl,
+                             "stale_read_rate": stale + (0.1 if policy == "replicas" else 0),
+                             "read_latency_ms.p99": lat - stale, "error": ""})
+            point += 1
+    df = pd.DataFrame(rows)
+    df.attrs["vary"] = ["replication.read_policy", "cache.enabled", "cache.ttl"]
+    return df
+
+
+def test_tradeoff_colours_hue_and_shapes_settings_with_ttl_groups_labelled():
+    fig = plots.tradeoff(design_frame(), hue="replication.read_policy")
+    ax = fig.axes[0]
+    colour_legend, shape_legend = ax.artists[0], ax.get_legend()
+    assert colour_legend.get_title().get_text() == "read policy"
+    assert [t.get_text() for t in colour_legend.get_texts()] == ["master", "replicas",
+                                                                 "Pareto front"]
+    # "cache off" alone (no TTL), the TTL groups by name.
+    assert [t.get_text() for t in shape_legend.get_texts()] == ["cache off", "cache TTL 10ms",
+                                                                "cache TTL 1s"]
+    front = ax.lines[0]
+    assert len(front.get_xdata()) > 1  # a real trade-off: more than one undominated point
+    assert ax.get_xlim()[0] == 0 and ax.get_ylim()[0] == 0
 
 
 @given(st.lists(st.tuples(st.integers(0, 20), st.integers(0, 20)), min_size=1, max_size=30))
@@ -168,13 +207,82 @@ def test_t_visibility_curve_leaves_out_thin_bins():
     assert [t.get_text() for t in two.axes[0].get_legend().get_texts()] == ["1ms", "5ms"]
 
 
-def test_save_writes_png_and_svg(tmp_path):
+def test_save_writes_png_svg_and_pdf(tmp_path):
     fig = plots.line(frame(), "workload.write_rate", "stale_read_rate")
     paths = plots.save(fig, tmp_path / "stale_read_rate_vs_workload.write_rate")
     assert [p.name for p in paths] == ["stale_read_rate_vs_workload.write_rate.png",
-                                       "stale_read_rate_vs_workload.write_rate.svg"]
+                                       "stale_read_rate_vs_workload.write_rate.svg",
+                                       "stale_read_rate_vs_workload.write_rate.pdf"]
     assert paths[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert b"<svg" in paths[1].read_bytes()[:1000]
+    assert paths[2].read_bytes()[:5] == b"%PDF-"
+
+
+def _tick_texts(fig, axis):
+    fig.canvas.draw()  # tick labels are made when drawn
+    return [t.get_text() for t in axis.get_ticklabels() if t.get_text()]
+
+
+def test_heatmap_ticks_are_round_numbers():
+    df = frame(rates=(10.0, 31.6228, 316.228, 3162.28))
+    fig = plots.heatmap(df, "workload.write_rate", "replication.delay", "stale_read_rate")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["10", "32", "320", "3,200"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["1", "5", "20"]
+    assert ax.get_ylabel() == "replication delay, one way (ms)"
+    assert fig.axes[0].images[0].get_cmap().name == "cividis"
+
+
+def test_titles_say_when_means_pool_a_key_the_figure_does_not_show():
+    df = frame()
+    df["cache.enabled"] = df["rep"] % 2 == 0
+    df.attrs["vary"] = ["workload.write_rate", "replication.delay", "cache.enabled"]
+    fig = plots.heatmap(df, "workload.write_rate", "replication.delay", "stale_read_rate")
+    assert fig._suptitle.get_text() == "stale-read rate: mean of 3 runs, pooled over cache"
+    fig = plots.line(df, "workload.write_rate", "stale_read_rate", hue="replication.delay",
+                     col="cache.enabled")
+    assert "pooled" not in fig._suptitle.get_text()
+
+
+def test_log_axis_ticks_have_thousands_separators():
+    fig = plots.line(frame(), "workload.write_rate", "stale_read_rate")
+    ticks = _tick_texts(fig, fig.axes[0].xaxis)
+    assert "1,000" in ticks and "10,000" in ticks
+    assert all("^" not in t and "e" not in t for t in ticks)
+
+
+def test_batch_throughput_axis_has_thousands_separators():
+    rows = [{"pipeline.batch_size": b, "rep": r, "error": "", "read_latency_ms.p50": 0.5,
+             "read_latency_ms.p99": 1.0, "throughput_ops_s": 50_000.0 * b}
+            for b in (1, 2, 4) for r in range(2)]
+    fig = plots.latency_vs_batch(pd.DataFrame(rows))
+    ticks = _tick_texts(fig, fig.axes[1].yaxis)
+    assert "200,000" in ticks and not any(t.replace(",", "").isdigit() and len(t) > 3
+                                          and "," not in t for t in ticks)
+    assert fig.axes[1].get_ylim()[0] == 0 and fig.axes[0].get_ylim()[0] == 0
+
+
+def test_rate_intervals_are_clipped_to_the_unit_interval():
+    df = pd.DataFrame({"k": ["a"] * 3 + ["b"] * 3, "stale_read_rate": [0.0, 0.0, 0.01,
+                                                                      1.0, 1.0, 0.99],
+                       "latency_ms": [0.0, 0.0, 0.01, 1, 1, 1], "error": ""})
+    stats = mean_ci(df, ["k"], "stale_read_rate").set_index("k")
+    assert stats.loc["a", "lo"] == 0.0 and stats.loc["b", "hi"] == 1.0
+    assert mean_ci(df, ["k"], "latency_ms")["lo"].iloc[0] < 0  # not a rate: left alone
+
+
+def test_partial_sweep_titles_say_how_many_repetitions_each_point_has():
+    df = frame(reps=5).iloc[:-1]  # the last point lost a repetition
+    fig = plots.line(df, "workload.write_rate", "stale_read_rate", hue="replication.delay")
+    assert fig._suptitle.get_text() == "stale-read rate: mean of 4\u20135 repetitions, 95% band"
+
+
+def test_flat_latency_is_drawn_on_an_axis_from_zero():
+    df = frame()
+    df["read_latency_ms.p99"] = 0.55 + df["rep"] * 0.001
+    fig = plots.line(df, "workload.write_rate", "read_latency_ms.p99")
+    low, high = fig.axes[0].get_ylim()
+    assert low == 0 and high > 0.55
 
 
 def test_labels_carry_units():

@@ -139,8 +139,9 @@ def _calibrate(tmp_path, capsys, out):
 
     with RedisServer() as server:
         host, port = server.address
-        status = run_cli(["calibrate", "--redis", f"{host}:{port}", "--seconds", "4",
-                          "--clients", "4", "--out", str(out), "--json"])
+        # --seconds bounds the whole command (plot included), so one round of slices.
+        status = run_cli(["calibrate", "--redis", f"{host}:{port}", "--seconds", "8",
+                          "--rounds", "1", "--clients", "4", "--out", str(out), "--json"])
         assert server.client().keys("repsim:cal:*") == []  # it cleans up after itself
     assert status == 0
     return json.loads(capsys.readouterr().out)

@@ -180,6 +180,8 @@ def test_demo_writes_its_results_and_plots(tmp_path, monkeypatch, capsys):
         "replication.read_policy": "master,replicas", "cache.enabled": "false,true",
         "cache.ttl": "1s,100ms"})
     monkeypatch.setattr(sweep_cli, "DEMO_PIPELINE_GRID", {"pipeline.batch_size": "1,4"})
+    monkeypatch.setattr(sweep_cli, "DEMO_LOAD_GRID", {"workload.read_rate": "1000,3000",
+                                                      "replication.read_policy": "master"})
     monkeypatch.setattr(sweep_cli, "DEMO_PIPELINE_BASE", {
         **sweep_cli.DEMO_PIPELINE_BASE, "run.duration": 0.1, "run.warmup": 0.02})
     monkeypatch.setattr(sweep_cli, "DEMO_REPS", 2)
@@ -188,10 +190,14 @@ def test_demo_writes_its_results_and_plots(tmp_path, monkeypatch, capsys):
     (tmp_path / "demo" / "pipeline" / "results.csv").write_text("stale\n")
     assert sweep_cli.demo(out=tmp_path / "demo", executor="serial", quiet=True) == 0
     out = capsys.readouterr().out
-    for name in ("stale_read_rate_vs_write_rate", "latency_vs_batch_size",
-                 "latency_staleness_tradeoff"):
-        assert (tmp_path / "demo" / f"{name}.png").exists()
+    for name in ("stale_read_rate_vs_write_rate", "read_p99_vs_write_rate",
+                 "read_p99_vs_read_rate", "latency_vs_batch_size", "latency_staleness_tradeoff",
+                 "latency_staleness_tradeoff_mean"):
+        for fmt in ("png", "svg", "pdf"):
+            assert (tmp_path / "demo" / f"{name}.{fmt}").exists()
         assert f"{name}.png" in out
+    assert len(pd.read_csv(tmp_path / "demo" / "load" / "results.csv")) == 4
+    assert "* master" in out or "* replicas" in out  # the design table marks the front
     assert len(pd.read_csv(tmp_path / "demo" / "staleness" / "results.csv")) == 16
     assert len(pd.read_csv(tmp_path / "demo" / "tradeoff" / "results.csv")) == 8
     assert len(pd.read_csv(tmp_path / "demo" / "pipeline" / "results.csv")) == 4

@@ -169,6 +169,22 @@ def test_plot_draws_one_line_per_node_and_stale_reads_in_red(recorded):
     assert f"{len(recorded.stale_reads())} stale" in ax.get_title(loc="left")
 
 
+def test_stale_reads_are_dashed_and_edge_labels_stay_inside(recorded):
+    fig = recorded.plot(labels=True)
+    ax = fig.axes[0]
+    stale = [p for p in ax.patches if isinstance(p, FancyArrowPatch)
+             and matplotlib.colors.same_color(p.get_edgecolor(), STALE)]
+    assert stale and all(p.get_linestyle() != "-" for p in stale)  # not colour alone
+    t0, t1 = (t * 1e3 for t in recorded.window)
+    gap = (t1 - t0) / 30
+    for text in ax.texts:
+        x = text.get_position()[0]
+        if x - t0 < gap:
+            assert text.get_horizontalalignment() == "left", text.get_text()
+        elif t1 - x < gap:
+            assert text.get_horizontalalignment() == "right", text.get_text()
+
+
 def test_plot_of_several_keys_labels_them():
     config = small(**{"workload.keys": 2, "workload.key_distribution": "uniform"})
     fig = trace(config, keys=[0, 1], window=WINDOW).plot(labels=True)

@@ -27,7 +27,9 @@ def mean_ci(df: pd.DataFrame, by: Sequence[str], metric: str) -> pd.DataFrame:
     Columns: the ``by`` keys, ``mean``, ``lo``, ``hi``, ``n`` (``lo``/``hi`` are the mean itself
     when there is a single repetition; the interval uses ``n - 1`` degrees of freedom, so it
     says how well the mean of this many seeds is known). Groups keep their first-appearance
-    order. Rows whose run failed are left out.
+    order. Rows whose run failed are left out. For a rate (a fraction: the metric's name ends
+    in ``_rate``) the interval is clipped to [0, 1]: the t interval is symmetric, a rate is not,
+    and a bound of -0.006 would only say the interval reaches the edge.
     """
     rows = successful_rows(df, [metric])
     grouped = rows.groupby(list(by), sort=False, dropna=False)[metric]
@@ -35,4 +37,6 @@ def mean_ci(df: pd.DataFrame, by: Sequence[str], metric: str) -> pd.DataFrame:
     half = out["std"].fillna(0.0) / np.sqrt(out["count"])
     half *= [t_quantile(0.975, int(n) - 1) if n > 1 else 0.0 for n in out["count"]]
     out["lo"], out["hi"] = out["mean"] - half, out["mean"] + half
+    if metric.partition(".")[0].endswith("_rate"):
+        out["lo"], out["hi"] = out["lo"].clip(0.0, 1.0), out["hi"].clip(0.0, 1.0)
     return out.rename(columns={"count": "n"}).drop(columns="std")

@@ -12,6 +12,7 @@ import argparse
 import json
 import math
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,8 +27,11 @@ __all__ = ["parse_address", "register"]
 
 #: A fit within this relative error at every point reproduces the curve's shape.
 SHAPE_TOLERANCE = 0.25
-#: Share of the --seconds budget spent inside measurement windows (the rest: set-up).
-MEASURING_SHARE = 0.85
+#: Seconds of the --seconds budget kept for the fit, the config and the plot at the end
+#: (drawing and saving it took 1.5-2 s on a busy machine).
+FINISH_S = 2.5
+FINISH_NO_PLOT_S = 0.3
+
 
 
 def _write(text: str) -> None:
@@ -141,11 +145,16 @@ def _need_redis_py() -> str | None:
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
+    # --seconds bounds the whole command: from the start of the process when it was started
+    # to run this command (see sim.cli.app.main), else from here.
+    started = getattr(args, "started", None) or time.perf_counter()
     if (missing := _need_redis_py()) is not None:
         return _fail(missing)
-    # Late imports: `repsim run` and friends need neither redis-py nor the fit.
+    # Late imports: `repsim run` and friends need neither redis-py nor the fit. They come
+    # before the deadline is set, so the time they take (matplotlib's, mostly) is counted.
     from sim.redis.calibrate import config_toml, error_table, fit_closed_loop, plot_calibration
     from sim.redis.measure import (
+        BudgetError,
         MeasureError,
         measure_curve,
         measure_ping,
@@ -161,15 +170,24 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     address = args.redis
     depths = pipeline_depths(args.max_depth)
     client_counts = (1, args.clients)
-    points_count = len(depths) * len(client_counts) * 2
-    per_point = MEASURING_SHARE * args.seconds / points_count
+    # The measurements end by this time; the rest of the budget is for the fit, the config
+    # and the plot (drawing it takes about a second where matplotlib is not yet loaded).
+    finish_s = FINISH_S if plot_path is not None else FINISH_NO_PLOT_S
+    deadline = started + args.seconds - finish_s
+    spent_s = time.perf_counter() - started
     try:
         version = server_version(address)
         ping = measure_ping(address, seconds=min(0.5, 0.05 * args.seconds))
-        points = measure_curve(address, depths, client_counts, ("SET", "GET"), per_point,
-                               rounds=args.rounds)
+        points = measure_curve(address, depths, client_counts, ("SET", "GET"),
+                               rounds=args.rounds, deadline=deadline)
+    except BudgetError as error:
+        enough = math.ceil(1.2 * error.needed_s + spent_s + 0.5 + finish_s)  # 0.5: the PING
+        return _fail(f"--seconds {args.seconds:g}: {error}; give --seconds {enough} or more, "
+                     "or measure fewer points (--rounds 1, a smaller --max-depth or --clients)")
     except MeasureError as error:
-        return _fail(str(error))
+        hint = ("; on a busy machine give more --seconds or measure fewer points (--rounds 1, "
+                "a smaller --max-depth)" if "completed within" in str(error) else "")
+        return _fail(f"{error}{hint}")
     fit = fit_closed_loop(points, args.read_fraction)
     where = f"{address[0]}:{address[1]}"
     header = [f"calibrated by repsim calibrate against Redis {version} at {where}",
@@ -269,8 +287,9 @@ def _add_calibrate(subparsers: Any) -> None:
                         "(and the plot beside it as FILE.png)")
     parser.add_argument("--plot", metavar="FILE.png", help="write the calibration plot here")
     parser.add_argument("--seconds", type=_budget, default=10.0,
-                        help="measurement budget, >= 1s: seconds or a duration such as 20s "
-                             "(default 10)")
+                        help="time budget of the whole command, >= 1s: seconds or a duration "
+                             "such as 20s (default 10); too short for the points asked for "
+                             "is an error that says what to change")
     parser.add_argument("--clients", type=_number(2, integer=True), default=8,
                         help="most connections open at once, >= 2 (default 8)")
     parser.add_argument("--max-depth", type=_number(1, integer=True), default=128,

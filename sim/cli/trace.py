@@ -51,8 +51,9 @@ def _cmd_trace(args: argparse.Namespace) -> int:
         key = OPTION_OF.get(error.key, error.key)
         return _fail(str(ConfigError(key, error.value, error.allowed)))
     fig = recorded.plot()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=DPI)
+    from sim.plot.style import save_figure
+
+    save_figure(fig, out, dpi=DPI)
     reads = recorded.of("read")
     sys.stdout.write(
         f"{out}: keys {', '.join(map(str, recorded.keys))}, {format_duration(t0)} to "

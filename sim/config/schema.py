@@ -60,6 +60,7 @@ __all__ = [
     "RunConfig",
     "ServerConfig",
     "WorkloadConfig",
+    "duration_keys",
     "parse_override",
     "parse_override_value",
     "parse_value",
@@ -125,6 +126,7 @@ def _duration(*, positive: bool = False) -> Parse:
             raise ConfigError(key, value, "a duration > 0, e.g. '30s' or 10")
         return seconds
 
+    parse.duration = True  # type: ignore[attr-defined]  # see duration_keys()
     return parse
 
 
@@ -132,6 +134,7 @@ def _delay() -> Parse:
     def parse(value: Any, key: str, base_dir: Path | None) -> Distribution:
         return parse_distribution(value, key, base_dir)
 
+    parse.duration = True  # type: ignore[attr-defined]  # see duration_keys()
     return parse
 
 
@@ -329,6 +332,12 @@ _SECTIONS: dict[str, type] = {
     "pipeline": PipelineConfig,
     "faults": FaultsConfig,
 }
+
+
+def duration_keys() -> list[str]:
+    """The dotted keys whose value is a duration or a delay distribution (seconds)."""
+    return [f"{name}.{f.name}" for name, cls in _SECTIONS.items() for f in fields(cls)
+            if getattr(f.metadata["parse"], "duration", False)]
 
 
 def _keys_text(cls: type) -> str:
@@ -593,6 +602,13 @@ class Config:
             name: {f.name: _plain(getattr(section, f.name)) for f in fields(section)}
             for name, section in self._sections()
         }
+
+    def to_toml(self) -> str:
+        """The whole configuration as TOML, every key present (defaults filled in): what
+        ``Config.load`` reads back into an equal Config. Durations are in seconds."""
+        import tomli_w  # late: only writers of configs need it
+
+        return tomli_w.dumps(self.to_dict())
 
     def flat(self) -> dict[str, Any]:
         """``{"section.key": value}`` with the same values as ``to_dict``."""

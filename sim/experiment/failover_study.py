@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import statistics
 from pathlib import Path
+from typing import Any
 
 from sim.analysis.analytic import expected_lost_writes
 from sim.config.schema import Config
@@ -58,31 +59,63 @@ def lost_in_partition(max_lags_s: list[float | None], seeds: int,
     return means
 
 
+DELAYS_S = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05]
+MAX_LAGS_S = [0.5, 1.0, 2.0, 4.0, 8.0]
+
+
+def fault_study(seeds: int = 20) -> dict[str, Any]:
+    """The numbers of both panels (lists over ``DELAYS_S`` and ``MAX_LAGS_S``)."""
+    partition_seeds = max(2, seeds // 5)
+    return {"seeds": seeds,
+            "lost_async": lost_at_crash(DELAYS_S, 0, seeds),
+            "lost_wait1": lost_at_crash(DELAYS_S, 1, seeds),
+            "lost_bounded": lost_in_partition(MAX_LAGS_S, partition_seeds),
+            "lost_unbounded": lost_in_partition([None], partition_seeds)[0]}
+
+
 def plot_fault_study(path: str | Path, seeds: int = 20) -> None:
-    """Draw both panels into ``path`` (PNG)."""
+    """Draw both panels into ``path`` (PNG, SVG or PDF by its suffix)."""
+    from sim.plot.style import save_figure
+
+    save_figure(fault_study_figure(fault_study(seeds)), path, dpi=110)
+
+
+def fault_study_figure(data: dict[str, Any]):
+    """The README's fault figure from :func:`fault_study`'s numbers (a matplotlib Figure)."""
+    from sim.plot import style
+
+    with style.context():
+        return _draw_fault_study(data)
+
+
+def _draw_fault_study(data: dict[str, Any]):
+    from matplotlib import ticker
     from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend
 
-    delays = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05]
-    lags = [0.5, 1.0, 2.0, 4.0, 8.0]
-    fig = Figure(figsize=(10, 3.8), layout="constrained")
+    from sim.plot import style
+
+    delays, lags = DELAYS_S, MAX_LAGS_S
+    fig = Figure(figsize=(12, 4.6), layout="constrained")
     left, right = fig.subplots(1, 2)
     ms = [1e3 * d for d in delays]
-    left.plot(ms, lost_at_crash(delays, 0, seeds), "o-", label="asynchronous (simulated)")
-    left.plot(ms, lost_at_crash(delays, 1, seeds), "s-", label="WAIT 1 (simulated)")
+    left.plot(ms, data["lost_async"], "o-", label="asynchronous (simulated)")
+    left.plot(ms, data["lost_wait1"], "s-", label="WAIT 1 (simulated)")
     left.plot(ms, [expected_lost_writes(1000.0, d, reply_latency_s=250e-6) for d in delays],
-              "k--", label="W (d - L)")
+              "k--", label="theory W (d - L)")
     left.set(xscale="log", yscale="symlog", xlabel="replication delay d (ms, constant)",
              ylabel="lost acknowledged writes per crash",
-             title=f"(a) crash at 1000 writes/s, mean of {seeds} seeds")
+             title=f"(a) crash at 1000 writes/s, mean of {data['seeds']} seeds")
     left.set_ylim(bottom=0)
+    style.number_axis(left.xaxis, log=True)
+    left.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: style.format_number(v)))
     left.legend()
-    unbounded = lost_in_partition([None], max(2, seeds // 5))[0]
-    right.plot(lags, lost_in_partition(lags, max(2, seeds // 5)), "o-",
-               label="min_replicas_to_write = 1")
-    right.axhline(unbounded, color="k", ls="--", label="min_replicas_to_write = 0")
+    right.plot(lags, data["lost_bounded"], "o-", label="min_replicas_to_write = 1")
+    right.axhline(data["lost_unbounded"], color="k", ls="--", label="min_replicas_to_write = 0")
     right.plot(lags, [250.0 * lag for lag in lags], ":", color="grey",
-               label="250 writes/s x max lag")
+               label="bound: 250 writes/s x max lag")
     right.set(xlabel="min_replicas_max_lag (s)", ylabel="lost acknowledged writes",
               title="(b) 10 s partition: master + 2 of 8 clients cut off")
+    right.set_ylim(bottom=0)
+    style.number_axis(right.yaxis, log=False)
     right.legend()
-    fig.savefig(path, dpi=110)
+    return fig

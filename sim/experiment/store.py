@@ -41,8 +41,10 @@ import pandas as pd
 
 from sim.errors import ConfigError
 from sim.experiment.verify import check_rows, infer_schema, summary, update_schema
+from sim.provenance import provenance
 
 RESULTS_NAME = "results.csv"
+PARQUET_NAME = "results.parquet"
 META_NAME = "meta.json"
 LOCK_NAME = ".lock"
 QUARANTINE_NAME = "quarantine.csv"
@@ -84,6 +86,13 @@ def write_json_atomic(path: Path, obj: Any) -> None:
     """Write ``obj`` as indented JSON to ``path`` atomically."""
     text = json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n"
     write_atomic(path, text.encode())
+
+
+def write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    """Write ``frame`` as Parquet (pyarrow) to ``path`` atomically."""
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, engine="pyarrow", index=False)
+    write_atomic(path, buffer.getvalue())
 
 
 def read_json(path: Path) -> Any:
@@ -406,11 +415,12 @@ class SweepDir:
             raise ConfigError("out", str(path), "a new directory or one written by a sweep "
                               "(it has results.csv but no meta.json)")
         else:
-            meta = {**identity, "versions": package_versions(), "started": _now(),
-                    "finished": None, "status": "running", "runs": [], "columns": {}}
+            meta = {**identity, **provenance(), "versions": package_versions(),
+                    "started": _now(), "finished": None, "status": "running", "runs": [],
+                    "columns": {}}
         meta["runs"].append({"started": _now(), "finished": None, "executor": executor,
                              "workers": workers, "computed": 0,
-                             "versions": package_versions()})
+                             **provenance(), "versions": package_versions()})
         meta["status"], meta["finished"] = "running", None
         self = cls(path, meta, ResultsFile.open(results_path), lock)
         if expected is not None:

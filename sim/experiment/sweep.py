@@ -36,11 +36,19 @@ import pandas as pd
 
 from sim.errors import ConfigError
 from sim.experiment.executors import Progress, check_executor, execute
-from sim.experiment.store import SweepDir, head_cells, read_json, read_results, rows_frame
+from sim.experiment.store import (
+    PARQUET_NAME,
+    SweepDir,
+    head_cells,
+    read_json,
+    read_results,
+    rows_frame,
+    write_parquet,
+)
 from sim.experiment.task import ERROR_COLUMN, Row, RunFn, Task, derive_seed
 
 __all__ = ["sweep", "plan_sweep", "run_plan", "expand_values", "split_values", "SweepPlan",
-           "DEFAULT_MAX_RUNS"]
+           "DEFAULT_MAX_RUNS", "add_seconds_columns", "load_sweep"]
 
 _RANGE = re.compile(r"^(log|lin):([^:]+):([^:]+):([^:]+)$")
 _NUMBER_UNIT = re.compile(r"^([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([a-zA-Z]*)$")
@@ -297,16 +305,48 @@ def plan_sweep(base_config: Any, vary: Mapping[str, Any] | None = None, reps: in
     return SweepPlan(keys, tuple(points), reps, tuple(tasks), identity)
 
 
+SECONDS_SUFFIX = "_s"
+
+
+def _seconds(value: Any, key: str) -> float:
+    """A duration cell ("1ms", 0.001, "exp:1ms") as seconds (a distribution's mean)."""
+    from sim.config.distributions import parse_distribution
+
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return np.nan
+    try:
+        return float(parse_distribution(value, key).mean)
+    except (ConfigError, ValueError, TypeError, OSError):  # an empirical file not at hand
+        return np.nan
+
+
+def add_seconds_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Give every duration column (``replication.delay``: ``"1ms"``, ``"exp:5ms"``) a numeric
+    twin in seconds right after it (``replication.delay_s``, the mean of a distribution), to
+    regress, plot or filter on. The frame is changed in place and returned."""
+    from sim.config.schema import duration_keys
+
+    for key in [c for c in duration_keys() if c in frame.columns]:
+        twin = f"{key}{SECONDS_SUFFIX}"
+        values = [_seconds(v, key) for v in frame[key]]
+        if twin in frame.columns:
+            frame[twin] = values
+        else:
+            frame.insert(frame.columns.get_loc(key) + 1, twin, values)
+    return frame
+
+
 def _frame(rows: list[Row], keys: Sequence[str]) -> pd.DataFrame:
     frame = rows_frame(sorted(rows, key=lambda r: (int(r["point"]), int(r["rep"]))))
     frame.attrs["vary"] = list(keys)
-    return frame
+    return add_seconds_columns(frame)
 
 
 def sweep(base_config: Any = None, vary: Mapping[str, Any] | None = None, reps: int = 1,
           zip: Any = None, out: str | Path | None = None, executor: str = "processes",
           scheduler: Any = None, workers: int | None = None, progress: bool = True,
-          run_fn: RunFn | None = None, max_runs: int = DEFAULT_MAX_RUNS) -> pd.DataFrame:
+          run_fn: RunFn | None = None, max_runs: int = DEFAULT_MAX_RUNS,
+          formats: Sequence[str] = ("csv",)) -> pd.DataFrame:
     """Run every point of a grid ``reps`` times and return one row per run, ordered by
     (point, rep) whatever the executor.
 
@@ -326,10 +366,17 @@ def sweep(base_config: Any = None, vary: Mapping[str, Any] | None = None, reps: 
         picklable for the process and Dask executors.
     max_runs: the most runs (points x reps) the sweep may have; a larger grid raises
         ConfigError before anything is computed or written (default 100,000).
+    formats: with ``out``, ``"parquet"`` also writes ``DIR/results.parquet`` (the returned
+        frame) when the sweep completes; ``results.csv``, appended run by run, is always
+        written because it is what an interrupted sweep resumes from. Needs pyarrow.
+
+    The frame has, after each duration column, its twin in seconds (see
+    :func:`add_seconds_columns`).
     """
+    check_formats(formats)
     plan = plan_sweep(base_config, vary, reps, zip, run_fn, max_runs=max_runs,
                       progress=progress)
-    return run_plan(plan, out, executor, scheduler, workers, progress)
+    return run_plan(plan, out, executor, scheduler, workers, progress, formats)
 
 
 def _expected(plan: SweepPlan) -> dict[tuple[int, int], dict[str, str]]:
@@ -350,9 +397,10 @@ def _write_failed(out: Path, exc: OSError, kept: int) -> ConfigError:
 
 def run_plan(plan: SweepPlan, out: str | Path | None = None, executor: str = "processes",
              scheduler: Any = None, workers: int | None = None,
-             progress: bool = True) -> pd.DataFrame:
+             progress: bool = True, formats: Sequence[str] = ("csv",)) -> pd.DataFrame:
     """Run the tasks of ``plan`` (see :func:`sweep`, which plans and calls this)."""
     check_executor(executor, workers, scheduler)
+    check_formats(formats)
     store = None
     if out is not None:
         store = SweepDir.open(out, plan.identity, executor, workers, _expected(plan))
@@ -385,7 +433,26 @@ def run_plan(plan: SweepPlan, out: str | Path | None = None, executor: str = "pr
                     raise _write_failed(store.path, exc, len(store.results.rows)) from None
     if store is None:
         return _frame(rows, plan.keys)
-    return load_sweep(store.path)
+    frame = load_sweep(store.path)
+    if "parquet" in formats:
+        write_parquet(frame, store.path / PARQUET_NAME)
+    return frame
+
+
+FORMATS = ("csv", "parquet")
+
+
+def check_formats(formats: Sequence[str]) -> None:
+    """ConfigError for an unknown format, or for parquet without pyarrow installed."""
+    for fmt in formats:
+        if fmt not in FORMATS:
+            raise ConfigError("format", fmt, "one of " + ", ".join(FORMATS))
+    if "parquet" in formats:
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise ConfigError("format", "parquet", "needs pyarrow: pip install 'repsim[parquet]'"
+                              " (or use --format csv)") from None
 
 
 def load_sweep(directory: str | Path) -> pd.DataFrame:
@@ -397,7 +464,7 @@ def load_sweep(directory: str | Path) -> pd.DataFrame:
     meta_path = directory / "meta.json"
     if meta_path.exists():
         frame.attrs["vary"] = list(read_json(meta_path)["grid"]["vary"])
-    return frame
+    return add_seconds_columns(frame)
 
 
 def foreign_rows(directory: str | Path) -> str:

@@ -155,9 +155,23 @@ def metric_label(metric: str, unit: bool = True) -> str:
     return f"{words} ({found[1]})" if found else words
 
 
+def is_fraction(metric: str) -> bool:
+    """True for rates given as fractions (``stale_read_rate``, ``cache_hit_rate``)."""
+    return metric.partition(".")[0].endswith("_rate")
+
+
+def is_nonnegative(metric: str) -> bool:
+    """True for metrics that cannot be negative: fractions, times, throughputs, counts."""
+    base = metric.partition(".")[0]
+    return (is_fraction(metric) or base in COUNTS or base in METRICS
+            or base.endswith(tuple(suffix for suffix, _ in SUFFIX_UNITS)))
+
+
 def varied_keys(df: pd.DataFrame) -> list[str]:
     """The config keys a sweep varied: ``df.attrs["vary"]``, else the columns named
     ``section.key`` after a config section."""
     if df.attrs.get("vary"):
         return [k for k in df.attrs["vary"] if k in df.columns]
-    return [c for c in df.columns if c.partition(".")[0] in SECTIONS]
+    # A duration's twin in seconds ("replication.delay_s") is not a key of its own.
+    return [c for c in df.columns if c.partition(".")[0] in SECTIONS
+            and not (c.endswith("_s") and c[:-2] in df.columns)]

@@ -21,17 +21,23 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, Patch, Rectangle
 
+from sim.plot import style
+from sim.plot.style import OKABE_ITO
+
 __all__ = ["space_time"]
 
 MS = 1e3  # seconds -> milliseconds on the time axis
 
-WRITE = "tab:blue"
+# Okabe-Ito colours (sim.plot.style): fresh and stale reads differ in lightness and hue for
+# colour-blind readers, and stale reads are dashed as well, so colour is not the only cue.
+WRITE = OKABE_ITO[0]  # blue
 REPLICATION = "0.45"
-FRESH = "tab:green"
-STALE = "tab:red"
-CACHE = "tab:purple"
-STALE_SHADE = "#f4a6a6"
-LABEL_SIZE = 7
+FRESH = OKABE_ITO[2]  # bluish green
+STALE = OKABE_ITO[1]  # vermillion
+STALE_STYLE = (0, (4, 2))
+CACHE = OKABE_ITO[3]  # reddish purple
+STALE_SHADE = "#f6c8a8"  # a light vermillion
+LABEL_SIZE = 8
 LABELS_UP_TO = 120  # more events than this and version labels would overlap
 
 
@@ -49,9 +55,10 @@ class _Labels:
 
     STEP = 0.11  # vertical step between stacked labels (node lines are 1 apart)
 
-    def __init__(self, ax, min_gap: float) -> None:
+    def __init__(self, ax, min_gap: float, x_range: tuple[float, float]) -> None:
         self.ax = ax
         self.min_gap = min_gap  # x distance (ms) under which two labels would collide
+        self.x_range = x_range  # a label this close to an edge is aligned inwards, not cut
         self.last: dict[tuple[float, bool], tuple[float, int]] = {}
 
     def __call__(self, x: float, y: float, text: str, color: str, below: bool = False) -> None:
@@ -59,8 +66,11 @@ class _Labels:
         level = (prev[1] + 1) % 3 if prev is not None and x - prev[0] < self.min_gap else 0
         self.last[(y, below)] = (x, level)
         lift = 0.1 + level * self.STEP
+        low, high = self.x_range
+        ha = "left" if x - low < self.min_gap else "right" if high - x < self.min_gap \
+            else "center"
         self.ax.text(x, y - lift - 0.03 if below else y + lift, text, color=color,
-                     fontsize=LABEL_SIZE, ha="center", va="top" if below else "bottom",
+                     fontsize=LABEL_SIZE, ha=ha, va="top" if below else "bottom",
                      clip_on=True)
 
 
@@ -71,7 +81,7 @@ def _legend_handles(has_cache: bool) -> list[Any]:
         Line2D([], [], color=REPLICATION, lw=1.0, marker="o", ms=4,
                label="replication (dot: applied)"),
         Line2D([], [], color=FRESH, lw=1.2, label="read, fresh"),
-        Line2D([], [], color=STALE, lw=1.2, label="read, stale (got < newest)"),
+        Line2D([], [], color=STALE, lw=1.2, ls=STALE_STYLE, label="read, stale (got < newest)"),
         Patch(facecolor=STALE_SHADE, alpha=0.6, label="stale window (node behind master)"),
     ]
     if has_cache:
@@ -82,6 +92,7 @@ def _legend_handles(has_cache: bool) -> list[Any]:
     return handles
 
 
+@style.styled
 def space_time(trace: Any, title: str | None = None, width_in: float = 11.0,
                labels: bool | None = None) -> Figure:
     """Draw ``trace`` (a :class:`sim.experiment.trace.Trace`) and return the Figure.
@@ -109,7 +120,7 @@ def space_time(trace: Any, title: str | None = None, width_in: float = 11.0,
 
     fig = Figure(figsize=(width_in, 1.0 + 0.62 * len(nodes)), layout="constrained")
     ax = fig.subplots()
-    _label = _Labels(ax, min_gap=(t1 - t0) * MS / 30)
+    _label = _Labels(ax, min_gap=(t1 - t0) * MS / 30, x_range=(t0 * MS, t1 * MS))
     ax.hlines(list(y_of.values()), t0 * MS, t1 * MS, color="0.75", lw=1.0, zorder=0)
 
     for w in trace.stale_windows():
@@ -148,8 +159,10 @@ def space_time(trace: Any, title: str | None = None, width_in: float = 11.0,
         stale = e["version"] < e["newest"]
         color = STALE if stale else FRESH
         mid = (e["issued"] + e.time_s) / 2 * MS
-        _arrow(ax, e["issued"] * MS, y(e.node, e.key), mid, y(server, e.key), color, head=False)
-        _arrow(ax, mid, y(server, e.key), e.time_s * MS, y(e.node, e.key), color)
+        dash = STALE_STYLE if stale else "-"
+        _arrow(ax, e["issued"] * MS, y(e.node, e.key), mid, y(server, e.key), color, dash,
+               head=False)
+        _arrow(ax, mid, y(server, e.key), e.time_s * MS, y(e.node, e.key), color, dash)
         if labels:
             text = name(e.key, e["version"]) + (f"<v{e['newest']}" if stale else "")
             _label(e.time_s * MS, y(e.node, e.key), text, color)
@@ -173,6 +186,7 @@ def space_time(trace: Any, title: str | None = None, width_in: float = 11.0,
     ax.tick_params(axis="y", length=0)
     ax.legend(handles=_legend_handles("cache" in y_of), loc="upper left",
               bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
+    style.number_axis(ax.xaxis, log=False)
     if title is None:
         stale = len(trace.stale_reads())
         reads = len(trace.of("read"))
@@ -180,7 +194,7 @@ def space_time(trace: Any, title: str | None = None, width_in: float = 11.0,
                  f"{stale} stale")
     if trace.truncated:
         title += f" (truncated at {trace.max_events} events)"
-    ax.set_title(title, fontsize="medium", loc="left")
+    ax.set_title(title, loc="left")
     return fig
 
 

@@ -16,6 +16,7 @@ reweighting with the soft-L1 loss.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from sim.config.distributions import format_duration
+from sim.plot.style import styled
 from sim.redis.measure import LoopPoint
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "error_table",
     "fit_closed_loop",
     "plot_calibration",
+    "calibration_figure",
 ]
 
 #: Parameters below this many seconds are indistinguishable from zero on any machine.
@@ -277,16 +280,26 @@ def config_toml(fit: Fit, header: Sequence[str] = ()) -> str:
 
 
 def plot_calibration(points: Sequence[LoopPoint], fit: Fit, path: Path | str, title: str = "") -> Path:
+    """Write :func:`calibration_figure` to ``path`` (format from the suffix); return the path."""
+    from sim.plot.style import save_figure
+
+    return save_figure(calibration_figure(points, fit, title), path, dpi=110)
+
+
+@styled
+def calibration_figure(points: Sequence[LoopPoint], fit: Fit, title: str = ""):
     """Measured (markers) against fitted (lines) throughput and latency over pipeline depth.
 
     One colour per client count, one marker and line style per command. Latency: measured p50 (filled) and mean
     (hollow) against the model's mean; a gap between p50 and mean is a heavy tail the
-    model does not have. Writes the figure (format from the suffix) and returns its path.
+    model does not have. Returns a matplotlib Figure.
     """
     from matplotlib.figure import Figure  # no pyplot: no global figure state, no GUI backend
+    from matplotlib.ticker import FuncFormatter
 
-    path = Path(path)
-    fig = Figure(figsize=(11, 4.2), layout="constrained")
+    from sim.plot.style import format_number, number_axis
+
+    fig = Figure(figsize=(12, 5.0), layout="constrained")
     ax_tput, ax_lat = fig.subplots(1, 2)
     client_counts = sorted({p.clients for p in points})
     commands = sorted({p.command for p in points}, reverse=True)
@@ -294,7 +307,7 @@ def plot_calibration(points: Sequence[LoopPoint], fit: Fit, path: Path | str, ti
     styles = dict(zip(commands, ["-", "--", ":", "-."], strict=False))
     grid = np.unique(np.round(np.geomspace(1, max(p.depth for p in points), 60)).astype(int))
     for index, clients in enumerate(client_counts):
-        color = f"C{index % 10}"
+        color = f"C{index % 8}"  # the style's Okabe-Ito cycle
         who = f"{clients} client{'s' if clients > 1 else ''}"
         for command in commands:
             mine = sorted((p for p in points if (p.command, p.clients) == (command, clients)),
@@ -314,20 +327,22 @@ def plot_calibration(points: Sequence[LoopPoint], fit: Fit, path: Path | str, ti
     for ax, ylabel in ((ax_tput, "throughput (commands/s)"), (ax_lat, "latency per message (ms)")):
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
+        number_axis(ax.yaxis, log=True)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: format_number(v)))
         ax.set_xlabel("pipeline depth B (commands per message)")
         ax.set_ylabel(ylabel)
-        ax.grid(True, which="both", alpha=0.3)
+        ax.grid(True, which="major", alpha=0.3)
         ax.legend(fontsize="x-small", ncols=2)
     ax_tput.set_title("throughput: measured and fitted")
     ax_lat.set_title("latency: measured p50, mean; model mean")
-    fig.suptitle(title or (
+    fig.suptitle(textwrap.fill(title or (
         f"closed-loop fit: L = {fit.client_latency_s * 1e6:.3g} us, "
         + ", ".join(f"{c}: o = {fit.batch_overheads_s[c] * 1e6:.3g} us, s = {t * 1e6:.3g} us"
                     for c, t in fit.service_times_s.items())
         + "; "
-        f"throughput error rms {fit.rms_error:.0%}, max {fit.max_error:.0%}"))
-    fig.savefig(path, dpi=110)
-    return path
+        f"throughput error rms {fit.rms_error:.0%}, max {fit.max_error:.0%}"), 100),
+        fontsize=12)
+    return fig
 
 
 def error_table(points: Sequence[LoopPoint], fit: Fit) -> list[dict]:

@@ -409,20 +409,58 @@ def merge_points(points: Sequence[LoopPoint]) -> LoopPoint:
                      float(np.median([p.latency_p50_s for p in points])), mean)
 
 
+#: The shortest measurement window worth having: a few hundred messages on a local Redis.
+MIN_SLICE_S = 0.02
+
+
+class BudgetError(MeasureError):
+    """The time left cannot hold the measurements still to make; ``needed_s`` is about how
+    long the whole curve would take on this machine."""
+
+    def __init__(self, message: str, needed_s: float) -> None:
+        super().__init__(message)
+        self.needed_s = needed_s
+
+
 def measure_curve(address: tuple[str, int], depths: Sequence[int], client_counts: Iterable[int],
                   commands: Iterable[str] = ("SET", "GET"), seconds_per_point: float = 0.25,
-                  rounds: int = 1, value_size: int = 100) -> list[LoopPoint]:
+                  rounds: int = 1, value_size: int = 100, deadline: float | None = None,
+                  clock=time.perf_counter) -> list[LoopPoint]:
     """Closed-loop points for every command, client count and depth.
 
     Each point is measured in ``rounds`` slices of ``seconds_per_point / rounds``, the
     slices of all points interleaved round by round, so that a slow spell of a shared
     machine spreads over the whole curve instead of denting one depth.
+
+    With a ``deadline`` (a ``clock()`` time) the slices share the time left instead: before
+    each slice, the time to the deadline less the set-up each slice has cost so far
+    (connections, keys) is divided among the slices still to run, so the whole curve ends
+    by the deadline on a slow machine too. When that leaves less than ``MIN_SLICE_S`` per
+    slice, :class:`BudgetError` says so before the measurement degrades into noise.
     """
     grid = [(command, clients, depth) for command in commands
             for clients in client_counts for depth in depths]
     slices: dict[tuple[str, int, int], list[LoopPoint]] = {g: [] for g in grid}
+    total = rounds * len(grid)
+    overhead = 0.0  # the most set-up time (outside the window) a slice has taken so far
+    done = 0
     for _ in range(rounds):
         for command, clients, depth in grid:
-            slices[(command, clients, depth)].append(measure_closed_loop(
-                address, command, depth, clients, seconds_per_point / rounds, value_size))
+            window = seconds_per_point / rounds
+            if deadline is not None:
+                left = total - done
+                # The largest set-up seen, not the mean: slices with many clients, which
+                # open the most connections, come last in each round.
+                window = (deadline - clock()) / left - overhead
+                if window < MIN_SLICE_S:
+                    needed = total * (2 * MIN_SLICE_S + overhead)
+                    raise BudgetError(
+                        f"the time budget is too short: {left} of {total} measurement slices "
+                        f"left and under {MIN_SLICE_S * 1e3:g} ms for each (set-up takes "
+                        f"{overhead * 1e3:.0f} ms a slice here)", needed)
+            started = clock()
+            point = measure_closed_loop(address, command, depth, clients, window, value_size)
+            overhead = max(overhead, clock() - started - point.window_s)
+            done += 1
+            slices[(command, clients, depth)].append(point)
     return [merge_points(slices[g]) for g in grid]
