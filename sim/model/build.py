@@ -29,7 +29,8 @@ from sim.model.streams import (
     exponential_sampler,
     integer_sampler,
     key_sampler,
-    uniform_sampler,
+    key_taker,
+    uniform_taker,
 )
 from sim.model.workload import ClosedLoop, OpenLoop
 
@@ -160,15 +161,16 @@ class Builder:
 
     def _workload(self, clients: list[Client]) -> OpenLoop | ClosedLoop:
         wl, streams = self.config.workload, self.streams
-        read_key = key_sampler(streams.rng("keys.read"), wl.keys, wl.key_distribution, wl.zipf_s)
-        write_key = key_sampler(streams.rng("keys.write"), wl.keys, wl.key_distribution,
-                                wl.zipf_s)
+        keys = (wl.keys, wl.key_distribution, wl.zipf_s)
         if wl.mode == "closed":
             return ClosedLoop(
                 self.at, self.env, clients, self.config.pipeline.batch_size, wl.read_fraction,
-                uniform_sampler(streams.rng("closed.kind")),
+                uniform_taker(streams.rng("closed.kind")),
                 self.sampler(wl.think_time, "closed.think"), wl.think_time.is_zero,
-                read_key, write_key)
+                key_taker(streams.rng("keys.read"), *keys),
+                key_taker(streams.rng("keys.write"), *keys))
+        read_key = key_sampler(streams.rng("keys.read"), *keys)
+        write_key = key_sampler(streams.rng("keys.write"), *keys)
 
         def gap(rate, name):
             return exponential_sampler(streams.rng(name), 1.0 / rate) if rate > 0 else None

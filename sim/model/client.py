@@ -92,6 +92,35 @@ class Client:
             self.trace("issue", now, node=self.name, key=key, write=False)
         self.submit(op, cache if cache is not None else self.route(self, key, now))
 
+    def issue_batch(self, reads: list[bool], read_keys: list[int], write_keys: list[int],
+                    now: float) -> None:
+        """Closed loop: issue a batch (``reads[i]``: command i is a GET, else a SET; the keys
+        in order) and send it, one message per node: :meth:`read` and :meth:`write` for each
+        command, then :meth:`flush`, with the lookups hoisted out of the loop."""
+        arriving = self.arriving
+        if arriving and arriving[0][0] <= now:
+            self._arrived(now)
+        master, cache, trace, batch = self.master, self.cache, self.trace, self.batch
+        committed, acked, read_max = master.committed, self.acked, self.read_max
+        path = DIRECT if cache is None else HIT
+        r = w = 0
+        for is_read in reads:
+            if is_read:
+                key = read_keys[r]
+                r += 1
+                op = Op(self, key, False, now, committed[key], acked.get(key, 0),
+                        read_max.get(key, 0), path)
+                node = cache if cache is not None else self.route(self, key, now)
+            else:
+                key = write_keys[w]
+                w += 1
+                op = Op(self, key, True, now, committed[key], 0, 0)
+                node = master
+            if trace is not None:
+                trace("issue", now, node=self.name, key=key, write=not is_read)
+            batch[node].append(op)
+        self.flush()
+
     def write(self, key: int, now: float) -> None:
         if self.trace is not None:
             self.trace("issue", now, node=self.name, key=key, write=True)

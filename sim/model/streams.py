@@ -54,15 +54,57 @@ def zipf_cdf(keys: int, s: float) -> np.ndarray:
     return cdf / cdf[-1]
 
 
-def key_sampler(rng: np.random.Generator, keys: int, distribution: str,
-                zipf_s: float) -> Callable[[], int]:
-    """Key choice: ``uniform`` or ``zipf`` over 0..keys-1."""
+def _key_draw(rng: np.random.Generator, keys: int, distribution: str,
+              zipf_s: float) -> Callable[[int], np.ndarray]:
     if distribution == "uniform" or keys == 1:
-        return integer_sampler(rng, keys)
+        return lambda size: rng.integers(0, keys, size)
     cdf = zipf_cdf(keys, zipf_s)
 
     def draw(n: int) -> np.ndarray:
         idx = np.searchsorted(cdf, rng.random(n), side="right")
         return np.minimum(idx, keys - 1)
 
-    return _blocks(draw).__next__
+    return draw
+
+
+def key_sampler(rng: np.random.Generator, keys: int, distribution: str,
+                zipf_s: float) -> Callable[[], int]:
+    """Key choice: ``uniform`` or ``zipf`` over 0..keys-1."""
+    return _blocks(_key_draw(rng, keys, distribution, zipf_s)).__next__
+
+
+def key_taker(rng: np.random.Generator, keys: int, distribution: str,
+              zipf_s: float) -> Taker:
+    """The keys of :func:`key_sampler`, the same values in the same order, n at a time."""
+    return Taker(_key_draw(rng, keys, distribution, zipf_s))
+
+
+def uniform_taker(rng: np.random.Generator) -> Taker:
+    """The floats of :func:`uniform_sampler`, the same values in the same order, n at a time."""
+    return Taker(rng.random)
+
+
+class Taker:
+    """Draws of a stream handed out ``n`` at a time (``take(n)`` -> list), for a caller that
+    needs a batch at once; block by block exactly as a sampler of the same stream would."""
+
+    __slots__ = ("draw", "buffer", "pos")
+
+    def __init__(self, draw: Callable[[int], np.ndarray]) -> None:
+        self.draw = draw
+        self.buffer: list = []
+        self.pos = 0
+
+    def take(self, n: int) -> list:
+        pos, buffer = self.pos, self.buffer
+        end = pos + n
+        if end <= len(buffer):
+            self.pos = end
+            return buffer[pos:end]
+        out = buffer[pos:]
+        while len(out) < n:
+            buffer = self.draw(BLOCK).tolist()
+            pos = n - len(out)
+            out += buffer[:pos]
+        self.buffer, self.pos = buffer, pos
+        return out

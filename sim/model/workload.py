@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sim.model.streams import Taker
+
 
 class OpenLoop:
     """Poisson GETs at ``read_rate`` and SETs at ``write_rate`` (ops/s, all clients together).
@@ -42,20 +44,21 @@ class ClosedLoop:
     """Each client sends a batch, waits for every reply, thinks, and sends the next.
 
     This is how redis-benchmark drives a server (``-c clients -P batch``). Each command of a
-    batch is a GET with probability ``read_fraction``, else a SET.
+    batch is a GET with probability ``read_fraction``, else a SET. ``kinds``, ``read_keys``
+    and ``write_keys`` hand out their draws a batch at a time (:class:`Taker`).
     """
 
     def __init__(self, at, env, clients: list, batch_size: int, read_fraction: float,
-                 kind: Callable[[], float], think: Callable[[], float], think_is_zero: bool,
-                 read_key, write_key) -> None:
+                 kinds: Taker, think: Callable[[], float], think_is_zero: bool,
+                 read_keys: Taker, write_keys: Taker) -> None:
         self.at = at
         self.env = env
         self.batch_size = batch_size
         self.read_fraction = read_fraction
-        self.kind = kind
+        self.kinds = kinds
         self.think = think
         self.think_is_zero = think_is_zero
-        self.read_key, self.write_key = read_key, write_key
+        self.read_keys, self.write_keys = read_keys, write_keys
         for client in clients:
             client.set_batch_listener(self._on_batch_done)
             at(0.0, self._on_start, client)
@@ -64,15 +67,13 @@ class ClosedLoop:
         self.send_batch(ev._value)
 
     def send_batch(self, client) -> None:
-        now = self.env._now
-        kind, fraction = self.kind, self.read_fraction
-        client.outstanding = self.batch_size
-        for _ in range(self.batch_size):
-            if kind() < fraction:
-                client.read(self.read_key(), now)
-            else:
-                client.write(self.write_key(), now)
-        client.flush()
+        n = self.batch_size
+        fraction = self.read_fraction
+        reads = [u < fraction for u in self.kinds.take(n)]
+        count = sum(reads)
+        client.outstanding = n
+        client.issue_batch(reads, self.read_keys.take(count), self.write_keys.take(n - count),
+                           self.env._now)
 
     def _on_batch_done(self, client) -> None:
         if self.think_is_zero:
