@@ -182,6 +182,10 @@ class Distribution:
     def _drawer(self) -> Draw:
         raise NotImplementedError
 
+    def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` samples in seconds as an array (for estimates made outside the run)."""
+        return np.asarray(self._drawer()(rng, n), dtype=float)
+
     def sample(self, rng: np.random.Generator) -> float:
         """One sample in seconds (not for the hot path: use ``sampler``)."""
         if self.is_zero:

@@ -53,7 +53,9 @@ __all__ = [
     "ConfigError",
     "FaultsConfig",
     "NetworkConfig",
+    "MetricsConfig",
     "PipelineConfig",
+    "QuorumConfig",
     "ReplicationConfig",
     "RunConfig",
     "ServerConfig",
@@ -69,6 +71,9 @@ READ_POLICIES = ("master", "replicas", "any", "sticky", "read-your-writes")
 REPLICA_READ_POLICIES = ("replicas", "sticky", "read-your-writes")
 FILL_FROM = ("read_policy", "master", "replicas")
 ON_WRITE = ("none", "invalidate", "update")
+REPLICATION_MODES = ("leader", "quorum")
+# A quorum delay that is the network's one-way client latency (the default).
+NETWORK_DELAY = "network"
 
 # ---------------------------------------------------------------------------------------
 # Value parsers: (value, dotted key, base dir for files) -> typed value, or ConfigError.
@@ -124,6 +129,34 @@ def _duration(*, positive: bool = False) -> Parse:
 def _delay() -> Parse:
     def parse(value: Any, key: str, base_dir: Path | None) -> Distribution:
         return parse_distribution(value, key, base_dir)
+
+    return parse
+
+
+def _delay_or_network() -> Parse:
+    def parse(value: Any, key: str, base_dir: Path | None) -> Distribution | str:
+        if value == NETWORK_DELAY:
+            return NETWORK_DELAY
+        try:
+            return parse_distribution(value, key, base_dir)
+        except ConfigError as exc:
+            raise ConfigError(key, value, f"{exc.allowed}, or '{NETWORK_DELAY}' for "
+                              "network.client_latency") from None
+
+    return parse
+
+
+def _duration_or_auto() -> Parse:
+    def parse(value: Any, key: str, base_dir: Path | None) -> float | str:
+        if value == "auto":
+            return "auto"
+        try:
+            seconds = parse_duration(value, key)
+        except ConfigError:
+            seconds = 0.0
+        if seconds <= 0:
+            raise ConfigError(key, value, "'auto' or a duration > 0, e.g. '20ms'")
+        return seconds
 
     return parse
 
@@ -207,7 +240,9 @@ class ServerConfig:
 
 @dataclass(frozen=True)
 class ReplicationConfig:
-    """[replication]: number of replicas, one-way stream ``delay`` (seconds), read routing,
+    """[replication]: ``mode`` (``leader``: one master and asynchronous replicas; ``quorum``:
+    ``replicas`` leaderless peers read and written by partial quorums, see [quorum]),
+    number of replicas, one-way stream ``delay`` (seconds), read routing,
     and synchronous acknowledgement (``wait_timeout`` seconds, 0 = wait for ever).
 
     The Redis settings for failures: ``serve_stale_data`` (a replica whose link is down
@@ -218,6 +253,7 @@ class ReplicationConfig:
     resync's snapshot) and ``snapshot_load_time`` (seconds the replica's thread spends loading
     the snapshot)."""
 
+    mode: str = _option("leader", _choice(REPLICATION_MODES))
     replicas: int = _option(2, _integer(0))
     delay: Distribution = _option(Exponential(1e-3), _delay())
     read_policy: str = _option("replicas", _choice(READ_POLICIES))
@@ -245,6 +281,44 @@ class CacheConfig:
     fill_from: str = _option("read_policy", _choice(FILL_FROM))
     on_write: str = _option("none", _choice(ON_WRITE))
     invalidation_delay: Distribution = _option(Constant(0.0), _delay())
+
+
+@dataclass(frozen=True)
+class QuorumConfig:
+    """[quorum]: leaderless partial quorums (``replication.mode = "quorum"``), as in Dynamo
+    and the WARS model of PBS (Bailis et al., VLDB 2012). N = ``replication.replicas`` peers;
+    a write waits for ``write`` (W) acknowledgements, a read for ``read`` (R) responses. The
+    four one-way delays (seconds) are distributions; ``"network"`` means
+    ``network.client_latency``: ``write_delay`` coordinator -> peer (then the peer applies
+    it), ``ack_delay`` peer -> coordinator, ``read_delay`` coordinator -> peer,
+    ``response_delay`` peer -> coordinator. ``read_repair`` sends the newest version a read
+    saw to the peers that answered it with an older one."""
+
+    read: int = _option(1, _integer(1))
+    write: int = _option(1, _integer(1))
+    write_delay: Distribution | str = _option(NETWORK_DELAY, _delay_or_network())
+    ack_delay: Distribution | str = _option(NETWORK_DELAY, _delay_or_network())
+    read_delay: Distribution | str = _option(NETWORK_DELAY, _delay_or_network())
+    response_delay: Distribution | str = _option(NETWORK_DELAY, _delay_or_network())
+    read_repair: bool = _option(False, _flag())
+
+    def delay(self, name: str, network: Distribution) -> Distribution:
+        """The distribution of ``<name>_delay``, with ``"network"`` resolved."""
+        value = getattr(self, f"{name}_delay")
+        return network if value == NETWORK_DELAY else value
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    """[metrics]: optional measures. ``visibility_probes`` adds probe reads after a sampled
+    ``visibility_share`` of commits, started at ``visibility_points`` offsets evenly spaced
+    from 0 to ``visibility_horizon`` (seconds, or ``"auto"``: derived from the delays of the
+    write path) and counted only in the summary's ``visibility`` object."""
+
+    visibility_probes: bool = _option(False, _flag())
+    visibility_horizon: float | str = _option("auto", _duration_or_auto())
+    visibility_points: int = _option(41, _integer(2))
+    visibility_share: float = _option(0.1, _real(0.0, 1.0))
 
 
 @dataclass(frozen=True)
@@ -290,6 +364,8 @@ _SECTIONS: dict[str, type] = {
     "cache": CacheConfig,
     "pipeline": PipelineConfig,
     "faults": FaultsConfig,
+    "quorum": QuorumConfig,
+    "metrics": MetricsConfig,
 }
 
 
@@ -356,7 +432,31 @@ def _check_rules(config: Config) -> None:
             "cache.fill_from", cache.fill_from,
             "needs replication.replicas >= 1 (it is 0); use 'read_policy' or 'master'",
         )
+    if rep.mode == "quorum":
+        _check_quorum_rules(config)
+    if config.metrics.visibility_probes and config.faults.active:
+        raise ConfigError("metrics.visibility_probes", True,
+                          "probes are not modelled with faults yet; remove the [faults] "
+                          "settings or set it to false")
     check_fault_rules(config)
+
+
+def _check_quorum_rules(config: Config) -> None:
+    rep, quorum = config.replication, config.quorum
+    if rep.replicas < 1:
+        raise ConfigError("replication.replicas", rep.replicas,
+                          "quorum mode needs at least 1 peer (replication.replicas >= 1)")
+    for name, value in (("quorum.read", quorum.read), ("quorum.write", quorum.write)):
+        if value > rep.replicas:
+            raise ConfigError(name, value, f"must be between 1 and replication.replicas "
+                              f"({rep.replicas}) in quorum mode")
+    if rep.wait_replicas:
+        raise ConfigError("replication.wait_replicas", rep.wait_replicas,
+                          "must be 0 in quorum mode; a write waits for quorum.write acks")
+    if config.faults.active:
+        raise ConfigError("replication.mode", rep.mode,
+                          "faults are not modelled in quorum mode yet; remove the [faults] "
+                          "settings or use replication.mode = 'leader'")
 
 
 # ---------------------------------------------------------------------------------------
@@ -431,6 +531,8 @@ class Config:
     cache: CacheConfig = field(default_factory=CacheConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     faults: FaultsConfig = field(default_factory=FaultsConfig)
+    quorum: QuorumConfig = field(default_factory=QuorumConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
     @classmethod
     def default(cls) -> Config:
