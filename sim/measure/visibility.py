@@ -4,7 +4,10 @@ Probes (:mod:`sim.model.probes`) report, for a grid of offsets t after a commit,
 read started t after the commit returned the committed version or a newer one. Each grid
 point is a ratio estimator with a batch-means interval over the commit times (probes of one
 commit are correlated across t, and commits close in time share the servers' queues, so a
-binomial interval would be too narrow). ``t_99_ms`` / ``t_999_ms`` are the smallest t at
+binomial interval could be too narrow). Near p = 1 most batches hold no inconsistent probe
+and the batch-means interval collapses, while probes of different commits are then nearly
+independent: each point's interval is the union of the batch-means interval and the Wilson
+score interval, which stays honest at both ends. ``t_99_ms`` / ``t_999_ms`` are the smallest t at
 which at least 99% / 99.9% of the probes are consistent, interpolated linearly between the
 grid points around the first crossing; their intervals are the crossings of the upper and
 lower 95% bounds of the curve (None when that bound does not reach the level within the
@@ -13,9 +16,20 @@ horizon).
 
 from __future__ import annotations
 
+import math
+
 from sim.measure.metrics import RatioBatchMeans
 
 BATCHES = 32
+Z95 = 1.959963984540054
+
+
+def wilson(successes: float, n: float, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion (n > 0)."""
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def crossing(ts: list[float], ps: list[float | None], level: float) -> float | None:
@@ -54,9 +68,13 @@ class VisibilityStats:
         for t_ms, point in zip(ts_ms, self.points, strict=True):
             p, lo, hi = point.estimate(clamp01=True)
             n = int(sum(point.den))
+            if n:
+                w_lo, w_hi = wilson(sum(point.num), n)
+                lo = w_lo if lo is None else min(lo, w_lo)
+                hi = w_hi if hi is None else max(hi, w_hi)
             ps.append(p)
-            los.append(lo if lo is not None else p)
-            his.append(hi if hi is not None else p)
+            los.append(lo)
+            his.append(hi)
             if n:
                 curve.append({"t_ms": t_ms, "p_consistent": p, "ci95": [lo, hi], "n": n})
         out = {
