@@ -209,3 +209,11 @@ def test_sweep_varies_the_read_quorum(tmp_path):
     stale = [float(row["stale_read_rate"]) for row in rows]
     assert stale[0] > stale[2] == 0.0
     assert "k_staleness.k1" in rows[0]
+
+
+def test_trace_view_refuses_quorum_mode(capsys, tmp_path):
+    code = main(["trace", "--set", "replication.mode=quorum", "--key", "0", "--from", "1s",
+                 "--to", "1.01s", "--out", str(tmp_path / "t.png")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.endswith("the trace view draws leader mode only (not yet quorum mode)")
+    assert not (tmp_path / "t.png").exists()

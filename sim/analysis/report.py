@@ -190,9 +190,14 @@ def describe_config(config: Config) -> str:
         load = (f"closed workload of {work.clients} clients, read fraction {work.read_fraction:g}, "
                 f"think time {work.think_time}")
     cache_text = f"cache ttl {format_duration(cache.ttl)}" if cache.enabled else "no cache"
+    if rep.mode == "quorum":
+        q = config.quorum
+        store = (f"{rep.replicas} quorum peers, R={q.read} W={q.write}, write delay "
+                 f"{q.write_delay}")
+    else:
+        store = f"{rep.replicas} replicas, delay {rep.delay}, reads from {rep.read_policy}"
     return (
-        f"{load} on {work.keys} {work.key_distribution} keys; {rep.replicas} replicas, "
-        f"delay {rep.delay}, reads from {rep.read_policy}; {cache_text}; "
+        f"{load} on {work.keys} {work.key_distribution} keys; {store}; {cache_text}; "
         f"batch {config.pipeline.batch_size}; {format_duration(run.duration)} simulated "
         f"(warmup {format_duration(run.warmup)}), seed {run.seed}"
     )
