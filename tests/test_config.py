@@ -38,7 +38,7 @@ DESIGN_DEFAULTS = {
     "faults": {"master_crash_at": [], "failover_timeout": "uniform:5s,6s",
                "master_recover_after": "0s", "replica_disconnects": [], "partitions": []},
     "quorum": {"read": 1, "write": 1, "write_delay": "network", "ack_delay": "network",
-               "read_delay": "network", "response_delay": "network", "read_repair": False},
+               "read_delay": "network", "response_delay": "network", "read_repair": False, "remote_delay": "0s"},
     "metrics": {"visibility_probes": False, "visibility_horizon": "auto",
                 "visibility_points": 41, "visibility_share": 0.1},
 }

@@ -217,3 +217,15 @@ def test_trace_view_refuses_quorum_mode(capsys, tmp_path):
     err = capsys.readouterr().err.strip()
     assert code == 2 and err.endswith("the trace view draws leader mode only (not yet quorum mode)")
     assert not (tmp_path / "t.png").exists()
+
+
+@pytest.mark.parametrize(("w", "expected_ms"), [(1, 2.0), (2, 22.0), (3, 22.0)])
+def test_remote_peers_add_their_delay_both_ways(w, expected_ms):
+    """Three datacenters, a client in its home peer's: W = 1 is answered locally, W >= 2
+    needs a remote peer (10 ms more each way)."""
+    result = simulate(config({
+        **QUORUM, "quorum.write": w, "quorum.write_delay": "1ms", "quorum.ack_delay": "1ms",
+        "quorum.remote_delay": "10ms", "server.service_time": "0s",
+        "server.batch_overhead": "0s", "cache.enabled": False}))
+    assert result["write_latency_ms"]["max"] == pytest.approx(expected_ms)
+    assert result["write_latency_ms"]["p50"] == pytest.approx(expected_ms, rel=0.01)

@@ -292,7 +292,10 @@ class QuorumConfig:
     ``network.client_latency``: ``write_delay`` coordinator -> peer (then the peer applies
     it), ``ack_delay`` peer -> coordinator, ``read_delay`` coordinator -> peer,
     ``response_delay`` peer -> coordinator. ``read_repair`` sends the newest version a read
-    saw to the peers that answered it with an older one."""
+    saw to the peers that answered it with an older one. ``remote_delay`` (seconds, one way)
+    places the peers in N datacenters: client c sits in peer c mod N's, and every message
+    between a client and a peer of another datacenter takes that much longer (the WAN setting
+    of PBS)."""
 
     read: int = _option(1, _integer(1))
     write: int = _option(1, _integer(1))
@@ -301,6 +304,7 @@ class QuorumConfig:
     read_delay: Distribution | str = _option(NETWORK_DELAY, _delay_or_network())
     response_delay: Distribution | str = _option(NETWORK_DELAY, _delay_or_network())
     read_repair: bool = _option(False, _flag())
+    remote_delay: float = _option(0.0, _duration())
 
     def delay(self, name: str, network: Distribution) -> Distribution:
         """The distribution of ``<name>_delay``, with ``"network"`` resolved."""

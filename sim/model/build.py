@@ -161,20 +161,28 @@ class Builder:
         delay = {name: q.delay(name, net.client_latency)
                  for name in ("write", "ack", "read", "response")}
         committed = [Version(k, 0, 0.0, 0) for k in range(wl.keys)]
+        n_peers = cfg.replication.replicas
+
+        def link(kind: str, c: int, j: int, name: str) -> Link:
+            sample = self.sampler(delay[kind], name)
+            if q.remote_delay and c % n_peers != j:  # another datacenter
+                extra = q.remote_delay
+                return Link(lambda: sample() + extra)
+            return Link(sample)
+
         peers = []
-        for j in range(cfg.replication.replicas):
+        for j in range(n_peers):
             name = f"peer{j}"
             peers.append(Peer(
                 env, at, j, list(committed),
                 self.sampler(srv.batch_overhead, f"server.{name}.overhead"),
                 self.sampler(srv.service_time, f"server.{name}.service"),
-                [Link(self.sampler(delay["ack"], f"link.{name}->client{c}.ack"))
-                 for c in range(n_clients)],
-                [Link(self.sampler(delay["response"], f"link.{name}->client{c}.response"))
+                [link("ack", c, j, f"link.{name}->client{c}.ack") for c in range(n_clients)],
+                [link("response", c, j, f"link.{name}->client{c}.response")
                  for c in range(n_clients)]))
 
         def links(kind: str) -> list[list[Link]]:
-            return [[Link(self.sampler(delay[kind], f"link.client{c}->{peer.name}.{kind}"))
+            return [[link(kind, c, peer.index, f"link.client{c}->{peer.name}.{kind}")
                      for peer in peers] for c in range(n_clients)]
 
         coordinator = Coordinator(
@@ -198,7 +206,7 @@ class Builder:
         if self.prober is not None:
             self._wire_prober(clients, cache, QuorumPath(
                 env, at, coordinator, self.sampler(delay["read"], "probe.read"),
-                self.sampler(delay["response"], "probe.response"),
+                self.sampler(delay["response"], "probe.response"), q.remote_delay,
                 self.sampler(srv.batch_overhead, "probe.overhead"),
                 self.sampler(srv.service_time, "probe.service")))
         return Nodes(coordinator, [], cache, clients, workload, self.lag, None, peers,

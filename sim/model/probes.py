@@ -147,13 +147,14 @@ class QuorumPath:
     first R responses (by response arrival at the coordinator)."""
 
     def __init__(self, env, at, coordinator, read_delay: Callable[[], float],
-                 response_delay: Callable[[], float], overhead: Callable[[], float],
-                 service: Callable[[], float]) -> None:
+                 response_delay: Callable[[], float], remote_delay_s: float,
+                 overhead: Callable[[], float], service: Callable[[], float]) -> None:
         self.env = env
         self.at = at
         self.coordinator = coordinator
         self.read_delay = read_delay
         self.response_delay = response_delay
+        self.remote_delay_s = remote_delay_s  # added between a client and a remote peer
         self.overhead = overhead
         self.service = service
         self.done = None
@@ -162,9 +163,12 @@ class QuorumPath:
         # The coordinator runs in the client: the probe leaves for the peers at once.
         probe.answers = []
         coordinator = self.coordinator
+        home = probe.client.index % len(coordinator.peers)
         for peer, link in zip(coordinator.peers, coordinator.read_links[probe.client.index],
                               strict=True):
             arrival = now + self.read_delay()
+            if peer.index != home:
+                arrival += self.remote_delay_s
             self.at(arrival if arrival > link.last else link.last, self._at_peer,
                     (probe, peer))
 
@@ -174,6 +178,8 @@ class QuorumPath:
         got = peer.store[probe.rec.key]
         start = peer.busy_until if peer.busy_until > now else now
         back = start + self.overhead() + self.service() + self.response_delay()
+        if peer.index != probe.client.index % len(self.coordinator.peers):
+            back += self.remote_delay_s
         last = peer.response_links[probe.client.index].last
         answers = probe.answers
         answers.append((back if back > last else last, got))
@@ -210,6 +216,7 @@ def probe_offsets(config, rng) -> list[float]:
     if horizon == "auto":
         if rep.mode == "quorum":
             horizon = quantile(config.quorum.delay("write", config.network.client_latency))
+            horizon += config.quorum.remote_delay
         else:
             horizon = quantile(rep.delay, config.server.replica_apply_time)
         horizon *= HORIZON_MARGIN
