@@ -229,3 +229,17 @@ def test_remote_peers_add_their_delay_both_ways(w, expected_ms):
         "server.batch_overhead": "0s", "cache.enabled": False}))
     assert result["write_latency_ms"]["max"] == pytest.approx(expected_ms)
     assert result["write_latency_ms"]["p50"] == pytest.approx(expected_ms, rel=0.01)
+
+
+def test_text_summary_shows_visibility_and_k_staleness():
+    from sim.analysis.report import format_summary
+    with_probes = simulate(config(quorum(metrics__visibility_probes=True,
+                                         quorum__write_delay="exp:1ms"))).summary
+    text = format_summary(with_probes)
+    assert "Visibility (probe reads)" in text and "k-staleness" in text
+    assert "t at 99.9% consistent (ms)" in text
+    no_writes = simulate(config(quorum(metrics__visibility_probes=True,
+                                       workload__write_rate=0))).summary
+    lines = format_summary(no_writes).splitlines()
+    assert [line.split()[-1] for line in lines if line.strip().startswith("t at")] == ["-", "-"]
+    assert "Visibility" not in format_summary(simulate(config(quorum())).summary)

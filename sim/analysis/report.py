@@ -151,6 +151,9 @@ def _visibility_lines(vis: Mapping[str, Any]) -> list[str]:
     for key, label in (("t_99_ms", "t at 99% consistent (ms)"),
                        ("t_999_ms", "t at 99.9% consistent (ms)")):
         value = vis.get(key)
+        if not vis.get("probes"):
+            lines.append(_row(label, MISSING))
+            continue
         text = format_number(value, 3) if _is_number(value) else \
             f"beyond the horizon ({format_number(vis.get('horizon_ms'), 3)} ms)"
         lines.append(_row(label, text + _ms_interval(vis.get(key + "_ci95"))))
