@@ -243,3 +243,25 @@ def test_text_summary_shows_visibility_and_k_staleness():
     lines = format_summary(no_writes).splitlines()
     assert [line.split()[-1] for line in lines if line.strip().startswith("t at")] == ["-", "-"]
     assert "Visibility" not in format_summary(simulate(config(quorum())).summary)
+
+
+def test_a_closed_loop_with_instant_quorum_trips_is_refused():
+    instant = {**QUORUM, "workload.mode": "closed", "network.client_latency": "0s",
+               "server.service_time": "0s", "server.batch_overhead": "0s",
+               "cache.enabled": False}
+    with pytest.raises(ConfigError, match="workload.think_time"):
+        config(instant)
+    with pytest.raises(ConfigError, match="workload.think_time"):
+        config({**instant, "quorum.read_delay": "1us"})  # a batch of writes only is instant
+    both = config({**instant, "quorum.read_delay": "1us", "quorum.ack_delay": "1us"})
+    assert both.quorum.read_delay == Constant(1e-6)
+
+
+def test_events_per_operation_are_bounded():
+    """A guard on the quorum path that does not time anything: one event to reach the
+    coordinator, one per peer out and one per peer back (2N + 1), plus the arrival
+    processes' own events."""
+    s = simulate(config(quorum(cache__enabled=False, run__duration=2.0,
+                               run__warmup=0.01))).summary
+    ops = s["reads"] + s["writes"]  # issued after the (short) warm-up
+    assert s["sim_events"] / ops < 2 * 3 + 2.5

@@ -419,8 +419,16 @@ def _check_rules(config: Config) -> None:
         )
     if workload.mode == "closed" and workload.think_time.is_zero:
         net, srv = config.network, config.server
-        store_instant = (net.client_latency.is_zero and srv.batch_overhead.is_zero
-                         and srv.service_time.is_zero)
+        if rep.mode == "quorum":
+            # The coordinator is in the client: the peers' trips count, and a batch of only
+            # reads (or only writes) takes just one kind of trip.
+            q = config.quorum
+            trips = [[q.delay("read", net.client_latency), q.delay("response", net.client_latency)],
+                     [q.delay("write", net.client_latency), q.delay("ack", net.client_latency)]]
+        else:
+            trips = [[net.client_latency]]
+        store_instant = (any(all(d.is_zero for d in trip) for trip in trips)
+                         and srv.batch_overhead.is_zero and srv.service_time.is_zero)
         cache_instant = cache.enabled and cache.latency.is_zero
         if store_instant or cache_instant:
             # Every reply would come back at the instant its batch left, so the clients
@@ -428,7 +436,7 @@ def _check_rules(config: Config) -> None:
             raise ConfigError(
                 "workload.think_time", str(workload.think_time),
                 "closed mode needs some time per round trip: a non-zero think_time, or a "
-                "non-zero network.client_latency/server time"
+                "non-zero network.client_latency (quorum delays in quorum mode)/server time"
                 + (" and cache.latency" if cache.enabled else ""),
             )
     if cache.enabled and rep.replicas == 0 and cache.fill_from == "replicas":
