@@ -16,8 +16,10 @@ import simpy
 from sim.config.schema import Config
 from sim.measure.faults import FaultStats
 from sim.measure.recorder import Recorder
+from sim.measure.visibility import VisibilityStats
 from sim.model.build import Builder
 from sim.model.kernel import run_until, scheduler
+from sim.model.probes import probe_offsets
 from sim.model.streams import Streams
 
 Progress = Callable[[float, float], None]
@@ -39,7 +41,8 @@ class Result:
 class Model:
     """The wired components of one run (kept on the Result for inspection in notebooks):
     ``master`` (the first master), ``replicas`` (the live list), ``cache``, ``clients``,
-    ``cluster`` (None without faults; ``cluster.office`` is the master in office)."""
+    ``cluster`` (None without faults; ``cluster.office`` is the master in office); in quorum
+    mode ``master`` is the clients' coordinator and ``peers`` the N peers."""
 
     def __init__(self, config: Config, trace=None) -> None:
         self.config = config
@@ -50,13 +53,19 @@ class Model:
         self.recorder = Recorder(config.run.warmup, config.run.duration, config.cache.enabled,
                                  clock=lambda: env._now)
         self.fault_stats = FaultStats(config.run.warmup)
+        self.visibility = None
+        if config.metrics.visibility_probes:
+            self.visibility = VisibilityStats(
+                probe_offsets(config, self.streams.rng("probe.horizon")), config.run.warmup,
+                config.run.duration)
         self.nodes = Builder(config, self.env, self.at, self.streams, self.recorder,
-                             self.fault_stats, trace).build()
+                             self.fault_stats, trace, self.visibility).build()
         self.master = self.nodes.master
         self.replicas = self.nodes.replicas
         self.cache = self.nodes.cache
         self.clients = self.nodes.clients
         self.cluster = self.nodes.cluster
+        self.peers = self.nodes.peers
 
     def run(self, progress: Progress | None = None) -> dict[str, Any]:
         """Run to the end and summarise. ``progress(now_s, horizon_s)`` is called about
@@ -81,7 +90,9 @@ class Model:
                 end = min(recorder.horizon_s, run.horizon)
                 self._advance(end, progress)
         recorder.set_horizon(end)
-        max_lag = self.nodes.lag.maximum(end) if self.config.replication.replicas else None
+        leader = self.config.replication.mode == "leader"  # quorum mode has no stream to lag
+        max_lag = (self.nodes.lag.maximum(end) if leader and self.config.replication.replicas
+                   else None)
         if self.cluster is not None:
             self.cluster.finish()
         summary = recorder.summary(max_lag)
@@ -92,6 +103,8 @@ class Model:
                 "target_rel_ci": run.target_rel_ci, "stopped_by": stopped_by,
                 "simulated_duration_s": end, "stale_read_rate_rel_ci": _finite(stale_rel),
                 "read_latency_mean_rel_ci": _finite(latency_rel)}
+        if self.visibility is not None:
+            summary["visibility"] = self.visibility.summary()
         summary["sim_events"] = next(self.env._eid)
         summary["wall_seconds"] = time.perf_counter() - wall
         summary["config"] = self.config.to_dict()

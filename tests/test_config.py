@@ -30,7 +30,7 @@ DESIGN_DEFAULTS = {
     "network": {"client_latency": "250us"},
     "server": {"service_time": "exp:10us", "batch_overhead": "5us",
                "replica_apply_time": "exp:5us"},
-    "replication": {"replicas": 2, "delay": "exp:1ms", "read_policy": "replicas",
+    "replication": {"mode": "leader", "replicas": 2, "delay": "exp:1ms", "read_policy": "replicas",
                     "wait_replicas": 0, "wait_timeout": "0s", "serve_stale_data": True,
                     "min_replicas_to_write": 0, "min_replicas_max_lag": "10s",
                     "backlog_size": "1mb", "bandwidth": 125e6, "snapshot_load_time": "1ms"},
@@ -39,6 +39,10 @@ DESIGN_DEFAULTS = {
     "pipeline": {"batch_size": 1, "linger": "0s"},
     "faults": {"master_crash_at": [], "failover_timeout": "uniform:5s,6s",
                "master_recover_after": "0s", "replica_disconnects": [], "partitions": []},
+    "quorum": {"read": 1, "write": 1, "write_delay": "network", "ack_delay": "network",
+               "read_delay": "network", "response_delay": "network", "read_repair": False, "remote_delay": "0s"},
+    "metrics": {"visibility_probes": False, "visibility_horizon": "auto",
+                "visibility_points": 41, "visibility_share": 0.1},
 }
 
 

@@ -115,7 +115,7 @@ def workdir(tmp_path_factory):
     """A scratch copy of what the commands read and write (docs, the example sweep, the
     notebooks), so the checkout is left alone; the project's interpreter first on PATH."""
     root = tmp_path_factory.mktemp("readme")
-    for part in ("docs", "results/example", "notebooks"):
+    for part in ("docs", "results/example", "notebooks", "examples"):
         shutil.copytree(ROOT / part, root / part)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
            "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}

@@ -121,6 +121,13 @@ def format_summary(summary: Mapping[str, Any]) -> str:
         [("replicas", g("replication_lag_ms"))],
         (("mean", "mean"), ("p99", "p99"), ("max", "max")),
     )
+    ks = g("k_staleness")
+    if isinstance(ks, Mapping) and ks:
+        lines.append("k-staleness (share of reads within k versions)")
+        lines.append(_row("k = " + " / ".join(key[1:] for key in ks),
+                          " / ".join(format_percent(value) for value in ks.values())))
+    if isinstance(g("visibility"), Mapping):
+        lines += _visibility_lines(g("visibility"))
     if _faults_configured(summary):
         lines += _fault_lines(summary)
     precision = g("precision")
@@ -133,6 +140,33 @@ def format_summary(summary: Mapping[str, Any]) -> str:
                            ("mean read latency (+-)", "read_latency_mean_rel_ci")):
             lines.append(_row(label, format_percent(precision[key])))
     return "\n".join(lines)
+
+
+def _ms_interval(interval: Any) -> str:
+    if isinstance(interval, list | tuple) and len(interval) == 2:
+        lo, hi = (format_number(v, 3) if _is_number(v) else "beyond horizon" for v in interval)
+        return f"  (95% CI {lo} .. {hi})"
+    return ""
+
+
+def _visibility_lines(vis: Mapping[str, Any]) -> list[str]:
+    """The Visibility section: what the probe reads measured (metrics.visibility_probes)."""
+    lines = ["Visibility (probe reads)"]
+    lines.append(_row("probed commits / probes", f"{format_number(vis.get('probed_commits'))}"
+                      f" / {format_number(vis.get('probes'))}"))
+    lines.append(_row("consistent at commit",
+                      format_percent(vis.get("p_consistent_at_commit"))
+                      + _ci_text(vis.get("p_consistent_at_commit_ci95"))))
+    for key, label in (("t_99_ms", "t at 99% consistent (ms)"),
+                       ("t_999_ms", "t at 99.9% consistent (ms)")):
+        value = vis.get(key)
+        if not vis.get("probes"):
+            lines.append(_row(label, MISSING))
+            continue
+        text = format_number(value, 3) if _is_number(value) else \
+            f"beyond the horizon ({format_number(vis.get('horizon_ms'), 3)} ms)"
+        lines.append(_row(label, text + _ms_interval(vis.get(key + "_ci95"))))
+    return lines
 
 
 def _faults_configured(summary: Mapping[str, Any]) -> bool:
@@ -168,9 +202,14 @@ def describe_config(config: Config) -> str:
         load = (f"closed workload of {work.clients} clients, read fraction {work.read_fraction:g}, "
                 f"think time {work.think_time}")
     cache_text = f"cache ttl {format_duration(cache.ttl)}" if cache.enabled else "no cache"
+    if rep.mode == "quorum":
+        q = config.quorum
+        store = (f"{rep.replicas} quorum peers, R={q.read} W={q.write}, write delay "
+                 f"{q.write_delay}")
+    else:
+        store = f"{rep.replicas} replicas, delay {rep.delay}, reads from {rep.read_policy}"
     return (
-        f"{load} on {work.keys} {work.key_distribution} keys; {rep.replicas} replicas, "
-        f"delay {rep.delay}, reads from {rep.read_policy}; {cache_text}; "
+        f"{load} on {work.keys} {work.key_distribution} keys; {store}; {cache_text}; "
         f"batch {config.pipeline.batch_size}; {format_duration(run.duration)} simulated "
         f"(warmup {format_duration(run.warmup)}), seed {run.seed}"
     )

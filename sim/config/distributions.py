@@ -6,6 +6,7 @@ Every value is in seconds. A distribution is an immutable object with an analyti
 
     "0s"  "250us"  "exp:5ms"  "uniform:1ms,9ms"  "lognormal:median=5ms,sigma=0.8"
     "pareto:scale=1ms,alpha=2.5"  "empirical:FILE"
+    "mix:0.9122*pareto:scale=235us,alpha=10.0+0.0878*exp:602.4us"
 
 Parsing is a small regular grammar, never ``eval``; every error is a ``ConfigError``
 naming the key, the value and what is allowed.
@@ -35,6 +36,7 @@ __all__ = [
     "Empirical",
     "Exponential",
     "LogNormal",
+    "Mixture",
     "Pareto",
     "Uniform",
     "format_duration",
@@ -181,6 +183,10 @@ class Distribution:
     def _drawer(self) -> Draw:
         raise NotImplementedError
 
+    def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` samples in seconds as an array (for estimates made outside the run)."""
+        return np.asarray(self._drawer()(rng, n), dtype=float)
+
     def sample(self, rng: np.random.Generator) -> float:
         """One sample in seconds (not for the hot path: use ``sampler``)."""
         if self.is_zero:
@@ -228,6 +234,10 @@ class Constant(Distribution):
 
     def sample(self, rng: np.random.Generator) -> float:
         return self.value
+
+    def _drawer(self) -> Draw:
+        value = self.value  # used only as a component of a Mixture
+        return lambda rng, n: np.full(n, value)
 
     def sampler(self, rng: np.random.Generator, block_size: int = 1024) -> Callable[[], float]:
         return itertools.repeat(self.value).__next__
@@ -379,13 +389,62 @@ class Empirical(Distribution):
         return f"empirical:{self.path}"
 
 
+@dataclass(frozen=True)
+class Mixture(Distribution):
+    """A finite mixture: each sample comes from component i with probability ``weights[i]``.
+
+    Published latency fits are of this form (PBS, Bailis et al., VLDB 2012, Table 3: a
+    Pareto body with an exponential tail). ``weights`` sum to 1; the mean is the weighted
+    mean of the components' means (seconds).
+    """
+
+    kind: ClassVar[str] = "mix"
+    weights: tuple[float, ...]
+    components: tuple[Distribution, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "weights", tuple(float(w) for w in self.weights))
+        object.__setattr__(self, "components", tuple(self.components))
+
+    @property
+    def mean(self) -> float:
+        return math.fsum(w * c.mean for w, c in zip(self.weights, self.components, strict=True))
+
+    @property
+    def is_zero(self) -> bool:
+        return all(c.is_zero for c in self.components)
+
+    def _drawer(self) -> Draw:
+        cumulative = np.cumsum(self.weights)
+        cumulative /= cumulative[-1]  # within the parser's tolerance of 1: make it exact
+        drawers = [c._drawer() for c in self.components]
+
+        def draw(rng: np.random.Generator, n: int) -> np.ndarray:
+            which = np.searchsorted(cumulative, rng.random(n), side="right")
+            np.minimum(which, len(drawers) - 1, out=which)
+            out = np.empty(n)
+            for i, component in enumerate(drawers):
+                mask = which == i
+                count = int(mask.sum())
+                if count:
+                    out[mask] = component(rng, count)
+            return out
+
+        return draw
+
+    def __str__(self) -> str:
+        return "mix:" + "+".join(f"{w!r}*{c}" for w, c in zip(self.weights, self.components,
+                                                               strict=True))
+
+
 # ---------------------------------------------------------------------------------------
 # Parsing
 # ---------------------------------------------------------------------------------------
 
 DISTRIBUTION_ALLOWED = (
     "a delay: a duration (constant, e.g. '250us'), 'exp:MEAN', 'uniform:LOW,HIGH', "
-    "'lognormal:median=M,sigma=S', 'pareto:scale=X,alpha=A' or 'empirical:FILE'"
+    "'lognormal:median=M,sigma=S', 'pareto:scale=X,alpha=A', 'empirical:FILE' or "
+    "'mix:W1*DIST1+W2*DIST2...'"
 )
 _FORMS = {
     "exp": "expected 'exp:MEAN' with MEAN a duration >= 0, e.g. 'exp:5ms'",
@@ -395,7 +454,13 @@ _FORMS = {
     "pareto": "expected 'pareto:scale=X,alpha=A' with X a duration and A > 0, "
     "e.g. 'pareto:scale=1ms,alpha=2.5'",
     "empirical": "expected 'empirical:FILE' with FILE holding one sample in seconds per line",
+    "mix": "expected 'mix:W1*DIST1+W2*DIST2...' with weights > 0 summing to 1 and each DIST "
+    "a distribution other than mix, e.g. 'mix:0.9*exp:1ms+0.1*exp:20ms'",
 }
+MIX_WEIGHT_TOLERANCE = 1e-6  # how far the weights may sum from 1 (decimal rounding in fits)
+# A '+' that starts a new component: followed by a weight and '*'. A '+' inside a component
+# (an exponent such as 1e+3) is never followed by 'NUMBER*'.
+_MIX_SPLIT_RE = re.compile(rf"\+(?=\s*{_NUMBER}\s*\*)")
 _KIND_RE = re.compile(r"\s*(?P<kind>[A-Za-z_]\w*)\s*:(?P<rest>.*)", re.DOTALL)
 
 
@@ -525,9 +590,36 @@ def parse_distribution(value: Any, key: str, base_dir: Path | None = None) -> Di
         return Pareto(scale, _shape_part(parts["alpha"], key, value, kind, 0.0, strict=True))
     if kind == "empirical":
         return load_empirical(rest, key, value, base_dir)
+    if kind == "mix":
+        return _parse_mixture(rest, key, value, base_dir)
     raise ConfigError(
         key,
         value,
         f"unknown distribution kind {echo(kind)}; allowed kinds: exp, uniform, lognormal, "
-        "pareto, empirical, or a plain duration for a constant",
+        "pareto, empirical, mix, or a plain duration for a constant",
     )
+
+
+def _parse_mixture(rest: str, key: str, value: Any, base_dir: Path | None) -> Mixture:
+    """``W1*DIST1+W2*DIST2...``: at least one component, weights > 0 summing to 1."""
+    weights: list[float] = []
+    components: list[Distribution] = []
+    for part in _MIX_SPLIT_RE.split(rest):
+        weight_text, star, component_text = part.partition("*")
+        weight_text = weight_text.strip()
+        weight = float(weight_text) if _NUMBER_RE.fullmatch(weight_text) else math.nan
+        if not star or not math.isfinite(weight) or weight <= 0:
+            raise ConfigError(key, value, f"{part.strip()!r} is not WEIGHT*DIST; {_FORMS['mix']}")
+        try:
+            component = parse_distribution(component_text.strip(), key, base_dir)
+        except ConfigError as exc:
+            raise ConfigError(key, value, f"component {component_text.strip()!r}: {exc.allowed}"
+                              ) from None
+        if isinstance(component, Mixture):
+            raise ConfigError(key, value, f"a mix cannot hold another mix; {_FORMS['mix']}")
+        weights.append(weight)
+        components.append(component)
+    total = math.fsum(weights)
+    if abs(total - 1.0) > MIX_WEIGHT_TOLERANCE:
+        raise ConfigError(key, value, f"the weights sum to {total:g}, not 1; {_FORMS['mix']}")
+    return Mixture(tuple(weights), tuple(components))

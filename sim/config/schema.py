@@ -55,7 +55,9 @@ __all__ = [
     "ConfigError",
     "FaultsConfig",
     "NetworkConfig",
+    "MetricsConfig",
     "PipelineConfig",
+    "QuorumConfig",
     "ReplicationConfig",
     "RunConfig",
     "ServerConfig",
@@ -73,6 +75,9 @@ READ_POLICIES = ("master", "replicas", "any", "sticky", "read-your-writes")
 REPLICA_READ_POLICIES = ("replicas", "sticky", "read-your-writes")
 FILL_FROM = ("read_policy", "master", "replicas")
 ON_WRITE = ("none", "invalidate", "update")
+REPLICATION_MODES = ("leader", "quorum")
+# A quorum delay that is the network's one-way client latency (the default).
+NETWORK_DELAY = "network"
 
 # ---------------------------------------------------------------------------------------
 # Value parsers: (value, dotted key, base dir for files) -> typed value, or ConfigError.
@@ -135,6 +140,34 @@ def _delay() -> Parse:
         return parse_distribution(value, key, base_dir)
 
     parse.duration = True  # type: ignore[attr-defined]  # see duration_keys()
+    return parse
+
+
+def _delay_or_network() -> Parse:
+    def parse(value: Any, key: str, base_dir: Path | None) -> Distribution | str:
+        if value == NETWORK_DELAY:
+            return NETWORK_DELAY
+        try:
+            return parse_distribution(value, key, base_dir)
+        except ConfigError as exc:
+            raise ConfigError(key, value, f"{exc.allowed}, or '{NETWORK_DELAY}' for "
+                              "network.client_latency") from None
+
+    return parse
+
+
+def _duration_or_auto() -> Parse:
+    def parse(value: Any, key: str, base_dir: Path | None) -> float | str:
+        if value == "auto":
+            return "auto"
+        try:
+            seconds = parse_duration(value, key)
+        except ConfigError:
+            seconds = 0.0
+        if seconds <= 0:
+            raise ConfigError(key, value, "'auto' or a duration > 0, e.g. '20ms'")
+        return seconds
+
     return parse
 
 
@@ -248,7 +281,9 @@ class ServerConfig:
 
 @dataclass(frozen=True)
 class ReplicationConfig:
-    """[replication]: number of replicas, one-way stream ``delay`` (seconds), read routing,
+    """[replication]: ``mode`` (``leader``: one master and asynchronous replicas; ``quorum``:
+    ``replicas`` leaderless peers read and written by partial quorums, see [quorum]),
+    number of replicas, one-way stream ``delay`` (seconds), read routing,
     and synchronous acknowledgement (``wait_timeout`` seconds, 0 = wait for ever).
 
     The Redis settings for failures: ``serve_stale_data`` (a replica whose link is down
@@ -259,6 +294,7 @@ class ReplicationConfig:
     resync's snapshot) and ``snapshot_load_time`` (seconds the replica's thread spends loading
     the snapshot)."""
 
+    mode: str = _option("leader", _choice(REPLICATION_MODES))
     replicas: int = _option(2, _integer(0, MAX_REPLICAS))
     delay: Distribution = _option(Exponential(1e-3), _delay())
     read_policy: str = _option("replicas", _choice(READ_POLICIES))
@@ -286,6 +322,48 @@ class CacheConfig:
     fill_from: str = _option("read_policy", _choice(FILL_FROM))
     on_write: str = _option("none", _choice(ON_WRITE))
     invalidation_delay: Distribution = _option(Constant(0.0), _delay())
+
+
+@dataclass(frozen=True)
+class QuorumConfig:
+    """[quorum]: leaderless partial quorums (``replication.mode = "quorum"``), as in Dynamo
+    and the WARS model of PBS (Bailis et al., VLDB 2012). N = ``replication.replicas`` peers;
+    a write waits for ``write`` (W) acknowledgements, a read for ``read`` (R) responses. The
+    four one-way delays (seconds) are distributions; ``"network"`` means
+    ``network.client_latency``: ``write_delay`` coordinator -> peer (then the peer applies
+    it), ``ack_delay`` peer -> coordinator, ``read_delay`` coordinator -> peer,
+    ``response_delay`` peer -> coordinator. ``read_repair`` sends the newest version a read
+    saw to the peers that answered it with an older one. ``remote_delay`` (seconds, one way)
+    places the peers in N datacenters: client c sits in peer c mod N's, and every message
+    between a client and a peer of another datacenter takes that much longer (the WAN setting
+    of PBS)."""
+
+    read: int = _option(1, _integer(1))
+    write: int = _option(1, _integer(1))
+    write_delay: Distribution | str = _option(NETWORK_DELAY, _delay_or_network())
+    ack_delay: Distribution | str = _option(NETWORK_DELAY, _delay_or_network())
+    read_delay: Distribution | str = _option(NETWORK_DELAY, _delay_or_network())
+    response_delay: Distribution | str = _option(NETWORK_DELAY, _delay_or_network())
+    read_repair: bool = _option(False, _flag())
+    remote_delay: float = _option(0.0, _duration())
+
+    def delay(self, name: str, network: Distribution) -> Distribution:
+        """The distribution of ``<name>_delay``, with ``"network"`` resolved."""
+        value = getattr(self, f"{name}_delay")
+        return network if value == NETWORK_DELAY else value
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    """[metrics]: optional measures. ``visibility_probes`` adds probe reads after a sampled
+    ``visibility_share`` of commits, started at ``visibility_points`` offsets evenly spaced
+    from 0 to ``visibility_horizon`` (seconds, or ``"auto"``: derived from the delays of the
+    write path) and counted only in the summary's ``visibility`` object."""
+
+    visibility_probes: bool = _option(False, _flag())
+    visibility_horizon: float | str = _option("auto", _duration_or_auto())
+    visibility_points: int = _option(41, _integer(2))
+    visibility_share: float = _option(0.1, _real(0.0, 1.0))
 
 
 @dataclass(frozen=True)
@@ -331,6 +409,8 @@ _SECTIONS: dict[str, type] = {
     "cache": CacheConfig,
     "pipeline": PipelineConfig,
     "faults": FaultsConfig,
+    "quorum": QuorumConfig,
+    "metrics": MetricsConfig,
 }
 
 
@@ -392,8 +472,16 @@ def _check_rules(config: Config) -> None:
         )
     if workload.mode == "closed" and workload.think_time.is_zero:
         net, srv = config.network, config.server
-        store_instant = (net.client_latency.is_zero and srv.batch_overhead.is_zero
-                         and srv.service_time.is_zero)
+        if rep.mode == "quorum":
+            # The coordinator is in the client: the peers' trips count, and a batch of only
+            # reads (or only writes) takes just one kind of trip.
+            q = config.quorum
+            trips = [[q.delay("read", net.client_latency), q.delay("response", net.client_latency)],
+                     [q.delay("write", net.client_latency), q.delay("ack", net.client_latency)]]
+        else:
+            trips = [[net.client_latency]]
+        store_instant = (any(all(d.is_zero for d in trip) for trip in trips)
+                         and srv.batch_overhead.is_zero and srv.service_time.is_zero)
         cache_instant = cache.enabled and cache.latency.is_zero
         if store_instant or cache_instant:
             # Every reply would come back at the instant its batch left, so the clients
@@ -401,7 +489,7 @@ def _check_rules(config: Config) -> None:
             raise ConfigError(
                 "workload.think_time", str(workload.think_time),
                 "closed mode needs some time per round trip: a non-zero think_time, or a "
-                "non-zero network.client_latency/server time"
+                "non-zero network.client_latency (quorum delays in quorum mode)/server time"
                 + (" and cache.latency" if cache.enabled else ""),
             )
     if cache.enabled and rep.replicas == 0 and cache.fill_from == "replicas":
@@ -409,6 +497,12 @@ def _check_rules(config: Config) -> None:
             "cache.fill_from", cache.fill_from,
             "needs replication.replicas >= 1 (it is 0); use 'read_policy' or 'master'",
         )
+    if rep.mode == "quorum":
+        _check_quorum_rules(config)
+    if config.metrics.visibility_probes and config.faults.active:
+        raise ConfigError("metrics.visibility_probes", True,
+                          "probes are not modelled with faults yet; remove the [faults] "
+                          "settings or set it to false")
     check_fault_rules(config)
     check_offered_load(config)
 
@@ -425,6 +519,24 @@ def parse_value(dotted: str, value: Any, base_dir: Path | None = None) -> Any:
     if spec is None:
         raise ConfigError(dotted, value, f"unknown key; [{section}] allows: {_keys_text(cls)}")
     return spec.metadata["parse"](value, dotted, base_dir)
+
+
+def _check_quorum_rules(config: Config) -> None:
+    rep, quorum = config.replication, config.quorum
+    if rep.replicas < 1:
+        raise ConfigError("replication.replicas", rep.replicas,
+                          "quorum mode needs at least 1 peer (replication.replicas >= 1)")
+    for name, value in (("quorum.read", quorum.read), ("quorum.write", quorum.write)):
+        if value > rep.replicas:
+            raise ConfigError(name, value, f"must be between 1 and replication.replicas "
+                              f"({rep.replicas}) in quorum mode")
+    if rep.wait_replicas:
+        raise ConfigError("replication.wait_replicas", rep.wait_replicas,
+                          "must be 0 in quorum mode; a write waits for quorum.write acks")
+    if config.faults.active:
+        raise ConfigError("replication.mode", rep.mode,
+                          "faults are not modelled in quorum mode yet; remove the [faults] "
+                          "settings or use replication.mode = 'leader'")
 
 
 # ---------------------------------------------------------------------------------------
@@ -499,6 +611,8 @@ class Config:
     cache: CacheConfig = field(default_factory=CacheConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     faults: FaultsConfig = field(default_factory=FaultsConfig)
+    quorum: QuorumConfig = field(default_factory=QuorumConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
     @classmethod
     def default(cls) -> Config:

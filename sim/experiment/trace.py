@@ -122,6 +122,10 @@ def _check_request(config: Config, keys: Sequence[int], window: Sequence[float],
     """Validate the arguments of :func:`trace`; return (keys, t0_s, t1_s)."""
     if isinstance(max_events, bool) or not isinstance(max_events, int) or max_events < 1:
         raise ConfigError("max_events", max_events, "an integer >= 1")
+    if config.replication.mode != "leader":
+        # The diagram's rows are the master and its replicas; peers do not trace yet.
+        raise ConfigError("replication.mode", config.replication.mode,
+                          "the trace view draws leader mode only (not yet quorum mode)")
     n_keys = config.workload.keys
     if isinstance(keys, int | str):
         keys = [keys]

@@ -13,6 +13,7 @@ from sim.measure.metrics import FLUSH_AT, LogHistogram, RatioBatchMeans, TVisibi
 from sim.model.records import HIT, Op
 
 BATCHES = 32  # batch-means batches over the measured window
+K_STALENESS = 5  # k_staleness reports k = 1..K_STALENESS
 
 
 class Recorder:
@@ -25,6 +26,8 @@ class Recorder:
         self.horizon_s = horizon_s
         self.cache_enabled = cache_enabled
         self.stale_versions = 0
+        # Stale reads by how many versions behind they were: index d for d = 1..4, 5 for >= 5.
+        self.stale_depth = [0] * (K_STALENESS + 1)
         self.ryw_violations = 0
         self.monotonic_violations = 0
         self.completed = 0  # replies received after warm-up, reads and writes
@@ -135,7 +138,11 @@ class Recorder:
         stale = got < want
         if stale.any():
             _add_into(self._stale, np.bincount(b[stale], minlength=nb))
-            self.stale_versions += int((want - got)[stale].sum())
+            behind = (want - got)[stale]
+            self.stale_versions += int(behind.sum())
+            depth = np.bincount(np.minimum(behind, K_STALENESS), minlength=K_STALENESS + 1)
+            for k in np.flatnonzero(depth).tolist():
+                self.stale_depth[k] += int(depth[k])
             ages = []
             for i in np.flatnonzero(stale).tolist():
                 # A version from a history a failover replaced may never have been
@@ -242,7 +249,18 @@ class Recorder:
                 "max": None if max_lag_s is None else max_lag_s * 1e3,
             },
             "t_visibility": self.tvis.curve(),
+            "k_staleness": self.k_staleness(reads),
         }
+
+    def k_staleness(self, reads: int) -> dict[str, float | None]:
+        """{"k1": ..., "k5": ...}: share of reads within k versions of V(k, i), i.e. at most
+        k - 1 versions behind (k1 is the share of fresh reads). None without reads."""
+        out: dict[str, float | None] = {}
+        behind = sum(self.stale_depth)  # reads at least one version behind
+        for k in range(1, K_STALENESS + 1):
+            out[f"k{k}"] = (reads - behind) / reads if reads else None
+            behind -= self.stale_depth[k]
+        return out
 
 
 def _ms_pair(lo: float | None, hi: float | None) -> list:

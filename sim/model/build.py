@@ -12,8 +12,9 @@ change to one part of the configuration leaves the samples of every other part a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from sim.config.distributions import Constant
 from sim.config.schema import Config
 from sim.model.cache import Cache
 from sim.model.client import Client
@@ -21,7 +22,9 @@ from sim.model.cluster import Cluster, ResyncSettings
 from sim.model.kernel import Link, QueueLimit
 from sim.model.lag import LagMonitor
 from sim.model.master import Master
-from sim.model.records import Keyspace
+from sim.model.probes import LeaderPath, Prober, QuorumPath
+from sim.model.quorum import Coordinator, Peer
+from sim.model.records import Keyspace, Version
 from sim.model.replica import Replica
 from sim.model.routing import Router
 from sim.model.streams import (
@@ -30,6 +33,7 @@ from sim.model.streams import (
     integer_sampler,
     key_sampler,
     key_taker,
+    uniform_sampler,
     uniform_taker,
 )
 from sim.model.workload import ClosedLoop, OpenLoop
@@ -38,22 +42,25 @@ from sim.model.workload import ClosedLoop, OpenLoop
 @dataclass
 class Nodes:
     """The wired components of one run. ``replicas`` is the live list of replicas (a failover
-    changes it in place); ``cluster`` is None without faults."""
+    changes it in place); ``cluster`` is None without faults. In quorum mode ``master`` is the
+    clients' :class:`Coordinator`, ``replicas`` is empty and ``peers`` holds the N peers."""
 
-    master: Master
+    master: Master | Coordinator
     replicas: list[Replica]
     cache: Cache | None
     clients: list[Client]
     workload: OpenLoop | ClosedLoop
     lag: LagMonitor
     cluster: Cluster | None
+    peers: list[Peer] = field(default_factory=list)
+    prober: Prober | None = None
 
 
 class Builder:
     """Builds the nodes of one run from ``config`` on ``env`` (``at`` is its scheduler)."""
 
     def __init__(self, config: Config, env, at, streams: Streams, recorder, fault_stats,
-                 trace=None) -> None:
+                 trace=None, visibility=None) -> None:
         self.config = config
         self.env = env
         self.at = at
@@ -61,8 +68,10 @@ class Builder:
         self.recorder = recorder
         self.fault_stats = fault_stats
         self.trace = trace
+        self.visibility = visibility  # a VisibilityStats when metrics.visibility_probes
         self.cluster: Cluster | None = None
         self.lag: LagMonitor | None = None
+        self.prober: Prober | None = None
 
     def sampler(self, dist, name: str):
         """A no-argument sampler of ``dist`` drawing from the stream called ``name``."""
@@ -88,13 +97,11 @@ class Builder:
                               self.recorder.lag.add)
         if cfg.faults.active:
             self.cluster = self._cluster()
+        if self.visibility is not None:
+            self.prober = self._prober()
+        on_commit = self.prober.on_commit if self.prober is not None else None
 
-        if wl.mode == "closed":
-            pipeline = "explicit"
-        elif pipe.batch_size > 1 and pipe.linger > 0:
-            pipeline = "linger"
-        else:
-            pipeline = "now"
+        pipeline = self._pipeline()
         cache = None
         cache_id = 1 + rep.replicas
         if cch.enabled:
@@ -102,6 +109,8 @@ class Builder:
                           Link(self.sampler(cch.invalidation_delay, "link.master->cache")),
                           self._down("cache", cch.latency), trace,
                           direct_hits=pipeline == "now" and trace is None)
+        if rep.mode == "quorum":
+            return self._build_quorum(cache, on_commit)
         master = Master(
             env, at, 0, "master", Keyspace({}), 0,
             self._down("master", net.client_latency),
@@ -110,7 +119,7 @@ class Builder:
             rep.wait_replicas, rep.wait_timeout, rep.min_replicas_to_write,
             rep.min_replicas_max_lag,
             cache=cache if cache is not None and cch.on_write != "none" else None,
-            cluster=self.cluster, trace=trace,
+            cluster=self.cluster, trace=trace, on_commit=on_commit,
             queue_limit=self._queue_limit(srv.service_time.mean + srv.batch_overhead.mean))
         for j in range(rep.replicas):
             name = f"replica{j}"
@@ -141,8 +150,94 @@ class Builder:
         if self.cluster is not None:
             hosts = {"master": 0, **{f"replica{j}": 1 + j for j in range(rep.replicas)}}
             self.cluster.start(master, replicas, clients, routers, hosts)
+        if self.prober is not None:
+            self._wire_prober(clients, cache, LeaderPath(
+                at, Router(rep.read_policy, replicas, self.streams.rng("probe.routing")).route,
+                Router(fill_policy, replicas, self.streams.rng("probe.routing.fill")).route,
+                self.sampler(net.client_latency, "probe.network")))
         self.lag.start()
-        return Nodes(master, replicas, cache, clients, workload, self.lag, self.cluster)
+        return Nodes(master, replicas, cache, clients, workload, self.lag, self.cluster,
+                     prober=self.prober)
+
+    def _build_quorum(self, cache: Cache | None, on_commit) -> Nodes:
+        """Quorum mode: N peers, one coordinator in front of them for every client (it is
+        each client's ``master``: the node writes go to and V(k, t) is read from), reads
+        routed to it; the replication stream, its lag and WAIT do not exist."""
+        cfg = self.config
+        wl, net, srv, q = cfg.workload, cfg.network, cfg.server, cfg.quorum
+        env, at, n_clients = self.env, self.at, wl.clients
+        delay = {name: q.delay(name, net.client_latency)
+                 for name in ("write", "ack", "read", "response")}
+        committed = [Version(k, 0, 0.0, 0) for k in range(wl.keys)]
+        n_peers = cfg.replication.replicas
+
+        def link(kind: str, c: int, j: int, name: str) -> Link:
+            sample = self.sampler(delay[kind], name)
+            if q.remote_delay and c % n_peers != j:  # another datacenter
+                extra = q.remote_delay
+                return Link(lambda: sample() + extra)
+            return Link(sample)
+
+        peers = []
+        for j in range(n_peers):
+            name = f"peer{j}"
+            peers.append(Peer(
+                env, at, j, list(committed),
+                self.sampler(srv.batch_overhead, f"server.{name}.overhead"),
+                self.sampler(srv.service_time, f"server.{name}.service"),
+                [link("ack", c, j, f"link.{name}->client{c}.ack") for c in range(n_clients)],
+                [link("response", c, j, f"link.{name}->client{c}.response")
+                 for c in range(n_clients)]))
+
+        def links(kind: str) -> list[list[Link]]:
+            return [[link(kind, c, peer.index, f"link.client{c}->{peer.name}.{kind}")
+                     for peer in peers] for c in range(n_clients)]
+
+        coordinator = Coordinator(
+            env, at, committed, peers, q.read, q.write, links("write"), links("read"),
+            q.read_repair,
+            cache=cache if cache is not None and cfg.cache.on_write != "none" else None,
+            on_commit=on_commit, trace=self.trace)
+        route = Router("master", [], self.streams.rng("routing")).route
+        zero = Constant(0.0)
+        clients = []
+        for c in range(n_clients):
+            # By node id: the coordinator (in the client's process), the peers (not reached
+            # directly), the cache.
+            up = [Link(zero.sampler(None))] + [None] * len(peers)
+            if cache is not None:
+                up.append(Link(self.sampler(cfg.cache.latency, f"link.client{c}->cache")))
+            clients.append(Client(env, at, c, coordinator, cache, route, route, self.recorder,
+                                  self.fault_stats, up, cfg.pipeline.batch_size,
+                                  cfg.pipeline.linger, self._pipeline(), self.trace))
+        workload = self._workload(clients)
+        if self.prober is not None:
+            self._wire_prober(clients, cache, QuorumPath(
+                env, at, coordinator, self.sampler(delay["read"], "probe.read"),
+                self.sampler(delay["response"], "probe.response"), q.remote_delay,
+                self.sampler(srv.batch_overhead, "probe.overhead"),
+                self.sampler(srv.service_time, "probe.service")))
+        return Nodes(coordinator, [], cache, clients, workload, self.lag, None, peers,
+                     self.prober)
+
+    def _pipeline(self) -> str:
+        wl, pipe = self.config.workload, self.config.pipeline
+        if wl.mode == "closed":
+            return "explicit"
+        if pipe.batch_size > 1 and pipe.linger > 0:
+            return "linger"
+        return "now"
+
+    def _prober(self) -> Prober:
+        cfg, streams = self.config, self.streams
+        return Prober(self.env, self.at, self.visibility.offsets_s, cfg.metrics.visibility_share,
+                      uniform_sampler(streams.rng("probe.share")),
+                      integer_sampler(streams.rng("probe.clients"), cfg.workload.clients),
+                      cfg.run.warmup, cfg.run.duration, self.visibility.add)
+
+    def _wire_prober(self, clients: list[Client], cache: Cache | None, path) -> None:
+        self.prober.wire(clients, cache, self.sampler(self.config.cache.latency, "probe.cache"),
+                         path)
 
     def _replica_limit(self) -> QueueLimit:
         srv = self.config.server

@@ -42,14 +42,16 @@ class Master:
     ``min_replicas_to_write`` holds with or without faults, as in Redis.
 
     ``committed`` may be handed in (a promoted replica's data); ``busy_until`` (s) likewise
-    carries the promoted host's thread over.
+    carries the promoted host's thread over. ``on_commit(rec, now)``, when given, hears of
+    every commit (the visibility probes).
     """
 
     def __init__(self, env, at, node_id: int, name: str, committed: Keyspace, offset: int,
                  down: list[Link], overhead: Callable[[], float], service: Callable[[], float],
                  wait_replicas: int, wait_timeout_s: float, min_replicas: int,
                  min_replicas_max_lag_s: float, cache=None, cluster=None, trace=None,
-                 busy_until: float = 0.0, queue_limit: QueueLimit | None = None) -> None:
+                 busy_until: float = 0.0, queue_limit: QueueLimit | None = None,
+                 on_commit=None) -> None:
         self.env = env
         self.at = at
         self.node_id = node_id
@@ -74,6 +76,7 @@ class Master:
         self.replica_since: dict[int, float | None] = {}
         self.cluster = cluster
         self.trace = trace
+        self.on_commit = on_commit  # the visibility probes' hook: on_commit(rec, now)
         self.dead = False
         self.lost_from: int | None = None  # the promoted replica's offset, once deposed
         self.log: deque[Version] = deque()
@@ -152,6 +155,8 @@ class Master:
             replica.ship(rec, now)
         if self.cache is not None:
             self.cache.on_commit(rec, now)
+        if self.on_commit is not None:
+            self.on_commit(rec, now)
         if self.cluster is not None:
             log = self.log
             log.append(rec)
