@@ -24,6 +24,7 @@ from sim.model.master import Master
 from sim.model.records import Version
 from sim.model.replica import Replica
 from sim.model.routing import Router
+from sim.model.sentinel import Sentinel
 from sim.model.streams import (
     Streams,
     exponential_sampler,
@@ -143,9 +144,16 @@ class Builder:
         settings = ResyncSettings(
             wl.value_size, rep.backlog_size, wl.keys * wl.value_size, rep.bandwidth,
             self.sampler(rep.snapshot_load_time, "faults.snapshot_load"), rep.serve_stale_data)
-        return Cluster(self.env, self.at, cfg.faults, settings,
-                       self.sampler(cfg.faults.failover_timeout, "faults.failover"),
-                       self.fault_stats, self, cfg.run.duration, self.trace)
+        faults, srv = cfg.faults, cfg.server
+        if faults.sentinel:
+            delay = None
+            sentinel = Sentinel(faults, uniform_sampler(self.streams.rng("faults.sentinel")))
+        else:
+            delay = self.sampler(faults.failover_timeout, "faults.failover")
+            sentinel = None
+        every = srv.snapshot_interval if srv.persistence == "rdb" else srv.fsync_interval
+        return Cluster(self.env, self.at, faults, settings, delay, self.fault_stats, self,
+                       cfg.run.duration, self.trace, sentinel, (srv.persistence, every))
 
     def _workload(self, clients: list[Client]) -> OpenLoop | ClosedLoop:
         wl, streams = self.config.workload, self.streams
@@ -182,6 +190,16 @@ class Builder:
             rep.wait_replicas, rep.wait_timeout, rep.min_replicas_to_write,
             rep.min_replicas_max_lag, cache=old.cache, cluster=self.cluster, trace=self.trace,
             busy_until=replica.busy_until)
+
+    def restarted(self, old: Master, data: list[Version], offset: int) -> Master:
+        """The master ``old``'s host becomes when its redis-server starts again, holding
+        ``data`` (what persistence kept) at replication ``offset``, with no replicas."""
+        rep = self.config.replication
+        return Master(
+            self.env, self.at, old.node_id, old.name, data, offset, old.down, old.overhead,
+            old.service, rep.wait_replicas, rep.wait_timeout, rep.min_replicas_to_write,
+            rep.min_replicas_max_lag, cache=old.cache, cluster=self.cluster, trace=self.trace,
+            busy_until=self.env.now)
 
     def rejoined(self, old: Master, office: Master, office_since_s: float) -> Replica:
         """The replica ``old``'s host becomes under ``office``: it holds the old master's

@@ -244,6 +244,9 @@ class Replica:
         start = self.busy_until if self.busy_until > now else now
         done = start + resync.cost_s
         self.busy_until = done
+        if self.master in self.cluster.restarted:  # a restarted master's data replaces ours
+            self.cluster.stats.wiped(sum(1 for mine, theirs in zip(self.store, resync.snapshot)
+                                         if mine.number > theirs.number))
         self.store[:] = resync.snapshot
         self.arrived_offset = resync.offset
         self.synced = True
