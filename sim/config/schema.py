@@ -227,8 +227,10 @@ class ReplicationConfig:
     ``min_replicas_max_lag`` (seconds: the master refuses writes while fewer replicas have
     acknowledged within it; either at 0 disables the check, as in redis.conf), ``backlog_size`` (bytes: a reconnecting replica resyncs
     partially when every write it missed is still in it), ``bandwidth`` (bytes/s for a full
-    resync's snapshot) and ``snapshot_load_time`` (seconds the replica's thread spends loading
-    the snapshot)."""
+    resync's snapshot), ``snapshot_load_time`` (seconds the replica's thread spends loading
+    the snapshot) and ``diskless_sync_delay`` (seconds a master waits before it starts a full
+    resync's transfer, for more replicas to join it: Redis' repl-diskless-sync-delay, 5 s in
+    Redis 7; 0 here, a transfer that starts at once)."""
 
     replicas: int = _option(2, _integer(0))
     delay: Distribution = _option(Exponential(1e-3), _delay())
@@ -243,6 +245,7 @@ class ReplicationConfig:
     backlog_size: int = _option(1024 * 1024, size_option)  # bytes (Redis repl-backlog-size)
     bandwidth: float = _option(125e6, rate_option)  # bytes/s for a full resync (1 Gbit/s)
     snapshot_load_time: Distribution = _option(Constant(1e-3), _delay())
+    diskless_sync_delay: float = _option(0.0, _duration())  # Redis repl-diskless-sync-delay
 
 
 @dataclass(frozen=True)

@@ -143,7 +143,8 @@ class Builder:
         wl, rep = cfg.workload, cfg.replication
         settings = ResyncSettings(
             wl.value_size, rep.backlog_size, wl.keys * wl.value_size, rep.bandwidth,
-            self.sampler(rep.snapshot_load_time, "faults.snapshot_load"), rep.serve_stale_data)
+            self.sampler(rep.snapshot_load_time, "faults.snapshot_load"), rep.serve_stale_data,
+            rep.diskless_sync_delay)
         faults, srv = cfg.faults, cfg.server
         if faults.sentinel:
             delay = None

@@ -46,6 +46,7 @@ class ResyncSettings:
     bandwidth: float
     load_time: Callable[[], float]
     serve_stale_data: bool
+    sync_delay: float = 0.0  # s before a full resync's snapshot starts (diskless sync delay)
 
 
 class Cluster:
@@ -208,6 +209,8 @@ class Cluster:
                 self._reinstate(old, host, now)
             return
         self.draining.discard(best)
+        if best.master is not old:  # it was resyncing from old's restarted host
+            best.master.remove_replica(best)
         new = self.builder.promoted(best, old)
         best.retire(new)
         self.replicas.remove(best)
@@ -220,8 +223,10 @@ class Cluster:
             self._account_loss(old)
         else:
             self.deposed.append(old)  # split brain: it keeps serving its side until healed
-        others = [r for r in self.replicas
-                  if r.master is old and r.node_id not in self.minority_nodes]
+        # Sentinel's list of old's replicas holds those that went over to its restarted host.
+        others = [r for r in self.replicas if r.node_id not in self.minority_nodes
+                  and (r.master is old or (r.master in self.restarted
+                                           and r.master.node_id == old.node_id))]
         clients = [c for c in self.clients if c.index not in self.minority_clients]
         if timeline is None:  # failover_timeout: everyone is re-pointed at once
             for replica in others:
@@ -280,10 +285,14 @@ class Cluster:
         on the majority side (ties to the lowest host id). A replica whose history diverged
         (``force_full``: a former master, or a follower of one) holds no prefix of ``old``'s
         stream until its full resync lands, and its offset counts in another history: it is
-        no candidate."""
+        no candidate. A replica whose full resync from ``old``'s restarted host has not
+        landed yet still holds ``old``'s data and offset: it is one (promoting it aborts the
+        resync)."""
         candidates = [r for r in self.replicas
-                      if r.master is old and r.node_id not in self.minority_nodes
-                      and not r.force_full]
+                      if r.node_id not in self.minority_nodes
+                      and ((r.master is old and not r.force_full)
+                           or (r.force_full and r.master in self.restarted
+                               and r.master.node_id == old.node_id))]
         if not candidates:
             return None
         return max(candidates, key=lambda r: (r.arrived_offset, -r.node_id))
@@ -361,6 +370,7 @@ class Cluster:
         ``old`` had not persisted is lost (its replicas will take the host's data)."""
         old.lost_from = host.commit_offset
         self._account_loss(old)
+        host.lost_from = None  # in office, not deposed
         self.office = host
         self.office_since = now
         self._keep_log(host)
@@ -375,7 +385,7 @@ class Cluster:
     def _adopt(self, old, host, now: float) -> None:
         """Replicas still following ``old`` retry their connection on their next replication
         cron (once a second) and then reach its restarted ``host``: a new history, so a full
-        resync."""
+        resync (until it lands they hold ``old``'s data and may still be promoted)."""
         for replica in self.replicas:
             if replica.master is old and not replica.retired:
                 self.at(self.sentinel.replica_retry_s(now), self._on_replica_retry,
@@ -388,15 +398,15 @@ class Cluster:
             return  # promoted or reconfigured first
         self.draining.discard(replica)
         replica.follow(host, now)
-        replica.diverge()
+        replica.force_full = True  # a new history; its data stays old's until the resync lands
         self.reconcile(now)
 
     def _on_demote(self, ev) -> None:
         """Sentinel turns the restarted old master into a replica of the master in office."""
         host = ev._value
         now = self.env._now
-        if host.dead or host not in self.restarted:
-            return
+        if host.dead or host not in self.restarted or host is self.office:
+            return  # Sentinel gave up the failover: it is the master in office
         self._account_loss(host, restarted=True)
         host.die()
         self._trace("demote", now, host.name, master=self.office.name)

@@ -208,8 +208,9 @@ class Replica:
 
         Partial when every write missed is still in the backlog (missed x value_size <=
         backlog_size): the missed writes cross the link and are applied one by one. Full
-        otherwise: a snapshot of the dataset crosses the link at ``bandwidth`` and is loaded
-        in ``snapshot_load_time``. Either way the replica's store becomes the master's
+        otherwise: after ``sync_delay`` (Redis' repl-diskless-sync-delay, waiting for more
+        replicas to share the transfer) a snapshot of the dataset crosses the link at
+        ``bandwidth`` and is loaded in ``snapshot_load_time``. Either way the replica's store becomes the master's
         committed state of now, on its thread, and later writes queue behind it on the link.
         """
         master, settings = self.master, self.cluster.settings
@@ -224,7 +225,8 @@ class Replica:
             apply = self.apply_time
             cost = sum(apply() for _ in range(missed))
         else:
-            arrive = self.link.arrival(now + settings.snapshot_bytes / settings.bandwidth)
+            arrive = self.link.arrival(now + settings.sync_delay
+                                       + settings.snapshot_bytes / settings.bandwidth)
             cost = settings.load_time()
         kind = "partial" if partial else "full"
         # The writes it already applied (or will: they had arrived) are acknowledged by the
