@@ -237,8 +237,14 @@ class LoopbackCluster:
                            f"{DISCOVERY_TIMEOUT_S:g}s")
 
     def crash(self) -> None:
+        """SIGKILL the master; in network mode sever the proxies at the same instant (what
+        they hold is lost) and close them."""
+        network = self.case.crash_mode == "network"
+        if network:
+            for proxy in self.proxies:
+                proxy.sever()
         self.master.kill()
-        if self.case.crash_mode == "network":
+        if network:
             for proxy in self.proxies:
                 proxy.stop()
 
@@ -273,6 +279,7 @@ def _text(value: Any) -> str:
 class _Log:
     acks: list[tuple[int, float, tuple[str, int]]] = field(default_factory=list)
     failures: int = 0
+    first_failure: float | None = None
     events: list[tuple[float, str]] = field(default_factory=list)
     errors: list[BaseException] = field(default_factory=list)
 
@@ -311,6 +318,8 @@ def _write_loop(case: FailoverCase, sentinels: list[tuple[str, int]], start: tup
                 log.acks.append((i, time.monotonic(), address))
             except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError, OSError):
                 log.failures += 1
+                if log.first_failure is None:
+                    log.first_failure = time.monotonic()
                 if conn is not None:
                     conn.disconnect()
                     conn = None
@@ -406,8 +415,11 @@ def _present(address: tuple[str, int], indices: list[int]) -> set[int]:
 def _summarise(case: FailoverCase, log: _Log, killed: float, present: set[int],
                old: tuple[str, int]) -> dict[str, Any]:
     lost = [(i, t, a) for i, t, a in log.acks if i not in present]
-    before = [t for _, t, _ in log.acks if t <= killed]
-    after = [t for _, t, _ in log.acks if t > killed]
+    # The outage brackets the writer's first failure (a write in flight at the kill may
+    # still be acknowledged just after it).
+    cut = log.first_failure if log.first_failure is not None else killed
+    before = [t for _, t, _ in log.acks if t <= cut]
+    after = [t for _, t, _ in log.acks if t > cut]
     phases: dict[str, float | None] = dict.fromkeys(
         ("detected", "promoted", "confirmed", "switched", "demoted"))
     for t, channel in log.events:
