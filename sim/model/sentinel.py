@@ -20,8 +20,8 @@ What Redis Sentinel (7.x) does after the master it watches stops answering, step
   (``parallel-syncs 1``), each counted done on the INFO poll that shows it following the new
   master; then Sentinel announces ``+switch-master`` (``switched``), which pub/sub clients
   wait for.
-* **A restarted old master.** If the old host comes back before a reconnect attempt sees it
-  alive and before it is counted down, no failover happens. Otherwise Sentinel notices that
+* **A restarted old master.** If one of Sentinel's reconnect attempts (or PINGs) finds the
+  old host back before it is counted down, no failover happens. Otherwise Sentinel notices that
   the old master, now listed as a replica, claims the master role, and reconfigures it only
   once it has reported so for 8 s (four hello periods) on its 10-s INFO polls: until then it
   serves as a master.
