@@ -48,9 +48,10 @@ def format_table(results: list[dict[str, Any]]) -> str:
     """One row per case: real / simulated side by side (times in ms)."""
     lines = ["| crash | writes/s | delay ms | restart | lost real | lost sim | window ms real "
              "| window ms sim | outage ms real | outage ms sim | detected real / sim "
-             "| promoted real / sim | confirmed real / sim | lost to restart real / sim |",
+             "| promoted real / sim | confirmed real / sim | lost to restart real / sim "
+             "| proxy delay max ms |",
              "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- "
-             "| --- | --- |"]
+             "| --- | --- | ---: |"]
     for r in results:
         c, real, sim = r["case"], r["real"], r["sim"]
         rp, sp = real["phases_ms"], sim["phases_ms"]
@@ -62,7 +63,8 @@ def format_table(results: list[dict[str, Any]]) -> str:
             f"| {_ms(real['write_outage_ms'])} | {_ms(sim['write_outage_ms'])} "
             + " ".join(f"| {_ms(rp[k])} / {_ms(sp[k])}"
                        for k in ("detected", "promoted", "confirmed"))
-            + f" | {real['restart_lost_writes']} / {_n(sim['restart_lost_writes'])} |")
+            + f" | {real['restart_lost_writes']} / {_n(sim['restart_lost_writes'])} "
+            f"| {_ms(real.get('realised_delay_max_ms'))} |")
     return "\n".join(lines)
 
 
