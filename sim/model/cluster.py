@@ -235,7 +235,9 @@ class Cluster:
                 client.follow(new)
             self.stats.failover(now - self.outage_start, None)
         else:
-            for replica, t in zip(others, timeline.reconfigured_s):
+            if len(others) != len(timeline.reconfigured_s):  # replicas came or went
+                self.sentinel.reconfigure(timeline, len(others))
+            for replica, t in zip(others, timeline.reconfigured_s, strict=True):
                 self.at(t, self._on_reconfigure, replica)
             for client in clients:
                 t = self.sentinel.client_switch_s(timeline)

@@ -210,8 +210,9 @@ class Replica:
         backlog_size): the missed writes cross the link and are applied one by one. Full
         otherwise: after ``sync_delay`` (Redis' repl-diskless-sync-delay, waiting for more
         replicas to share the transfer) a snapshot of the dataset crosses the link at
-        ``bandwidth`` and is loaded in ``snapshot_load_time``. Either way the replica's store becomes the master's
-        committed state of now, on its thread, and later writes queue behind it on the link.
+        ``bandwidth`` and is loaded in ``snapshot_load_time``. Either way the replica's store
+        becomes the master's committed state of now, on its thread, and later writes queue
+        behind it on the link.
         """
         master, settings = self.master, self.cluster.settings
         full = self.force_full  # stays set until a resync lands (a cut may interrupt this one)
@@ -247,8 +248,9 @@ class Replica:
         done = start + resync.cost_s
         self.busy_until = done
         if self.master in self.cluster.restarted:  # a restarted master's data replaces ours
-            self.cluster.stats.wiped(sum(1 for mine, theirs in zip(self.store, resync.snapshot)
-                                         if mine.number > theirs.number))
+            self.cluster.stats.wiped(sum(
+                1 for mine, theirs in zip(self.store, resync.snapshot, strict=True)
+                if mine.number > theirs.number))
         self.store[:] = resync.snapshot
         self.arrived_offset = resync.offset
         self.synced = True

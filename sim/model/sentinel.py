@@ -119,15 +119,21 @@ class Sentinel:
         detected = start + self.down_after + self._tick()
         promoted = detected + sum(self._tick() for _ in range(FAILOVER_STEPS))
         confirmed = self._poller(detected)(promoted)
-        t = confirmed
+        timeline = Timeline(crash_s, detected, promoted, confirmed, confirmed, [], probe, period)
+        self.reconfigure(timeline, others)
+        return timeline
+
+    def reconfigure(self, timeline: Timeline, others: int) -> None:
+        """Draw when each of ``others`` replicas is sent REPLICAOF (parallel-syncs 1: one at a
+        time, the next once an INFO poll shows the last following), and ``+switch-master``."""
+        t = timeline.confirmed_s
         reconfigured = []
-        for _ in range(others):  # parallel-syncs 1: one replica at a time
+        for _ in range(others):
             t += self._tick()
             reconfigured.append(t)
-            t = self._poller(detected)(t + TICK_S)
-        switched = t + self._tick()
-        return Timeline(crash_s, detected, promoted, confirmed, switched, reconfigured, probe,
-                        period)
+            t = self._poller(timeline.detected_s)(t + TICK_S)
+        timeline.reconfigured_s = reconfigured
+        timeline.switched_s = t + self._tick()
 
     def client_switch_s(self, timeline: Timeline) -> float:
         """When one client writes to the new master: a polling client at its first poll after
