@@ -367,11 +367,15 @@ def measure_case(case: FailoverCase, host: str = "127.0.0.1", base_port: int = 0
     with LoopbackCluster(case, host, base_port) as cluster:
         sentinels = [s.address for s in cluster.sentinels]
         log, stop = _Log(), threading.Event()
-        ready = threading.Event()
-        listener = threading.Thread(target=_listen, args=(sentinels[0], stop, log, ready),
-                                    daemon=True)
-        listener.start()
-        ready.wait(5)
+        # Every Sentinel's events: with three, the elected leader runs the failover.
+        listeners = []
+        for address in sentinels:
+            ready = threading.Event()
+            listener = threading.Thread(target=_listen, args=(address, stop, log, ready),
+                                        daemon=True)
+            listener.start()
+            ready.wait(5)
+            listeners.append(listener)
         t0 = time.monotonic()
         crash_at = t0 + case.before_s
         writer = threading.Thread(target=_write_loop, daemon=True, args=(
@@ -394,7 +398,8 @@ def measure_case(case: FailoverCase, host: str = "127.0.0.1", base_port: int = 0
         finally:
             stop.set()
             writer.join(timeout=5)
-            listener.join(timeout=5)
+            for listener in listeners:
+                listener.join(timeout=5)
         if log.errors:
             raise MeasureError(f"the failover run failed: {log.errors[0]}")
     summary = _summarise(case, log, killed, present, cluster.master.address)
@@ -429,7 +434,7 @@ def _summarise(case: FailoverCase, log: _Log, killed: float, present: set[int],
     after = [t for _, t, _ in log.acks if t > cut]
     phases: dict[str, float | None] = dict.fromkeys(
         ("detected", "promoted", "confirmed", "switched", "demoted"))
-    for t, channel in log.events:
+    for t, channel in sorted(log.events):
         name = SENTINEL_EVENTS[channel]
         if t > killed and phases[name] is None:
             phases[name] = 1e3 * (t - killed)
