@@ -34,7 +34,7 @@ DESIGN_DEFAULTS = {
                     "wait_replicas": 0, "wait_timeout": "0s", "serve_stale_data": True,
                     "min_replicas_to_write": 0, "min_replicas_max_lag": "10s",
                     "backlog_size": "1mb", "bandwidth": 125e6, "snapshot_load_time": "1ms",
-                    "diskless_sync_delay": "0s"},
+                    "diskless_sync_delay": "0s", "stream_bandwidth": 0},
     "cache": {"enabled": True, "ttl": "1s", "capacity": 0, "latency": "100us",
               "fill_from": "read_policy", "on_write": "none", "invalidation_delay": "0s"},
     "pipeline": {"batch_size": 1, "linger": "0s"},

@@ -51,6 +51,18 @@ def test_a_network_crash_loses_the_newest_writes_about_w_times_d():
     assert abs(statistics.fmean(lost) - theory) <= Z_CHECK * se, (lost, theory)
 
 
+def test_a_process_crash_loses_what_waits_in_the_output_buffer():
+    """With the stream limited to 110 kB/s (1000 writes of 100 bytes a second: 91 % busy),
+    writes queue in the master's output buffer; a killed process loses those, a few per
+    crash, never more than a crash that also loses the wire."""
+    limited = {"replication.stream_bandwidth": 110_000}
+    buffered = [_run({**limited, "run.seed": seed}).summary["lost_writes"] for seed in range(6)]
+    assert sum(buffered) > 0
+    for seed, lost in enumerate(buffered):
+        wire = _run({**limited, "run.seed": seed, "faults.crash_mode": "network"}).summary
+        assert lost <= wire["lost_writes"]
+
+
 def test_a_process_crash_delivers_the_replies_already_sent():
     """Replies on the wire reach their clients after a process crash (they are lost when
     the host is cut off): with 10 ms to the client, about ten replies are on the wire."""
@@ -162,6 +174,7 @@ def test_a_snapshot_keeps_what_it_saw():
     ({"faults.failover_timeout": "soon"}, "faults.failover_timeout"),
     ({"faults.sentinel_down_after": "0s"}, "faults.sentinel_down_after"),
     ({"server.persistence": "disk"}, "server.persistence"),
+    ({"replication.stream_bandwidth": -1}, "replication.stream_bandwidth"),
 ])
 def test_bad_failover_settings_name_the_key(overrides, key):
     with pytest.raises(ConfigError) as err:

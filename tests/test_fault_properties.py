@@ -43,7 +43,8 @@ def faulty_configs(draw):
     rep = {"serve_stale_data": draw(st.booleans()),
            "min_replicas_to_write": draw(st.integers(0, replicas)),
            "min_replicas_max_lag": draw(st.sampled_from(["0s", "20ms"])),
-           "backlog_size": draw(st.sampled_from([100, 1000, 1024 * 1024]))}
+           "backlog_size": draw(st.sampled_from([100, 1000, 1024 * 1024])),
+           "stream_bandwidth": draw(st.sampled_from([0, 50_000]))}
     server = {"persistence": draw(st.sampled_from(["none", "rdb", "aof"])),
               "snapshot_interval": "50ms", "fsync_interval": draw(st.sampled_from([0, "10ms"]))}
     try:

@@ -201,6 +201,16 @@ def partitions_option(value: Any, key: str, base_dir: Path | None) -> tuple:
     return parse_partitions(value, key)
 
 
+def stream_rate_option(value: Any, key: str, base_dir: Path | None) -> float:
+    """0 (no limit) or bytes per second."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool) and value == 0:
+        return 0.0
+    try:
+        return parse_rate(value, key)
+    except ConfigError:
+        raise ConfigError(key, value, "0 (no limit) or " + RATE_ALLOWED) from None
+
+
 def failover_timeout_option(value: Any, key: str, base_dir: Path | None) -> Any:
     """"sentinel" (the modelled timeline) or a delay distribution that replaces it."""
     if value == "sentinel":

@@ -40,6 +40,7 @@ from sim.config.faults import (
     partitions_option,
     rate_option,
     size_option,
+    stream_rate_option,
     times_option,
 )
 from sim.errors import ConfigError
@@ -229,7 +230,10 @@ class ReplicationConfig:
     resync's snapshot), ``snapshot_load_time`` (seconds the replica's thread spends loading
     the snapshot) and ``diskless_sync_delay`` (seconds a master waits before it starts a full
     resync's transfer, for more replicas to join it: Redis' repl-diskless-sync-delay, 5 s in
-    Redis 7; 0 here, a transfer that starts at once)."""
+    Redis 7; 0 here, a transfer that starts at once). ``stream_bandwidth`` (bytes/s; 0 = no
+    limit) is the rate at which the master's output buffer sends the stream to each replica:
+    writes queue there for ``workload.value_size`` / bandwidth each, and a process crash
+    loses what had not left it."""
 
     replicas: int = _option(2, _integer(0))
     delay: Distribution = _option(Exponential(1e-3), _delay())
@@ -245,6 +249,7 @@ class ReplicationConfig:
     bandwidth: float = _option(125e6, rate_option)  # bytes/s for a full resync (1 Gbit/s)
     snapshot_load_time: Distribution = _option(Constant(1e-3), _delay())
     diskless_sync_delay: float = _option(0.0, _duration())  # Redis repl-diskless-sync-delay
+    stream_bandwidth: float = _option(0.0, stream_rate_option)  # bytes/s, 0 = no limit
 
 
 @dataclass(frozen=True)

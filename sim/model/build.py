@@ -109,7 +109,7 @@ class Builder:
                 self.sampler(srv.replica_apply_time, f"server.{name}.apply"),
                 self.sampler(srv.batch_overhead, f"server.{name}.overhead"),
                 self.sampler(srv.service_time, f"server.{name}.service"), self.lag,
-                cluster=self.cluster, trace=trace))
+                cluster=self.cluster, trace=trace, send_time=self._send_time()))
 
         routers = [Router(rep.read_policy, replicas, self.streams.rng("routing"))]
         fill_policy = rep.read_policy if cch.fill_from == "read_policy" else cch.fill_from
@@ -137,6 +137,11 @@ class Builder:
             self.cluster.start(master, replicas, clients, routers, hosts)
         self.lag.start()
         return Nodes(master, replicas, cache, clients, workload, self.lag, self.cluster)
+
+    def _send_time(self) -> float:
+        """Seconds one write takes to leave the master's output buffer (0 = no limit)."""
+        bandwidth = self.config.replication.stream_bandwidth
+        return self.config.workload.value_size / bandwidth if bandwidth > 0 else 0.0
 
     def _cluster(self) -> Cluster:
         cfg = self.config
@@ -213,4 +218,5 @@ class Builder:
             old.down, self.sampler(self.config.server.replica_apply_time,
                                    f"server.{name}.apply"),
             old.overhead, old.service, self.lag, cluster=self.cluster, trace=self.trace,
-            arrived_offset=0, synced=False, missing_since=office_since_s, force_full=True)
+            arrived_offset=0, synced=False, missing_since=office_since_s, force_full=True,
+            send_time=self._send_time())

@@ -170,6 +170,7 @@ class Cluster:
             # connection (FIN), which arrives behind the data on the same FIFO link.
             for replica in master.replicas:
                 if replica.linked:
+                    replica.sender_died_s = now  # its output buffer dies with it
                     self.draining.add(replica)
                     self.at(replica.link.arrival(now), self._on_closed, replica)
         if self.sentinel is None:

@@ -34,7 +34,8 @@ class Replica:
                  link: Link, down: list[Link], apply_time: Callable[[], float],
                  overhead: Callable[[], float], service: Callable[[], float], lag,
                  cluster=None, trace=None, arrived_offset: int = 0, synced: bool = True,
-                 missing_since: float | None = None, force_full: bool = False) -> None:
+                 missing_since: float | None = None, force_full: bool = False,
+                 send_time: float = 0.0) -> None:
         self.env = env
         self.at = at
         self.node_id = node_id
@@ -63,6 +64,14 @@ class Replica:
         self.successor = None
         self.master = master
         self.sends_acks = master.wait_replicas > 0
+        # The master's output buffer towards this replica, when the stream has a bandwidth:
+        # each write takes ``send_time`` to leave it; what has not left when the master's
+        # process dies (``sender_died_s``) is lost with it.
+        self.send_time = send_time
+        self.send_free = 0.0
+        self.sender_died_s = float("inf")
+        if send_time > 0:
+            self.ship = self._ship_queued
         master.add_replica(self)
         if not synced:
             master.replica_since[node_id] = env.now
@@ -81,9 +90,27 @@ class Replica:
         elif self.missing_since is None:
             self.missing_since = now
 
+    def _ship_queued(self, rec: Version, now: float) -> None:
+        """:meth:`ship` behind the master's output buffer (``replication.stream_bandwidth``):
+        the write leaves it ``send_time`` after the one before, then crosses the link."""
+        if self.cluster is not None and not self.linked:
+            if self.missing_since is None:
+                self.missing_since = now
+            return
+        sent = (self.send_free if self.send_free > now else now) + self.send_time
+        self.send_free = sent
+        self.inflight.append(now)
+        if self.cluster is None:
+            self.at(self.link.arrival(sent), self.on_stream, rec)
+        else:
+            self.at(self.link.arrival(sent), self._on_stream_message,
+                    StreamMessage(self.epoch, rec, sent))
+
     def _on_stream_message(self, ev) -> None:
         msg = ev._value
-        if msg.epoch == self.epoch:  # else it was in flight on a connection since cut
+        # Else it was in flight on a connection since cut, or still in the output buffer
+        # of a master process that died.
+        if msg.epoch == self.epoch and msg.sent_s <= self.sender_died_s:
             self.on_stream(Payload(msg.version))
 
     def on_stream(self, ev) -> None:
@@ -180,6 +207,7 @@ class Replica:
         self.linked = False
         self.synced = False
         self.epoch += 1
+        self.send_free = 0.0  # the output buffer went with the connection
         if self.inflight:
             self.missing_since = self.inflight[0]
             self.inflight.clear()
@@ -221,6 +249,7 @@ class Replica:
                    and missed * settings.value_size <= settings.backlog_size)
         self.linked = True
         self.epoch += 1
+        self.sender_died_s = float("inf")
         if partial:
             arrive = self.link.arrival(now)
             apply = self.apply_time
