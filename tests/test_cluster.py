@@ -40,7 +40,7 @@ def test_runs_differing_only_in_a_fault_share_every_read_until_the_fault(trace_l
 
 
 def test_failover_promotes_the_most_advanced_replica_and_repoints_everyone():
-    r = simulate(config({**BASE, "faults.master_crash_at": "0.5s",
+    r = simulate(config({**BASE, "faults.master_crash_at": "0.5s", "faults.crash_mode": "network",
                          "faults.failover_timeout": "50ms"}), keep_model=True)
     cluster = r.model.cluster
     office = cluster.office

@@ -20,7 +20,8 @@ from sim.config.schema import (
     parse_override_value,
 )
 
-# The table of docs/design.md section 4, as config strings.
+# The table of docs/design.md section 4, as config strings (with the failover keys of the
+# Sentinel timeline, crash modes and persistence).
 DESIGN_DEFAULTS = {
     "run": {"duration": "30s", "warmup": "2s", "seed": 1, "max_queue": 1_000_000,
             "target_rel_ci": 0, "max_duration": "0s"},
@@ -29,15 +30,20 @@ DESIGN_DEFAULTS = {
                  "key_distribution": "zipf", "zipf_s": 0.99, "value_size": 100},
     "network": {"client_latency": "250us"},
     "server": {"service_time": "exp:10us", "batch_overhead": "5us",
-               "replica_apply_time": "exp:5us"},
+               "replica_apply_time": "exp:5us", "persistence": "none",
+               "snapshot_interval": "60s", "fsync_interval": "1s"},
     "replication": {"mode": "leader", "replicas": 2, "delay": "exp:1ms", "read_policy": "replicas",
                     "wait_replicas": 0, "wait_timeout": "0s", "serve_stale_data": True,
                     "min_replicas_to_write": 0, "min_replicas_max_lag": "10s",
-                    "backlog_size": "1mb", "bandwidth": 125e6, "snapshot_load_time": "1ms"},
+                    "backlog_size": "1mb", "bandwidth": 125e6, "snapshot_load_time": "1ms",
+                    "diskless_sync_delay": "0s", "stream_bandwidth": 0},
     "cache": {"enabled": True, "ttl": "1s", "capacity": 0, "latency": "100us",
               "fill_from": "read_policy", "on_write": "none", "invalidation_delay": "0s"},
     "pipeline": {"batch_size": 1, "linger": "0s"},
-    "faults": {"master_crash_at": [], "failover_timeout": "uniform:5s,6s",
+    "faults": {"master_crash_at": [], "crash_mode": "process", "failover_timeout": "sentinel",
+               "sentinel_down_after": "5s", "sentinel_ping_period": "1s",
+               "sentinel_info_period": "10s", "sentinel_failover_info_period": "1s",
+               "client_discovery": "poll", "client_poll_interval": "100ms",
                "master_recover_after": "0s", "replica_disconnects": [], "partitions": []},
     "quorum": {"read": 1, "write": 1, "write_delay": "network", "ack_delay": "network",
                "read_delay": "network", "response_delay": "network", "read_repair": False, "remote_delay": "0s"},

@@ -18,8 +18,15 @@ spans = st.sampled_from([0.005, 0.03, 0.1])
 def faulty_configs(draw):
     base = draw(configs())
     replicas = base.replication.replicas
-    faults: dict = {"failover_timeout": draw(st.sampled_from(["10ms", "exp:20ms", "0s"])),
-                    "master_recover_after": draw(st.sampled_from([0.0, 0.02, 0.1]))}
+    faults: dict = {"failover_timeout": draw(st.sampled_from(["10ms", "exp:20ms", "0s",
+                                                             "sentinel"])),
+                    "master_recover_after": draw(st.sampled_from([0.0, 0.02, 0.1])),
+                    "crash_mode": draw(st.sampled_from(["process", "network"]))}
+    if faults["failover_timeout"] == "sentinel":  # Sentinel's timeline, shrunk to the run
+        faults.update({"sentinel_down_after": draw(st.sampled_from(["5ms", "30ms"])),
+                       "sentinel_info_period": "0.1s", "sentinel_failover_info_period": "20ms",
+                       "client_discovery": draw(st.sampled_from(["poll", "pubsub"])),
+                       "client_poll_interval": "5ms"})
     if replicas and draw(st.booleans()):
         faults["master_crash_at"] = draw(st.lists(times, min_size=1, max_size=2))
     if replicas and draw(st.booleans()):
@@ -36,10 +43,14 @@ def faulty_configs(draw):
     rep = {"serve_stale_data": draw(st.booleans()),
            "min_replicas_to_write": draw(st.integers(0, replicas)),
            "min_replicas_max_lag": draw(st.sampled_from(["0s", "20ms"])),
-           "backlog_size": draw(st.sampled_from([100, 1000, 1024 * 1024]))}
+           "backlog_size": draw(st.sampled_from([100, 1000, 1024 * 1024])),
+           "stream_bandwidth": draw(st.sampled_from([0, 50_000]))}
+    server = {"persistence": draw(st.sampled_from(["none", "rdb", "aof"])),
+              "snapshot_interval": "50ms", "fsync_interval": draw(st.sampled_from([0, "10ms"]))}
     try:
         return base.with_overrides({**{f"faults.{k}": v for k, v in faults.items()},
-                                    **{f"replication.{k}": v for k, v in rep.items()}})
+                                    **{f"replication.{k}": v for k, v in rep.items()},
+                                    **{f"server.{k}": v for k, v in server.items()}})
     except ConfigError:
         assume(False)  # e.g. a crash drawn inside the partition
 
@@ -52,16 +63,17 @@ def test_invariants_under_faults(cfg: Config):
 
     def trace(kind, t, **fields):
         log(kind, t, **fields)
-        if kind in ("commit", "failover"):
+        if kind in ("commit", "failover", "restart"):
             ordered.append((kind, fields))
 
     s = simulate(cfg, trace=trace).summary
 
     # Each master numbers every key's versions one by one from the data it took office with
-    # (a deposed master in a split brain goes on numbering its own).
+    # (a deposed master in a split brain goes on numbering its own; a restarted host numbers
+    # from what its persistence kept).
     written: dict = defaultdict(dict)
     for kind, f in ordered:
-        if kind == "failover":
+        if kind in ("failover", "restart"):
             written[f["node"]] = {}
             continue
         last = written[f["node"]].get(f["key"])
@@ -86,3 +98,8 @@ def test_invariants_under_faults(cfg: Config):
     assert (s["resyncs_partial"], s["resyncs_full"]) == (kinds.count("partial"),
                                                          kinds.count("full"))
     assert s["stale_reads"] <= s["reads"]
+    assert s["restart_lost_writes"] <= s["lost_writes"]
+    if not faults.master_recover_after:
+        assert s["restart_lost_writes"] == 0 and s["keys_wiped"] == 0
+    if s["write_outage_ms"]["max"] is not None:
+        assert s["write_outage_ms"]["max"] >= 0

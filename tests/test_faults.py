@@ -84,7 +84,7 @@ def test_versions_continue_from_the_promoted_replica():
 
     _run({**QUIET, "run.duration": 2.0, "workload.write_rate": 3000.0, "workload.keys": 20,
           "faults.master_crash_at": 1.0, "faults.failover_timeout": "0.2s",
-          "replication.delay": "20ms"}, trace=timed)
+          "faults.crash_mode": "network", "replication.delay": "20ms"}, trace=timed)
     split = next(i for i, e in enumerate(events) if e[1] == "failover")
     before, after = events[:split], events[split + 1:]
     old_last: dict[int, int] = {}
@@ -110,8 +110,9 @@ def test_recovered_master_rejoins_with_a_full_resync_and_the_other_replica_parti
 
 
 def test_lost_writes_at_a_crash_average_write_rate_times_delay():
-    """Constant replication delay d, client latency L: the writes committed in the last d
-    before the crash never reach a replica (W d of them), and those committed more than L
+    """A crash that cuts the host off (``crash_mode = "network"``), constant replication delay
+    d, client latency L: the writes committed in the last d before the crash never reach a
+    replica (W d of them), and those committed more than L
     before it were acknowledged (W (d - L)). Checked as a mean over seeds, with a tolerance
     from the spread over those seeds."""
     w, d, latency = 1000.0, 0.02, 250e-6
@@ -120,7 +121,7 @@ def test_lost_writes_at_a_crash_average_write_rate_times_delay():
         s = _run({**QUIET, "run.duration": 1.3, "run.warmup": 0.1, "run.seed": seed,
                   "workload.write_rate": w, "replication.delay": f"{d}s",
                   "network.client_latency": f"{latency}s", "faults.master_crash_at": 1.0,
-                  "faults.failover_timeout": "0.1s"}).summary
+                  "faults.failover_timeout": "0.1s", "faults.crash_mode": "network"}).summary
         lost.append(s["lost_writes"])
         total.append(s["lost_writes"] + s["lost_unacknowledged_writes"])
         assert s["data_loss_window_ms"] is None or s["data_loss_window_ms"] <= 1e3 * d
@@ -134,7 +135,7 @@ def test_lost_writes_at_a_crash_average_write_rate_times_delay():
 def test_wait_for_every_replica_loses_no_acknowledged_write():
     base = {**QUIET, "run.duration": 1.5, "run.warmup": 0.1, "workload.write_rate": 2000.0,
             "replication.delay": "exp:10ms", "faults.master_crash_at": 1.0,
-            "faults.failover_timeout": "0.1s"}
+            "faults.failover_timeout": "0.1s", "faults.crash_mode": "network"}
     for seed in range(5):
         asynchronous = _run({**base, "run.seed": seed}).summary
         synchronous = _run({**base, "run.seed": seed, "replication.wait_replicas": 2}).summary
@@ -264,6 +265,7 @@ def test_the_readme_fault_study_functions():
 
 def test_a_crash_whose_failover_falls_after_the_end_still_counts_its_lost_writes():
     s = _run({**QUIET, "run.duration": 1.5, "replication.delay": "20ms",
+              "faults.crash_mode": "network",
               "faults.master_crash_at": 1.0, "faults.failover_timeout": "5s"}).summary
     assert s["failovers"] == 0
     assert s["lost_writes"] + s["lost_unacknowledged_writes"] > 0

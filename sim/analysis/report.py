@@ -187,6 +187,18 @@ def _fault_lines(summary: Mapping[str, Any]) -> list[str]:
     lines.append(_row("failovers", format_number(g("failovers"))
                       + f"  (mean {format_number(_get(summary, 'failover_duration_ms', 'mean'), 3)}"
                       " ms)"))
+    outage = g("write_outage_ms") or {}
+    if outage.get("mean") is not None:
+        lines.append(_row("write outage (ms)", f"mean {format_number(outage['mean'], 3)}, "
+                          f"max {format_number(outage['max'], 3)}"))
+    phases = g("failover_phases_ms") or {}
+    if phases.get("detected") is not None:
+        lines.append(_row("failover phases (ms)", ", ".join(
+            f"{name.replace('_', ' ')} {format_number(phases[name], 3)}"
+            for name in ("detected", "promoted", "confirmed", "clients_switched"))))
+    if g("restart_lost_writes") or g("keys_wiped"):
+        lines.append(_row("lost by a restarted master", format_number(g("restart_lost_writes"))
+                          + f"  ({format_number(g('keys_wiped'))} replica keys wiped)"))
     lines.append(_row("resyncs partial / full", f"{format_number(g('resyncs_partial'))}"
                       f" / {format_number(g('resyncs_full'))}"))
     return lines

@@ -327,6 +327,20 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from sim.redis.measure import MeasureError
     from sim.redis.validate import Workload, validate
 
+    if args.failover:
+        from sim.cli import failover
+
+        try:
+            return failover.run(args, _write)
+        except MeasureError as error:
+            return _fail(str(error))
+        except ValueError as error:  # a case's own check
+            return _fail(str(error), 2)
+    if args.master is None or args.replica is None:
+        return _fail("validate needs --master and --replica (or --failover, which starts "
+                     "its own servers)", 2)
+    args.write_rate = args.write_rate or [50.0]
+
     try:  # every argument is checked before any server is contacted
         workloads = [Workload(args.read_rate, write_rate, args.keys, args.seconds, args.warmup,
                               args.seed) for write_rate in args.write_rate]
@@ -429,9 +443,11 @@ def _add_validate(subparsers: Any) -> None:
                     "read latency, simulate the same workload and print both with a verdict. "
                     "--delay puts a TCP delay proxy between master and replica (the replica is "
                     "re-pointed at it for the run and back afterwards).")
-    parser.add_argument("--master", required=True, type=_address, metavar="HOST:PORT")
-    parser.add_argument("--replica", required=True, type=_address, metavar="HOST:PORT",
-                        help="a replica of --master; reads go here")
+    parser.add_argument("--master", type=_address, metavar="HOST:PORT",
+                        help="the master (required without --failover)")
+    parser.add_argument("--replica", type=_address, metavar="HOST:PORT",
+                        help="a replica of --master; reads go here (required without "
+                             "--failover)")
     parser.add_argument("--delay", type=_delays, default=[None], metavar="DELAY[,DELAY...]",
                         help="one-way master-to-replica delay added by the proxy, e.g. 10ms; "
                              "'none' (default) links directly; a list runs each")
@@ -442,8 +458,9 @@ def _add_validate(subparsers: Any) -> None:
                         metavar="SECTION.KEY=VALUE", help="override one simulator key (repeatable)")
     parser.add_argument("--read-rate", type=_number(0.0, inclusive=False), default=1000.0,
                         help="reads per second at the replica (default 1000)")
-    parser.add_argument("--write-rate", type=_rates, default=[50.0], metavar="RATE[,RATE...]",
-                        help="writes per second at the master (default 50); a list runs each")
+    parser.add_argument("--write-rate", type=_rates, default=None, metavar="RATE[,RATE...]",
+                        help="writes per second at the master (default 50; 500,1000 with "
+                             "--failover); a list runs each")
     parser.add_argument("--keys", type=_number(1, integer=True), default=10,
                         help="keys, chosen uniformly (default 10)")
     parser.add_argument("--seconds", type=_seconds, default=10.0,
@@ -458,7 +475,44 @@ def _add_validate(subparsers: Any) -> None:
     parser.add_argument("--strict", action="store_true",
                         help="exit with status 1 when any comparison differs")
     parser.add_argument("--json", action="store_true", help="print the comparisons as JSON")
+    failover = parser.add_argument_group(
+        "failover", "--failover starts its own master, two replicas behind delay proxies and "
+                    "Sentinels on loopback, kills the master (SIGKILL) under a paced writer, and "
+                    "compares lost writes, loss window and outage with the simulator; --delay "
+                    "defaults to 0,20ms,50ms")
+    failover.add_argument("--failover", action="store_true",
+                          help="run the failover experiment instead of the stale-read one")
+    failover.add_argument("--crash-mode", type=_crash_modes, default=["process", "network"],
+                          metavar="MODE[,MODE]",
+                          help="process (kill redis-server), network (kill the proxies too); "
+                               "default both")
+    failover.add_argument("--down-after", type=_seconds, default=0.5,
+                          help="Sentinel's down-after-milliseconds (default 500ms)")
+    failover.add_argument("--sentinels", type=int, choices=(1, 3), default=1,
+                          help="Sentinels (quorum 1 or 2; default 1)")
+    failover.add_argument("--restart", type=_seconds, default=None, metavar="DURATION",
+                          help="also restart the killed master (empty) this long after the "
+                               "kill, one case per write rate")
+    failover.add_argument("--after", type=_seconds, default=4.0,
+                          help="writes after the kill (default 4s; 16s with a restart)")
+    failover.add_argument("--poll", type=_seconds, default=0.1,
+                          help="the writer asks Sentinel for the master at most this often "
+                               "while writes fail (default 100ms)")
+    failover.add_argument("--base-port", type=_number(0, integer=True), default=0,
+                          help="servers listen on BASE, BASE+1, ... (default: free ports)")
+    failover.add_argument("--sim-seeds", type=_number(1, integer=True), default=5,
+                          help="simulated runs per case (default 5)")
+    failover.add_argument("--figure", metavar="PATH.png",
+                          help="also draw real against simulated to this PNG")
     parser.set_defaults(handler=_cmd_validate)
+
+
+def _crash_modes(text: str) -> list[str]:
+    modes = [part.strip() for part in text.split(",")]
+    for mode in modes:
+        if mode not in ("process", "network"):
+            raise argparse.ArgumentTypeError(f"{mode!r}: a crash mode is 'process' or 'network'")
+    return modes
 
 
 def register(subparsers: Any) -> None:

@@ -16,8 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sim.config.distributions import format_duration, parse_duration
+from sim.config.distributions import format_duration, parse_distribution, parse_duration
 from sim.errors import ConfigError
+
+CRASH_MODES = ("process", "network")
+CLIENT_DISCOVERY = ("poll", "pubsub")
+PERSISTENCE = ("none", "rdb", "aof")
 
 # Redis config units: "kb", "mb", "gb" are powers of 1024 (redis.conf says so); a bare number
 # or "b" is bytes.
@@ -195,6 +199,27 @@ def disconnects_option(value: Any, key: str, base_dir: Path | None) -> tuple:
 
 def partitions_option(value: Any, key: str, base_dir: Path | None) -> tuple:
     return parse_partitions(value, key)
+
+
+def stream_rate_option(value: Any, key: str, base_dir: Path | None) -> float:
+    """0 (no limit) or bytes per second."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool) and value == 0:
+        return 0.0
+    try:
+        return parse_rate(value, key)
+    except ConfigError:
+        raise ConfigError(key, value, "0 (no limit) or " + RATE_ALLOWED) from None
+
+
+def failover_timeout_option(value: Any, key: str, base_dir: Path | None) -> Any:
+    """"sentinel" (the modelled timeline) or a delay distribution that replaces it."""
+    if value == "sentinel":
+        return value
+    try:
+        return parse_distribution(value, key, base_dir)
+    except ConfigError as err:
+        raise ConfigError(key, value, "'sentinel' (Sentinel's modelled timeline) or a delay "
+                          "that replaces it, e.g. '5s' or 'uniform:5s,6s'") from err
 
 
 # ---------------------------------------------------------------------------------------

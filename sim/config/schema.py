@@ -27,17 +27,21 @@ from sim.config.distributions import (
     Constant,
     Distribution,
     Exponential,
-    Uniform,
     format_duration,
     parse_distribution,
     parse_duration,
 )
 from sim.config.faults import (
+    CLIENT_DISCOVERY,
+    CRASH_MODES,
+    PERSISTENCE,
     check_fault_rules,
     disconnects_option,
+    failover_timeout_option,
     partitions_option,
     rate_option,
     size_option,
+    stream_rate_option,
     times_option,
 )
 from sim.config.load import check_offered_load
@@ -272,11 +276,19 @@ class NetworkConfig:
 @dataclass(frozen=True)
 class ServerConfig:
     """[server]: per-command ``service_time``, per-message ``batch_overhead`` and the time a
-    replica takes to apply one replicated write (all seconds)."""
+    replica takes to apply one replicated write (all seconds).
+
+    ``persistence`` decides what a master restarted by ``faults.master_recover_after`` comes
+    back with: ``"none"`` (nothing: an empty dataset), ``"rdb"`` (the last snapshot, one
+    every ``snapshot_interval`` seconds) or ``"aof"`` (what was fsynced, every
+    ``fsync_interval`` seconds; 0 = appendfsync always, every committed write)."""
 
     service_time: Distribution = _option(Exponential(10e-6), _delay())
     batch_overhead: Distribution = _option(Constant(5e-6), _delay())
     replica_apply_time: Distribution = _option(Exponential(5e-6), _delay())
+    persistence: str = _option("none", _choice(PERSISTENCE))
+    snapshot_interval: float = _option(60.0, _duration(positive=True))
+    fsync_interval: float = _option(1.0, _duration())
 
 
 @dataclass(frozen=True)
@@ -291,8 +303,13 @@ class ReplicationConfig:
     ``min_replicas_max_lag`` (seconds: the master refuses writes while fewer replicas have
     acknowledged within it; either at 0 disables the check, as in redis.conf), ``backlog_size`` (bytes: a reconnecting replica resyncs
     partially when every write it missed is still in it), ``bandwidth`` (bytes/s for a full
-    resync's snapshot) and ``snapshot_load_time`` (seconds the replica's thread spends loading
-    the snapshot)."""
+    resync's snapshot), ``snapshot_load_time`` (seconds the replica's thread spends loading
+    the snapshot) and ``diskless_sync_delay`` (seconds a master waits before it starts a full
+    resync's transfer, for more replicas to join it: Redis' repl-diskless-sync-delay, 5 s in
+    Redis 7; 0 here, a transfer that starts at once). ``stream_bandwidth`` (bytes/s; 0 = no
+    limit) is the rate at which the master's output buffer sends the stream to each replica:
+    writes queue there for ``workload.value_size`` / bandwidth each, and a process crash
+    loses what had not left it."""
 
     mode: str = _option("leader", _choice(REPLICATION_MODES))
     replicas: int = _option(2, _integer(0, MAX_REPLICAS))
@@ -308,6 +325,8 @@ class ReplicationConfig:
     backlog_size: int = _option(1024 * 1024, size_option)  # bytes (Redis repl-backlog-size)
     bandwidth: float = _option(125e6, rate_option)  # bytes/s for a full resync (1 Gbit/s)
     snapshot_load_time: Distribution = _option(Constant(1e-3), _delay())
+    diskless_sync_delay: float = _option(0.0, _duration())  # Redis repl-diskless-sync-delay
+    stream_bandwidth: float = _option(0.0, stream_rate_option)  # bytes/s, 0 = no limit
 
 
 @dataclass(frozen=True)
@@ -379,20 +398,43 @@ class PipelineConfig:
 class FaultsConfig:
     """[faults]: what fails and when (seconds).
 
-    ``master_crash_at``: times at which the master in office crashes. ``failover_timeout``:
-    crash (or isolation) to promotion, i.e. Sentinel's down-after-milliseconds plus the
-    election. ``master_recover_after``: the crashed master rejoins as a replica that long
-    after its crash (0 = it stays down). ``replica_disconnects``: replication links cut for
-    a while. ``partitions``: a minority side of nodes and clients that reach only each
-    other. The failover default, 5 s plus up to 1 s, is a commonly lowered Sentinel
-    detection timeout (Sentinel's own default is 30 s) so a failover fits in a default run.
+    ``master_crash_at``: times at which the master in office crashes; ``crash_mode`` says what
+    the crash does to messages already sent: ``"process"`` (a killed redis-server: they are
+    still delivered) or ``"network"`` (the host is cut off: messages on the wire are lost).
+    ``master_recover_after``: the crashed host restarts that long after its crash (0 = it
+    stays down), with what ``server.persistence`` kept. ``replica_disconnects``: replication
+    links cut for a while. ``partitions``: a minority side of nodes and clients that reach
+    only each other.
+
+    The failover follows Sentinel's timeline (:mod:`sim.model.sentinel`):
+    ``sentinel_down_after`` is its down-after-milliseconds, ``sentinel_ping_period`` how often
+    it PINGs (at most every ``sentinel_down_after``), ``sentinel_info_period`` and
+    ``sentinel_failover_info_period`` how often it sends INFO normally and during a failover;
+    clients find the new master by asking Sentinel every ``client_poll_interval`` while their
+    master fails (``client_discovery = "poll"``) or on ``+switch-master`` (``"pubsub"``).
+    ``failover_timeout`` = "sentinel" uses that timeline; a delay (e.g. "5s", "uniform:5s,6s")
+    replaces it: crash (or isolation) to promotion, everyone re-pointed at that instant. The
+    default down-after of 5 s is a commonly lowered value (Sentinel's own is 30 s) so a
+    failover fits in a default run.
     """
 
     master_crash_at: tuple[float, ...] = _option((), times_option)
-    failover_timeout: Distribution = _option(Uniform(5.0, 6.0), _delay())
+    crash_mode: str = _option("process", _choice(CRASH_MODES))
+    failover_timeout: Any = _option("sentinel", failover_timeout_option)
+    sentinel_down_after: float = _option(5.0, _duration(positive=True))
+    sentinel_ping_period: float = _option(1.0, _duration(positive=True))
+    sentinel_info_period: float = _option(10.0, _duration(positive=True))
+    sentinel_failover_info_period: float = _option(1.0, _duration(positive=True))
+    client_discovery: str = _option("poll", _choice(CLIENT_DISCOVERY))
+    client_poll_interval: float = _option(0.1, _duration(positive=True))
     master_recover_after: float = _option(0.0, _duration())
     replica_disconnects: tuple = _option((), disconnects_option)
     partitions: tuple = _option((), partitions_option)
+
+    @property
+    def sentinel(self) -> bool:
+        """True when the failover follows Sentinel's timeline (no ``failover_timeout``)."""
+        return self.failover_timeout == "sentinel"
 
     @property
     def active(self) -> bool:

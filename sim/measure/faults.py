@@ -33,6 +33,11 @@ class FaultStats:
         self.lost_unacknowledged = 0  # committed, never acknowledged, discarded too
         self.loss_windows: list[float] = []  # per failover: span of the lost acked writes
         self.failover_durations: list[float] = []  # outage start to promotion
+        self.phases: list[dict[str, float]] = []  # per Sentinel failover, from the failure
+        self.outages: list[float] = []  # per failure: last write acked by the old master
+        self.open_crashes: list = []  # (old master, failure time) awaiting a new master's ack
+        self.restart_lost_writes = 0  # acknowledged by a restarted old master, then discarded
+        self.keys_wiped = 0  # replica keys overwritten by an older version from a restart
         self.resync_durations: dict[str, list[float]] = {"partial": [], "full": []}
         self.error_latency = LogHistogram()
 
@@ -48,17 +53,44 @@ class FaultStats:
             self.unavailable_reads += 1
         self.error_latency.add(now - op.issue_s)
 
-    def lost(self, versions: list) -> None:
-        """``versions`` were committed by a deposed master and never reached its successor."""
+    def lost(self, versions: list, restarted: bool = False) -> None:
+        """``versions`` were committed by a deposed master and never reached its successor
+        (``restarted``: by a restarted old master before Sentinel demoted it)."""
         acked = [rec for rec in versions if rec.acked]
         self.lost_writes += len(acked)
+        if restarted:
+            self.restart_lost_writes += len(acked)
         self.lost_unacknowledged += len(versions) - len(acked)
         if acked:
             times = [rec.commit_s for rec in acked]
             self.loss_windows.append(max(times) - min(times))
 
-    def failover(self, duration_s: float) -> None:
+    def failover(self, duration_s: float, phases: dict[str, float] | None) -> None:
+        """A promotion ``duration_s`` after the failure; ``phases`` (s from the failure) when
+        Sentinel's timeline was modelled."""
         self.failover_durations.append(duration_s)
+        if phases is not None:
+            self.phases.append(phases)
+
+    def crash(self, master, now: float) -> None:
+        """``master`` failed (crash or isolation) at ``now``: its write outage starts at its
+        last acknowledged write and ends at the first write another master acknowledges."""
+        self.open_crashes.append((master, now))
+
+    def write_acked(self, master, now: float) -> None:
+        """A write reply from ``master`` reached its client at ``now``."""
+        if self.open_crashes:
+            still = []
+            for old, failed_s in self.open_crashes:
+                if master is old or now < failed_s:
+                    still.append((old, failed_s))
+                else:
+                    last = old.last_ack_s if old.last_ack_s is not None else failed_s
+                    self.outages.append(now - last)
+            self.open_crashes = still
+
+    def wiped(self, keys: int) -> None:
+        self.keys_wiped += keys
 
     def resync(self, kind: str, duration_s: float) -> None:
         self.resync_durations[kind].append(duration_s)
@@ -81,6 +113,13 @@ class FaultStats:
                                  "max": errors["max"]},
             "failovers": len(self.failover_durations),
             "failover_duration_ms": _stats_ms(self.failover_durations),
+            "failover_phases_ms": {
+                name: (1e3 * sum(p[name] for p in self.phases) / len(self.phases)
+                       if self.phases else None)
+                for name in ("detected", "promoted", "confirmed", "clients_switched")},
+            "write_outage_ms": _stats_ms(self.outages),
+            "restart_lost_writes": self.restart_lost_writes,
+            "keys_wiped": self.keys_wiped,
             "resyncs_partial": len(partial),
             "resyncs_full": len(full),
             "resync_duration_ms": {"partial": _stats_ms(partial), "full": _stats_ms(full)},

@@ -27,6 +27,7 @@ from sim.model.quorum import Coordinator, Peer
 from sim.model.records import Keyspace, Version
 from sim.model.replica import Replica
 from sim.model.routing import Router
+from sim.model.sentinel import Sentinel
 from sim.model.streams import (
     Streams,
     exponential_sampler,
@@ -130,7 +131,8 @@ class Builder:
                 self.sampler(srv.replica_apply_time, f"server.{name}.apply"),
                 self.sampler(srv.batch_overhead, f"server.{name}.overhead"),
                 self.sampler(srv.service_time, f"server.{name}.service"), self.lag,
-                cluster=self.cluster, trace=trace, queue_limit=self._replica_limit()))
+                cluster=self.cluster, trace=trace, queue_limit=self._replica_limit(),
+                send_time=self._send_time()))
 
         routers = [Router(rep.read_policy, replicas, self.streams.rng("routing"))]
         fill_policy = rep.read_policy if cch.fill_from == "read_policy" else cch.fill_from
@@ -244,15 +246,28 @@ class Builder:
         return self._queue_limit(srv.service_time.mean + srv.batch_overhead.mean,
                                  srv.replica_apply_time.mean)
 
+    def _send_time(self) -> float:
+        """Seconds one write takes to leave the master's output buffer (0 = no limit)."""
+        bandwidth = self.config.replication.stream_bandwidth
+        return self.config.workload.value_size / bandwidth if bandwidth > 0 else 0.0
+
     def _cluster(self) -> Cluster:
         cfg = self.config
         wl, rep = cfg.workload, cfg.replication
         settings = ResyncSettings(
             wl.value_size, rep.backlog_size, wl.keys * wl.value_size, rep.bandwidth,
-            self.sampler(rep.snapshot_load_time, "faults.snapshot_load"), rep.serve_stale_data)
-        return Cluster(self.env, self.at, cfg.faults, settings,
-                       self.sampler(cfg.faults.failover_timeout, "faults.failover"),
-                       self.fault_stats, self, cfg.run.horizon, self.trace)
+            self.sampler(rep.snapshot_load_time, "faults.snapshot_load"), rep.serve_stale_data,
+            rep.diskless_sync_delay)
+        faults, srv = cfg.faults, cfg.server
+        if faults.sentinel:
+            delay = None
+            sentinel = Sentinel(faults, uniform_sampler(self.streams.rng("faults.sentinel")))
+        else:
+            delay = self.sampler(faults.failover_timeout, "faults.failover")
+            sentinel = None
+        every = srv.snapshot_interval if srv.persistence == "rdb" else srv.fsync_interval
+        return Cluster(self.env, self.at, faults, settings, delay, self.fault_stats, self,
+                       cfg.run.horizon, self.trace, sentinel, (srv.persistence, every))
 
     def _workload(self, clients: list[Client]) -> OpenLoop | ClosedLoop:
         wl, streams = self.config.workload, self.streams
@@ -291,6 +306,16 @@ class Builder:
             rep.min_replicas_max_lag, cache=old.cache, cluster=self.cluster, trace=self.trace,
             busy_until=replica.busy_until, queue_limit=old.queue_limit)
 
+    def restarted(self, old: Master, data: list[Version], offset: int) -> Master:
+        """The master ``old``'s host becomes when its redis-server starts again, holding
+        ``data`` (what persistence kept) at replication ``offset``, with no replicas."""
+        rep = self.config.replication
+        return Master(
+            self.env, self.at, old.node_id, old.name, data, offset, old.down, old.overhead,
+            old.service, rep.wait_replicas, rep.wait_timeout, rep.min_replicas_to_write,
+            rep.min_replicas_max_lag, cache=old.cache, cluster=self.cluster, trace=self.trace,
+            busy_until=self.env.now)
+
     def rejoined(self, old: Master, office: Master, office_since_s: float) -> Replica:
         """The replica ``old``'s host becomes under ``office``: it holds the old master's
         data, so it lacks every write of its new master since ``office_since_s``, has no
@@ -303,4 +328,4 @@ class Builder:
                                    f"server.{name}.apply"),
             old.overhead, old.service, self.lag, cluster=self.cluster, trace=self.trace,
             arrived_offset=0, synced=False, missing_since=office_since_s, force_full=True,
-            queue_limit=self._replica_limit())
+            queue_limit=self._replica_limit(), send_time=self._send_time())

@@ -79,6 +79,8 @@ class Master:
         self.on_commit = on_commit  # the visibility probes' hook: on_commit(rec, now)
         self.dead = False
         self.lost_from: int | None = None  # the promoted replica's offset, once deposed
+        self.keep_after: int | None = None  # offset persisted last, when a restart may come
+        self.last_ack_s: float | None = None  # when a write reply last reached a client
         self.log: deque[Version] = deque()
         self.queue_limit = queue_limit or QueueLimit.none()
         self.backlog_limit_s = self.queue_limit.backlog_s
@@ -197,8 +199,14 @@ class Master:
         ops = ev._value
         if self.dead and self.cluster.crash_cuts_links:
             self.fail(ops, UNAVAILABLE, None)  # the crash cut the connection under the reply
-        else:
-            ops[0].client.on_reply(ev)
+            return
+        for op in ops:
+            if op.write and op.result.__class__ is Version:
+                now = self.env._now
+                self.last_ack_s = now
+                self.cluster.stats.write_acked(self, now)
+                break
+        ops[0].client.on_reply(ev)
 
     def _drain(self, client) -> None:
         outbox = self.outboxes[client.index]
@@ -282,9 +290,11 @@ class Master:
     def trim_log(self) -> None:
         """Forget logged writes that every connected replica Sentinel can reach has received:
         a failover promotes one of them (or one further ahead), so they cannot be lost. Once
-        deposed, nothing above the promoted replica's offset is forgotten."""
+        deposed, nothing above the promoted replica's offset is forgotten, and while a restart
+        may come nothing above the offset persisted last (``keep_after``)."""
         log = self.log
-        if not self.replicas and self.lost_from is None:
+        keep = self.keep_after
+        if not self.replicas and self.lost_from is None and keep is None:
             # No replica to promote, so no failover can lose these writes (a host that joins
             # later first resyncs to this master's state): keeping them would grow for ever.
             log.clear()
@@ -297,5 +307,7 @@ class Master:
         floor = min(received)
         if self.lost_from is not None and self.lost_from < floor:
             floor = self.lost_from
+        if keep is not None and keep < floor:
+            floor = keep
         while log and log[0].offset <= floor:
             log.popleft()

@@ -134,13 +134,15 @@ class WaitGroup:
 
 class StreamMessage:
     """A write on a replication link that can be cut: delivered only while the link's
-    ``epoch`` is still the one it was sent on."""
+    ``epoch`` is still the one it was sent on. ``sent_s`` is when it left the master's
+    output buffer (later than its commit when ``replication.stream_bandwidth`` queues it)."""
 
-    __slots__ = ("epoch", "version")
+    __slots__ = ("epoch", "version", "sent_s")
 
-    def __init__(self, epoch: int, version: Version) -> None:
+    def __init__(self, epoch: int, version: Version, sent_s: float = 0.0) -> None:
         self.epoch = epoch
         self.version = version
+        self.sent_s = sent_s
 
 
 class Resync:

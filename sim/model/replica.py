@@ -35,7 +35,7 @@ class Replica:
                  overhead: Callable[[], float], service: Callable[[], float], lag,
                  cluster=None, trace=None, arrived_offset: int = 0, synced: bool = True,
                  missing_since: float | None = None, force_full: bool = False,
-                 queue_limit: QueueLimit | None = None) -> None:
+                 queue_limit: QueueLimit | None = None, send_time: float = 0.0) -> None:
         self.env = env
         self.at = at
         self.node_id = node_id
@@ -66,6 +66,14 @@ class Replica:
         self.backlog_limit_s = self.queue_limit.backlog_s
         self.master = master
         self.sends_acks = master.wait_replicas > 0
+        # The master's output buffer towards this replica, when the stream has a bandwidth:
+        # each write takes ``send_time`` to leave it; what has not left when the master's
+        # process dies (``sender_died_s``) is lost with it.
+        self.send_time = send_time
+        self.send_free = 0.0
+        self.sender_died_s = float("inf")
+        if send_time > 0:
+            self.ship = self._ship_queued
         master.add_replica(self)
         if not synced:
             master.replica_since[node_id] = env.now
@@ -84,9 +92,27 @@ class Replica:
         elif self.missing_since is None:
             self.missing_since = now
 
+    def _ship_queued(self, rec: Version, now: float) -> None:
+        """:meth:`ship` behind the master's output buffer (``replication.stream_bandwidth``):
+        the write leaves it ``send_time`` after the one before, then crosses the link."""
+        if self.cluster is not None and not self.linked:
+            if self.missing_since is None:
+                self.missing_since = now
+            return
+        sent = (self.send_free if self.send_free > now else now) + self.send_time
+        self.send_free = sent
+        self.inflight.append(now)
+        if self.cluster is None:
+            self.at(self.link.arrival(sent), self.on_stream, rec)
+        else:
+            self.at(self.link.arrival(sent), self._on_stream_message,
+                    StreamMessage(self.epoch, rec, sent))
+
     def _on_stream_message(self, ev) -> None:
         msg = ev._value
-        if msg.epoch == self.epoch:  # else it was in flight on a connection since cut
+        # Else it was in flight on a connection since cut, or still in the output buffer
+        # of a master process that died.
+        if msg.epoch == self.epoch and msg.sent_s <= self.sender_died_s:
             self.on_stream(Payload(msg.version))
 
     def on_stream(self, ev) -> None:
@@ -187,6 +213,7 @@ class Replica:
         self.linked = False
         self.synced = False
         self.epoch += 1
+        self.send_free = 0.0  # the output buffer went with the connection
         if self.inflight:
             self.missing_since = self.inflight[0]
             self.inflight.clear()
@@ -215,9 +242,11 @@ class Replica:
 
         Partial when every write missed is still in the backlog (missed x value_size <=
         backlog_size): the missed writes cross the link and are applied one by one. Full
-        otherwise: a snapshot of the dataset crosses the link at ``bandwidth`` and is loaded
-        in ``snapshot_load_time``. Either way the replica's store becomes the master's
-        committed state of now, on its thread, and later writes queue behind it on the link.
+        otherwise: after ``sync_delay`` (Redis' repl-diskless-sync-delay, waiting for more
+        replicas to share the transfer) a snapshot of the dataset crosses the link at
+        ``bandwidth`` and is loaded in ``snapshot_load_time``. Either way the replica's store
+        becomes the master's committed state of now, on its thread, and later writes queue
+        behind it on the link.
         """
         master, settings = self.master, self.cluster.settings
         full = self.force_full  # stays set until a resync lands (a cut may interrupt this one)
@@ -226,12 +255,14 @@ class Replica:
                    and missed * settings.value_size <= settings.backlog_size)
         self.linked = True
         self.epoch += 1
+        self.sender_died_s = float("inf")
         if partial:
             arrive = self.link.arrival(now)
             apply = self.apply_time
             cost = sum(apply() for _ in range(missed))
         else:
-            arrive = self.link.arrival(now + settings.snapshot_bytes / settings.bandwidth)
+            arrive = self.link.arrival(now + settings.sync_delay
+                                       + settings.snapshot_bytes / settings.bandwidth)
             cost = settings.load_time()
         kind = "partial" if partial else "full"
         # The writes it already applied (or will: they had arrived) are acknowledged by the
@@ -251,6 +282,10 @@ class Replica:
         start = self.busy_until if self.busy_until > now else now
         done = start + resync.cost_s
         self.busy_until = done
+        if self.master in self.cluster.restarted:  # a restarted master's data replaces ours
+            theirs = resync.snapshot
+            self.cluster.stats.wiped(sum(1 for key, mine in self.store.items()
+                                         if mine.number > theirs[key].number))
         self.store.replace(resync.snapshot)
         self.arrived_offset = resync.offset
         self.synced = True

@@ -103,6 +103,7 @@ class DelayProxy:
         self._tasks: set[asyncio.Task] = set()
         self._writers: set[asyncio.StreamWriter] = set()
         self._lock = threading.Lock()
+        self._severed = False  # set by sever(): nothing held is passed on any more
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -152,6 +153,12 @@ class DelayProxy:
             future.result(timeout=5)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=5)
+
+    def sever(self) -> None:
+        """Cut the link now, from any thread: every chunk still held (on the simulated wire)
+        is dropped instead of passed on, as when a host drops off the network; ``stop()``
+        then closes the connections."""
+        self._severed = True
 
     async def _shutdown(self) -> None:
         if self._server is not None:
@@ -261,6 +268,8 @@ class DelayProxy:
                 if wait > 0:
                     await asyncio.sleep(wait)
                 pending.popleft()
+                if self._severed:
+                    return
                 if record:  # before the write, so a reader of stats() never misses this chunk
                     added = loop.time() - t_read
                     with self._lock:
