@@ -39,3 +39,18 @@ def test_the_command_line_says_it_in_one_line(capsys):
     assert app.main(argv) == 1
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1 and "overloaded" in err
+
+
+def test_the_cycle_collector_is_back_on_after_a_run_that_raised():
+    import gc
+
+    assert gc.isenabled()
+    with pytest.raises(OverloadError):
+        simulate(config({**BUSY, "run.max_queue": 20}))
+    assert gc.isenabled()
+    gc.disable()
+    try:  # and left off when the caller had it off
+        simulate(config({"run.duration": 0.2, "run.warmup": 0.05}))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

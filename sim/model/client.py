@@ -58,9 +58,10 @@ class Client:
         self.batch_size = batch_size
         self.linger_s = linger_s
         self.trace = trace
-        self.acked: dict[int, int] = {}
+        # defaultdicts: read by subscript on the hot path (a never-seen key reads 0)
+        self.acked: defaultdict[int, int] = defaultdict(int)
         self.acked_offset: dict[int, int] = {}
-        self.read_max: dict[int, int] = {}
+        self.read_max: defaultdict[int, int] = defaultdict(int)
         # Cache hits completed ahead of their reply's arrival: (arrival_s, key, version),
         # in arrival order (one FIFO link), folded into read_max once their time has come.
         self.arriving: deque[tuple[float, int, int]] = deque()
@@ -86,8 +87,8 @@ class Client:
         if arriving and arriving[0][0] <= now:
             self._arrived(now)
         cache = self.cache
-        op = Op(self, key, False, now, self.master.committed[key], self.acked.get(key, 0),
-                self.read_max.get(key, 0), DIRECT if cache is None else HIT)
+        op = Op(self, key, False, now, self.master.committed[key], self.acked[key],
+                self.read_max[key], DIRECT if cache is None else HIT)
         if self.trace is not None:
             self.trace("issue", now, node=self.name, key=key, write=False)
         self.submit(op, cache if cache is not None else self.route(self, key, now))
@@ -108,8 +109,7 @@ class Client:
             if is_read:
                 key = read_keys[r]
                 r += 1
-                op = Op(self, key, False, now, committed[key], acked.get(key, 0),
-                        read_max.get(key, 0), path)
+                op = Op(self, key, False, now, committed[key], acked[key], read_max[key], path)
                 node = cache if cache is not None else self.route(self, key, now)
             else:
                 key = write_keys[w]
@@ -176,7 +176,7 @@ class Client:
                 rec = op.result
                 if rec is not None:
                     number = rec.number
-                    if number > read_max.get(op.key, 0):
+                    if number > read_max[op.key]:
                         read_max[op.key] = number
                     op.done_s = now
                     reads.append(op)
@@ -214,7 +214,7 @@ class Client:
         arriving, read_max = self.arriving, self.read_max
         while arriving and arriving[0][0] <= now:
             _, key, number = arriving.popleft()
-            if number > read_max.get(key, 0):
+            if number > read_max[key]:
                 read_max[key] = number
 
     def on_reply(self, ev) -> None:
@@ -228,7 +228,7 @@ class Client:
                     self._failed(op, rec, now)
                     continue
                 key = op.key
-                if rec.number > self.acked.get(key, 0):
+                if rec.number > self.acked[key]:
                     self.acked[key] = rec.number
                     self.acked_offset[key] = rec.offset
                 rec.acked = True
@@ -267,7 +267,7 @@ class Client:
 
     def _read_done(self, op: Op, now: float) -> None:
         number = op.result.number
-        if number > self.read_max.get(op.key, 0):
+        if number > self.read_max[op.key]:
             self.read_max[op.key] = number
         op.done_s = now  # Recorder.read_done, inlined: this runs once per read
         reads = self.reads_done
