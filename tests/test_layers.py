@@ -48,3 +48,24 @@ def test_every_top_level_part_of_the_package_has_a_layer():
     parts = {p.stem if p.is_file() else p.name for p in SIM.iterdir()
              if p.name not in ("__init__.py", "__main__.py", "__pycache__")}
     assert parts == set(LAYERS)
+
+
+def test_the_design_document_maps_every_module():
+    text = (SIM.parent / "docs" / "design.md").read_text()
+    layout = text.split("## 6. The layers", 1)[1].split("\n## ", 1)[0]
+    listed, package = set(), None
+    for line in layout.splitlines():
+        words = line.split()
+        if not words:
+            continue
+        if words[0].startswith("sim/"):
+            package = words[0].rstrip("/")
+            if package.endswith(".py"):
+                listed.add(package)
+                package = None
+        elif package and words[0].endswith(".py"):
+            listed.add(f"{package}/{words[0]}")
+    modules = {str(p.relative_to(SIM.parent)) for p in SIM.rglob("*.py")
+               if p.name not in ("__init__.py", "__main__.py")}
+    assert modules - listed == set(), "modules missing from docs/design.md section 6"
+    assert listed - modules == set(), "docs/design.md section 6 names modules that do not exist"
