@@ -53,7 +53,11 @@ class Peer:
         self.ack_links = ack_links
         self.response_links = response_links
         self.busy_until = 0.0
-        self.coordinator = None  # set by the coordinator that owns the run's peers
+        self.coordinator = None  # the coordinator that owns the run's peers (see join)
+
+    def join(self, coordinator) -> None:
+        """Answer ``coordinator`` from now on (it takes the run's peers when built)."""
+        self.coordinator = coordinator
 
     def _serve(self, n: int, now: float) -> float:
         """Completion time (s) of a message of ``n`` commands arriving ``now``."""
@@ -153,7 +157,7 @@ class Coordinator:
         self.on_commit = on_commit
         self.trace = trace
         for peer in peers:
-            peer.coordinator = self
+            peer.join(self)
 
     def on_message(self, ev) -> None:
         """A client's message: its writes and its reads each go to all N peers."""
