@@ -7,12 +7,15 @@ and writes *issued* after ``run.warmup`` count (throughput counts replies receiv
 
 from __future__ import annotations
 
+from itertools import compress
+
 import numpy as np
 
 from sim.measure.metrics import FLUSH_AT, LogHistogram, RatioBatchMeans, TVisibility
 from sim.model.records import HIT, Op
 
 BATCHES = 32  # batch-means batches over the measured window
+
 K_STALENESS = 5  # k_staleness reports k = 1..K_STALENESS
 
 
@@ -110,8 +113,8 @@ class Recorder:
         done = np.fromiter([op.done_s for op in ops], np.float64, len(ops))
         arrived = done < cutoff
         if not arrived.all():
-            pending.extend(op for op, ok in zip(ops, arrived.tolist(), strict=True) if not ok)
-            ops = [op for op, ok in zip(ops, arrived.tolist(), strict=True) if ok]
+            pending.extend(compress(ops, (~arrived).tolist()))
+            ops = list(compress(ops, arrived.tolist()))
             done = done[arrived]
             if not ops:
                 return
@@ -121,8 +124,7 @@ class Recorder:
         issue = np.fromiter([op.issue_s for op in ops], np.float64, n)
         measured = issue >= t0
         if not measured.all():
-            keep = measured.tolist()
-            ops = [op for op, ok in zip(ops, keep, strict=True) if ok]
+            ops = list(compress(ops, measured.tolist()))
             issue, done = issue[measured], done[measured]
             n = len(ops)
             if not n:

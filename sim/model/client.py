@@ -172,6 +172,7 @@ class Client:
         if self.trace is None:
             # _read_done inlined for the hits, which are most of a cached workload's reads.
             read_max, reads, flush_at = self.read_max, self.reads_done, self.flush_at
+            hits = 0
             for op in ev._value:
                 rec = op.result
                 if rec is not None:
@@ -180,11 +181,12 @@ class Client:
                         read_max[op.key] = number
                     op.done_s = now
                     reads.append(op)
-                    self.outstanding -= 1
+                    hits += 1
                 else:
                     op.path = MISS
                     self.submit(op, self.fill_route(self, op.key, now))
                     missed = True
+            self.outstanding -= hits
             if len(reads) >= flush_at:
                 self.recorder.flush()
             if missed and self.submit == self._queue:
