@@ -23,7 +23,8 @@ class FakeClient:
 def _cache(capacity=0, on_write="invalidate", delay=0.0, ttl=1.0):
     env = simpy.Environment()
     at = scheduler(env)
-    cache = Cache(env, at, 3, ttl, capacity, on_write, Link(lambda: delay), [Link(lambda: 0.0)])
+    cache = Cache(env, at, 3, ttl, capacity, on_write, Link(lambda: delay, env),
+                  [Link(lambda: 0.0, env)])
     return env, at, cache
 
 

@@ -29,7 +29,8 @@ def client(pipeline, batch_size=3, linger_s=0.0, latency=0.001):
     master, replica = Node(env, 0), Node(env, 1)
     c = Client(env, at, 0, master, None, lambda cl, key, now: replica,
                lambda cl, key, now: replica, None, None,
-               [Link(lambda: latency), Link(lambda: latency)], batch_size, linger_s, pipeline)
+               [Link(lambda: latency, env), Link(lambda: latency, env)], batch_size, linger_s,
+               pipeline)
     return env, at, c, master, replica
 
 
@@ -76,7 +77,7 @@ def test_a_fifo_link_never_lets_a_message_overtake_an_earlier_one():
     at = scheduler(env)
     master, replica = Node(env, 0), Node(env, 1)
     c = Client(env, at, 0, master, None, lambda cl, key, now: replica, None, None, None,
-               [Link(lambda: 0.0), Link(lambda: next(delays))], 1, 0.0, "now")
+               [Link(lambda: 0.0, env), Link(lambda: next(delays), env)], 1, 0.0, "now")
     c.read(0, 0.0)
     at(0.002, lambda ev: c.read(1, env.now), None)
     env.run()

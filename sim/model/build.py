@@ -83,7 +83,7 @@ class Builder:
         return QueueLimit(self.config.run.max_queue, max(costs))
 
     def _down(self, node: str, latency) -> list[Link]:
-        return [Link(self.sampler(latency, f"link.{node}->client{c}"))
+        return [Link(self.sampler(latency, f"link.{node}->client{c}"), self.env)
                 for c in range(self.config.workload.clients)]
 
     # -- the whole run ----------------------------------------------------------------------
@@ -107,7 +107,7 @@ class Builder:
         cache_id = 1 + rep.replicas
         if cch.enabled:
             cache = Cache(env, at, cache_id, cch.ttl, cch.capacity, cch.on_write,
-                          Link(self.sampler(cch.invalidation_delay, "link.master->cache")),
+                          Link(self.sampler(cch.invalidation_delay, "link.master->cache"), self.env),
                           self._down("cache", cch.latency), trace,
                           direct_hits=pipeline == "now" and trace is None)
         if rep.mode == "quorum":
@@ -126,7 +126,7 @@ class Builder:
             name = f"replica{j}"
             replicas.append(Replica(
                 env, at, 1 + j, name, master, master.committed.copy(),
-                Link(self.sampler(rep.delay, f"link.master->{name}")),
+                Link(self.sampler(rep.delay, f"link.master->{name}"), self.env),
                 self._down(name, net.client_latency),
                 self.sampler(srv.replica_apply_time, f"server.{name}.apply"),
                 self.sampler(srv.batch_overhead, f"server.{name}.overhead"),
@@ -143,7 +143,7 @@ class Builder:
         clients = []
         for c in range(wl.clients):
             up = [Link(self.sampler(cch.latency if node is cache else net.client_latency,
-                                    f"link.client{c}->{node.name}")) for node in nodes]
+                                    f"link.client{c}->{node.name}"), self.env) for node in nodes]
             clients.append(Client(env, at, c, master, cache, route, fill_route, self.recorder,
                                   self.fault_stats, up, pipe.batch_size, pipe.linger, pipeline,
                                   trace))
@@ -206,9 +206,9 @@ class Builder:
         for c in range(n_clients):
             # By node id: the coordinator (in the client's process), the peers (not reached
             # directly), the cache.
-            up = [Link(zero.sampler(None))] + [None] * len(peers)
+            up = [Link(zero.sampler(None), self.env)] + [None] * len(peers)
             if cache is not None:
-                up.append(Link(self.sampler(cfg.cache.latency, f"link.client{c}->cache")))
+                up.append(Link(self.sampler(cfg.cache.latency, f"link.client{c}->cache"), self.env))
             clients.append(Client(env, at, c, coordinator, cache, route, route, self.recorder,
                                   self.fault_stats, up, cfg.pipeline.batch_size,
                                   cfg.pipeline.linger, self._pipeline(), self.trace))
@@ -323,7 +323,7 @@ class Builder:
         name = old.name
         return Replica(
             self.env, self.at, old.node_id, name, office, old.committed.copy(),
-            Link(self.sampler(self.config.replication.delay, f"link.{office.name}->{name}")),
+            Link(self.sampler(self.config.replication.delay, f"link.{office.name}->{name}"), self.env),
             old.down, self.sampler(self.config.server.replica_apply_time,
                                    f"server.{name}.apply"),
             old.overhead, old.service, self.lag, cluster=self.cluster, trace=self.trace,

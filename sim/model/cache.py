@@ -61,11 +61,10 @@ class Cache:
                     self.trace("expire", entry[1], node="cache", key=op.key,
                                version=entry[0].number)
             op.result = None
-        arrival = self.down[client.index].arrival(now)
         if self.direct_hits and ops[0].result is not None:
-            client.hit(ops[0], arrival)
+            client.hit(ops[0], self.down[client.index].arrival(now))
         else:
-            self.at(arrival, client.on_cache_reply, ops)
+            self.down[client.index].send(now, client.on_cache_reply, ops)
 
     def on_fill(self, ev) -> None:
         """Cache-aside fill: the client sets what it read from the store."""

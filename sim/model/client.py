@@ -130,10 +130,10 @@ class Client:
     # -- pipelining ---------------------------------------------------------------------
 
     def send(self, node, ops: list[Op]) -> None:
-        self.at(self.up[node.node_id].arrival(self.env._now), node.on_message, ops)
+        self.up[node.node_id].send(self.env._now, node.on_message, ops)
 
     def _send_now(self, op: Op, node) -> None:
-        self.send(node, [op])
+        self.up[node.node_id].send(self.env._now, node.on_message, [op])  # send(), inlined
 
     def _queue(self, op: Op, node) -> None:
         self.batch[node].append(op)
@@ -249,7 +249,7 @@ class Client:
                 self._read_done(op, now)
         if fills is not None:
             cache = self.cache
-            self.at(self.up[cache.node_id].arrival(now), cache.on_fill, fills)
+            self.up[cache.node_id].send(now, cache.on_fill, fills)
         self._check_batch()
 
     def on_error(self, ev) -> None:

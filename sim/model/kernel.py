@@ -55,14 +55,18 @@ class Link:
 
     ``arrival(send_s)`` samples the one-way delay and returns the delivery time in seconds,
     never earlier than the previous delivery on this link: a message does not overtake an
-    earlier one. Callers must send in non-decreasing ``send_s`` order.
+    earlier one. Callers must send in non-decreasing ``send_s`` order. ``send(send_s, fn,
+    payload)`` does the same and schedules ``fn`` with ``payload`` at the delivery, in one
+    call (a link built with its ``env``): the way every message of the hot path travels.
     """
 
-    __slots__ = ("delay", "last")
+    __slots__ = ("delay", "last", "queue", "eid")
 
-    def __init__(self, delay: Callable[[], float]) -> None:
+    def __init__(self, delay: Callable[[], float], env: Environment | None = None) -> None:
         self.delay = delay
         self.last = 0.0
+        if env is not None:
+            self.queue, self.eid = env._queue, env._eid
 
     def arrival(self, send_s: float) -> float:
         t = send_s + self.delay()
@@ -70,6 +74,13 @@ class Link:
             t = self.last
         self.last = t
         return t
+
+    def send(self, send_s: float, fn: Callable[[Call], None], payload: Any) -> None:
+        t = send_s + self.delay()
+        if t < self.last:
+            t = self.last
+        self.last = t
+        heappush(self.queue, (t, NORMAL, next(self.eid), Call(fn, payload)))
 
 
 class Payload:

@@ -189,11 +189,8 @@ class Master:
         self._drain(client)
 
     def reply(self, client, ops: list[Op]) -> None:
-        arrival = self.down[client.index].arrival(self.env._now)
-        if self.cluster is None:
-            self.at(arrival, client.on_reply, ops)
-        else:
-            self.at(arrival, self._on_reply_arrival, ops)
+        self.down[client.index].send(self.env._now, client.on_reply if self.cluster is None
+                                     else self._on_reply_arrival, ops)
 
     def _on_reply_arrival(self, ev) -> None:
         ops = ev._value

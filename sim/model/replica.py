@@ -84,7 +84,7 @@ class Replica:
         """The master committed ``rec`` at ``now``: send it down the replication link."""
         if self.cluster is None:
             self.inflight.append(now)
-            self.at(self.link.arrival(now), self.on_stream, rec)
+            self.link.send(now, self.on_stream, rec)
         elif self.linked:
             self.inflight.append(now)
             self.at(self.link.arrival(now), self._on_stream_message,
@@ -161,7 +161,7 @@ class Replica:
         self.busy_until = t
         if t - now > self.backlog_limit_s:
             self.queue_limit.exceeded(self.name, t - now, now)
-        self.at(self.down[client.index].arrival(t), client.on_reply, ops)
+        self.down[client.index].send(t, client.on_reply, ops)
 
     def _admit(self, client, ops, now: float) -> bool:
         """Fault hook: serve the message, or answer it otherwise and return False."""
