@@ -441,6 +441,13 @@ class FaultsConfig:
         """True when any fault is scheduled (the engine then builds fault-aware nodes)."""
         return bool(self.master_crash_at or self.replica_disconnects or self.partitions)
 
+    def strikes_before(self, horizon_s: float) -> bool:
+        """True when a fault is scheduled before ``horizon_s`` (s): one at or after the end of
+        a run never happens, and the run is built as if there were none."""
+        starts = [*self.master_crash_at, *(d.start for d in self.replica_disconnects),
+                  *(p.start for p in self.partitions)]
+        return any(t < horizon_s for t in starts)
+
 
 _SECTIONS: dict[str, type] = {
     "run": RunConfig,

@@ -96,7 +96,7 @@ class Builder:
         replicas: list[Replica] = []
         self.lag = LagMonitor(env, at, replicas, cfg.run.warmup, cfg.run.horizon,
                               self.recorder.lag.add)
-        if cfg.faults.active:
+        if cfg.faults.strikes_before(cfg.run.horizon):
             self.cluster = self._cluster()
         if self.visibility is not None:
             self.prober = self._prober()
@@ -132,7 +132,7 @@ class Builder:
                 self.sampler(srv.batch_overhead, f"server.{name}.overhead"),
                 self.sampler(srv.service_time, f"server.{name}.service"), self.lag,
                 cluster=self.cluster, trace=trace, queue_limit=self._replica_limit(),
-                send_time=self._send_time()))
+                send_time=self._send_time(), lazy_stream=self.prober is None))
 
         routers = [Router(rep.read_policy, replicas, self.streams.rng("routing"))]
         fill_policy = rep.read_policy if cch.fill_from == "read_policy" else cch.fill_from

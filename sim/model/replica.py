@@ -35,7 +35,8 @@ class Replica:
                  overhead: Callable[[], float], service: Callable[[], float], lag,
                  cluster=None, trace=None, arrived_offset: int = 0, synced: bool = True,
                  missing_since: float | None = None, force_full: bool = False,
-                 queue_limit: QueueLimit | None = None, send_time: float = 0.0) -> None:
+                 queue_limit: QueueLimit | None = None, send_time: float = 0.0,
+                 lazy_stream: bool = False) -> None:
         self.env = env
         self.at = at
         self.node_id = node_id
@@ -74,6 +75,14 @@ class Replica:
         self.sender_died_s = float("inf")
         if send_time > 0:
             self.ship = self._ship_queued
+        # Writes on the link, not yet applied: (arrival time, version). Without faults,
+        # WAIT, probes or a trace nothing needs an event at a write's arrival, so it is
+        # applied when the replica next acts or is looked at (the same arithmetic on the
+        # same thread, in arrival order), and the stream costs no event at all.
+        self.arriving: deque[tuple[float, Version]] = deque()
+        if lazy_stream and cluster is None and trace is None and send_time == 0 \
+                and not self.sends_acks:
+            self.ship = self._ship_lazy
         master.add_replica(self)
         if not synced:
             master.replica_since[node_id] = env.now
@@ -108,6 +117,18 @@ class Replica:
             self.at(self.link.arrival(sent), self._on_stream_message,
                     StreamMessage(self.epoch, rec, sent))
 
+    def _ship_lazy(self, rec: Version, now: float) -> None:
+        """:meth:`ship` without an event: the write waits in ``arriving``."""
+        self.inflight.append(now)
+        self.arriving.append((self.link.arrival(now), rec))
+
+    def _catch_up(self, now: float) -> None:
+        """Apply, in order, every write that has arrived by ``now``."""
+        arriving = self.arriving
+        while arriving and arriving[0][0] <= now:
+            t, rec = arriving.popleft()
+            self._apply(rec, t)
+
     def _on_stream_message(self, ev) -> None:
         msg = ev._value
         # Else it was in flight on a connection since cut, or still in the output buffer
@@ -117,8 +138,9 @@ class Replica:
 
     def on_stream(self, ev) -> None:
         """A write arrived: it is applied on this thread after what is queued there."""
-        rec = ev._value
-        now = self.env._now
+        self._apply(ev._value, self.env._now)
+
+    def _apply(self, rec: Version, now: float) -> None:
         start = self.busy_until if self.busy_until > now else now
         done = start + self.apply_time()
         self.busy_until = done
@@ -148,6 +170,9 @@ class Replica:
         ops = ev._value
         client = ops[0].client
         now = self.env._now
+        arriving = self.arriving
+        if arriving and arriving[0][0] <= now:
+            self._catch_up(now)
         if self.cluster is not None and not self._admit(client, ops, now):
             return
         t = self.busy_until if self.busy_until > now else now
@@ -186,6 +211,7 @@ class Replica:
 
     def applied_offset(self, now: float) -> int:
         """Replication offset applied by ``now`` (all writes up to it are visible)."""
+        self._catch_up(now)
         self._settle(now)
         if self.applying:
             return self.applying[0][1].offset - 1
@@ -193,6 +219,7 @@ class Replica:
 
     def lag(self, now: float) -> float:
         """``now`` minus the commit time of the oldest committed write not yet applied (s)."""
+        self._catch_up(now)
         self._settle(now)
         if self.applying:
             lag = now - self.applying[0][1].commit_s
