@@ -103,6 +103,18 @@ class Client:
             self._arrived(now)
         master, cache, trace, batch = self.master, self.cache, self.trace, self.batch
         committed, acked, read_max = master.committed, self.acked, self.read_max
+        if cache is not None and trace is None:
+            # Every GET goes to the cache and every SET to the master: two messages, sent in
+            # the order of their first commands, as flush() would send them.
+            gets = [Op(self, key, False, now, committed[key], acked[key], read_max[key], HIT)
+                    for key in read_keys]
+            sets = [Op(self, key, True, now, committed[key], 0, 0) for key in write_keys]
+            messages = ((cache, gets), (master, sets)) if reads[0] else (
+                (master, sets), (cache, gets))
+            for node, ops in messages:
+                if ops:
+                    self.up[node.node_id].send(now, node.on_message, ops)
+            return
         path = DIRECT if cache is None else HIT
         r = w = 0
         for is_read in reads:
