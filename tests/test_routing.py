@@ -46,12 +46,17 @@ def test_replicas_policy_spreads_reads_uniformly_over_the_live_list():
     assert all(abs(names.count(n) - 1000) < 4 * 26 for n in ("r0", "r1", "r2"))
 
 
-def test_the_draws_before_a_resize_do_not_depend_on_it():
-    first, second = make_router("replicas", [Node("a"), Node("b")], seed=5), None
+def test_a_resize_leaves_the_picks_made_before_it_alone():
     c = Client()
-    reads = [first.route(c, 0, 0.0).name for _ in range(50)]
-    second = make_router("replicas", [Node("a"), Node("b")], seed=5)
-    assert [second.route(c, 0, 0.0).name for _ in range(50)] == reads
+    steady = make_router("replicas", [Node("a"), Node("b")], seed=5)
+    resized_list = [Node("a"), Node("b")]
+    resized = make_router("replicas", resized_list, seed=5)
+    before = [resized.route(c, 0, 0.0).name for _ in range(50)]
+    resized_list.append(Node("c"))
+    resized.resize()
+    after = {resized.route(c, 0, 0.0).name for _ in range(200)}
+    assert before == [steady.route(c, 0, 0.0).name for _ in range(50)]
+    assert after == {"a", "b", "c"}  # the rejoined replica is picked from then on
 
 
 def test_with_no_replica_left_reads_go_to_the_master():

@@ -180,38 +180,28 @@ class Client:
     def on_cache_reply(self, ev) -> None:
         """Hits complete here; each miss goes on to the store chosen by ``cache.fill_from``."""
         now = self.env._now
+        read_max, reads, trace = self.read_max, self.reads_done, self.trace
+        hits = 0
         missed = False
-        if self.trace is None:
-            # _read_done inlined for the hits, which are most of a cached workload's reads.
-            read_max, reads, flush_at = self.read_max, self.reads_done, self.flush_at
-            hits = 0
-            for op in ev._value:
-                rec = op.result
-                if rec is not None:
-                    number = rec.number
-                    if number > read_max[op.key]:
-                        read_max[op.key] = number
-                    op.done_s = now
-                    reads.append(op)
-                    hits += 1
-                else:
-                    op.path = MISS
-                    self.submit(op, self.fill_route(self, op.key, now))
-                    missed = True
-            self.outstanding -= hits
-            if len(reads) >= flush_at:
-                self.recorder.flush()
-            if missed and self.submit == self._queue:
-                self.flush()
-            self._check_batch()
-            return
         for op in ev._value:
-            if op.result is not None:
-                self._read_done(op, now)
+            rec = op.result
+            if rec is not None:
+                # _read_done, inlined: most reads of a cached workload end here.
+                number = rec.number
+                if number > read_max[op.key]:
+                    read_max[op.key] = number
+                op.done_s = now
+                reads.append(op)
+                hits += 1
+                if trace is not None:
+                    self._trace_read(op, now)
             else:
                 op.path = MISS
                 self.submit(op, self.fill_route(self, op.key, now))
                 missed = True
+        self.outstanding -= hits
+        if len(reads) >= self.flush_at:
+            self.recorder.flush()
         if missed and self.submit == self._queue:
             self.flush()
         self._check_batch()
@@ -290,9 +280,12 @@ class Client:
             self.recorder.flush()
         self.outstanding -= 1
         if self.trace is not None:
-            self.trace("read", now, node=self.name, key=op.key, version=number,
-                       newest=op.newest.number, issued=op.issue_s, server=op.node.name,
-                       path=op.path, ryw_floor=op.ryw_floor, mono_floor=op.mono_floor)
+            self._trace_read(op, now)
+
+    def _trace_read(self, op: Op, now: float) -> None:
+        self.trace("read", now, node=self.name, key=op.key, version=op.result.number,
+                   newest=op.newest.number, issued=op.issue_s, server=op.node.name,
+                   path=op.path, ryw_floor=op.ryw_floor, mono_floor=op.mono_floor)
 
     def _check_batch(self) -> None:
         if self.outstanding == 0 and self.on_batch_done is not None:

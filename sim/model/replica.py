@@ -112,7 +112,7 @@ class Replica:
         self.send_free = sent
         self.inflight.append(now)
         if self.cluster is None:
-            self.at(self.link.arrival(sent), self.on_stream, rec)
+            self.link.send(sent, self.on_stream, rec)
         else:
             self.at(self.link.arrival(sent), self._on_stream_message,
                     StreamMessage(self.epoch, rec, sent))
