@@ -23,15 +23,28 @@ def build(overrides=None):
     return cfg, builder, builder.build()
 
 
-def test_every_node_has_a_link_to_and_from_every_client():
+def test_every_node_has_a_link_to_and_from_every_client_made_when_first_used():
     cfg, _, nodes = build({"workload.clients": 3, "replication.replicas": 2})
     servers = [nodes.master, *nodes.replicas, nodes.cache]
     assert [n.node_id for n in servers] == [0, 1, 2, 3]
     for node in servers:
-        assert len(node.down) == 3
+        assert len(node.down) == 0  # nothing built before a message needs it
+        links = [node.down[c] for c in range(3)]
+        assert len({id(link) for link in links}) == 3 and node.down[1] is links[1]
     for client in nodes.clients:
-        assert len(client.up) == len(servers)
         assert client.master is nodes.master and client.cache is nodes.cache
+        links = {node.node_id: client.up[node.node_id] for node in servers}
+        assert len({id(link) for link in links.values()}) == len(servers)
+        assert all(client.up[i] is link for i, link in links.items())
+
+
+def test_a_link_draws_the_same_delays_whenever_it_is_first_used():
+    # Each link has a stream of its own, named after its ends: made late, it samples alike.
+    cfg, _, early = build({"workload.clients": 50, "network.client_latency": "exp:1ms"})
+    _, _, late = build({"workload.clients": 50, "network.client_latency": "exp:1ms"})
+    first = [early.clients[c].up[0].delay() for c in range(50)]
+    later = [late.clients[c].up[0].delay() for c in reversed(range(50))][::-1]
+    assert first == later and len(set(first)) == 50
 
 
 def test_replicas_follow_the_master_and_share_one_lag_monitor():

@@ -19,7 +19,7 @@ from sim.config.schema import Config
 from sim.model.cache import Cache
 from sim.model.client import Client
 from sim.model.cluster import Cluster, ResyncSettings
-from sim.model.kernel import Link, QueueLimit, Thread
+from sim.model.kernel import LazyLinks, Link, QueueLimit, Thread
 from sim.model.lag import LagMonitor
 from sim.model.master import Master, WriteRules
 from sim.model.probes import LeaderPath, Prober, QuorumPath
@@ -82,9 +82,10 @@ class Builder:
         """``run.max_queue`` commands of the dearest kind this server runs (mean seconds)."""
         return QueueLimit(self.config.run.max_queue, max(costs))
 
-    def _down(self, node: str, latency) -> list[Link]:
-        return [Link(self.sampler(latency, f"link.{node}->client{c}"), self.env)
-                for c in range(self.config.workload.clients)]
+    def _down(self, node: str, latency) -> LazyLinks:
+        """``node``'s links to the clients, by client index."""
+        return LazyLinks(lambda c: Link(self.sampler(latency, f"link.{node}->client{c}"),
+                                        self.env))
 
     def _host(self, node_id: int, name: str, limit: QueueLimit) -> Host:
         """A machine of the leader-mode group: its links down to the clients, its cost
@@ -149,14 +150,19 @@ class Builder:
         if fill_policy != rep.read_policy:
             routers.append(Router(fill_policy, replicas, self.streams.rng("routing.fill")))
         route, fill_route = routers[0].route, routers[-1].route
-        nodes = [master, *replicas] + ([cache] if cache is not None else [])
-        clients = []
-        for c in range(wl.clients):
-            up = [Link(self.sampler(cch.latency if node is cache else net.client_latency,
-                                    f"link.client{c}->{node.name}"), self.env) for node in nodes]
-            clients.append(Client(env, at, c, master, cache, route, fill_route, self.recorder,
-                                  self.fault_stats, up, pipe.batch_size, pipe.linger, pipeline,
-                                  trace))
+        names = {node.node_id: node.name for node in [master, *replicas]}
+        if cache is not None:
+            names[cache.node_id] = cache.name
+
+        def up(c: int) -> LazyLinks:
+            """Client ``c``'s links to the nodes, by node id."""
+            return LazyLinks(lambda node_id: Link(self.sampler(
+                cch.latency if node_id == cache_id and cache is not None else net.client_latency,
+                f"link.client{c}->{names[node_id]}"), self.env))
+
+        clients = [Client(env, at, c, master, cache, route, fill_route, self.recorder,
+                          self.fault_stats, up(c), pipe.batch_size, pipe.linger, pipeline, trace)
+                   for c in range(wl.clients)]
 
         workload = self._workload(clients)
         if self.cluster is not None:
@@ -180,7 +186,7 @@ class Builder:
         env, at, n_clients = self.env, self.at, wl.clients
         delay = {name: q.delay(name, net.client_latency)
                  for name in ("write", "ack", "read", "response")}
-        committed = [Version(k, 0, 0.0, 0) for k in range(wl.keys)]
+        committed = Keyspace({})  # sparse, as in leader mode: version 0 shared by all
         n_peers = cfg.replication.replicas
 
         def link(kind: str, c: int, j: int, name: str) -> Link:
@@ -190,20 +196,21 @@ class Builder:
                 return Link(lambda: sample() + extra)
             return Link(sample)
 
-        peers = []
-        for j in range(n_peers):
-            name = f"peer{j}"
-            peers.append(Peer(
-                env, at, j, list(committed),
-                self.sampler(srv.batch_overhead, f"server.{name}.overhead"),
-                self.sampler(srv.service_time, f"server.{name}.service"),
-                [link("ack", c, j, f"link.{name}->client{c}.ack") for c in range(n_clients)],
-                [link("response", c, j, f"link.{name}->client{c}.response")
-                 for c in range(n_clients)]))
+        def back(kind: str, j: int) -> LazyLinks:
+            """Peer ``j``'s ``kind`` links to the clients, by client index."""
+            return LazyLinks(lambda c: link(kind, c, j, f"link.peer{j}->client{c}.{kind}"))
 
-        def links(kind: str) -> list[list[Link]]:
-            return [[link(kind, c, peer.index, f"link.client{c}->{peer.name}.{kind}")
-                     for peer in peers] for c in range(n_clients)]
+        peers = [Peer(env, at, j, committed.copy(),
+                      self.sampler(srv.batch_overhead, f"server.peer{j}.overhead"),
+                      self.sampler(srv.service_time, f"server.peer{j}.service"),
+                      back("ack", j), back("response", j))
+                 for j in range(n_peers)]
+
+        def links(kind: str) -> LazyLinks:
+            """Each client's ``kind`` links to the N peers, by client index."""
+            return LazyLinks(lambda c: [link(kind, c, peer.index,
+                                             f"link.client{c}->{peer.name}.{kind}")
+                                        for peer in peers])
 
         coordinator = Coordinator(
             env, at, committed, peers, q.read, q.write, links("write"), links("read"),
@@ -212,16 +219,18 @@ class Builder:
             on_commit=on_commit, trace=self.trace)
         route = Router("master", [], self.streams.rng("routing")).route
         zero = Constant(0.0)
-        clients = []
-        for c in range(n_clients):
-            # By node id: the coordinator (in the client's process), the peers (not reached
-            # directly), the cache.
-            up = [Link(zero.sampler(None), self.env)] + [None] * len(peers)
-            if cache is not None:
-                up.append(Link(self.sampler(cfg.cache.latency, f"link.client{c}->cache"), self.env))
-            clients.append(Client(env, at, c, coordinator, cache, route, route, self.recorder,
-                                  self.fault_stats, up, cfg.pipeline.batch_size,
-                                  cfg.pipeline.linger, self._pipeline(), self.trace))
+
+        def up(c: int) -> LazyLinks:
+            """By node id: the coordinator (in the client's process: no delay), the cache
+            (the peers are not reached directly)."""
+            return LazyLinks(lambda node_id: Link(
+                zero.sampler(None) if node_id == coordinator.node_id
+                else self.sampler(cfg.cache.latency, f"link.client{c}->cache"), self.env))
+
+        clients = [Client(env, at, c, coordinator, cache, route, route, self.recorder,
+                          self.fault_stats, up(c), cfg.pipeline.batch_size, cfg.pipeline.linger,
+                          self._pipeline(), self.trace)
+                   for c in range(n_clients)]
         workload = self._workload(clients)
         if self.prober is not None:
             self._wire_prober(clients, cache, QuorumPath(

@@ -172,6 +172,23 @@ class Thread:
             self.limit.exceeded(self.name, done_s - now, now)
 
 
+class LazyLinks(dict):
+    """A node's links by far-end index (a client's, or a node id), each made on first use by
+    ``make(index)``: a run with 10,000 clients builds the links its messages use, not every
+    pair. Each link draws from a stream named after its two ends, so when it is made changes
+    none of its samples."""
+
+    __slots__ = ("make",)
+
+    def __init__(self, make: Callable[[int], Link]) -> None:
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, index: int) -> Link:
+        link = self[index] = self.make(index)
+        return link
+
+
 class Payload:
     """Stands in for an event when a callback is called directly: it only carries ``_value``."""
 

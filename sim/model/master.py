@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import deque
+from collections import defaultdict, deque
 from dataclasses import dataclass
 
 from sim.model.kernel import Payload
@@ -73,14 +73,15 @@ class Master:
         self.latest = committed.copy()
         self.offset = offset  # replication offset of the newest write enqueued
         self.commit_offset = offset  # of the newest write committed
-        self.down = down = host.down  # master -> client links, by client index
+        self.down = host.down  # master -> client links, by client index
         self.overhead = host.overhead
         self.service = host.service
         self.replicas: list = []  # the replicas following this master (they join it)
         self.cache = cache  # the Cache, when it must hear of commits (on_write)
         self.wait_replicas = rules.wait_replicas
         self.wait_timeout_s = rules.wait_timeout_s
-        self.outboxes: list[deque[HeldReply]] = [deque() for _ in down]
+        # WAIT: each client connection's replies in request order, made on first use.
+        self.outboxes: defaultdict[int, deque[HeldReply]] = defaultdict(deque)
         # Redis: min-replicas-to-write or min-replicas-max-lag at 0 disables the check.
         self.min_replicas = rules.min_replicas if rules.min_replicas_max_lag_s > 0 else 0
         self.min_replicas_max_lag_s = rules.min_replicas_max_lag_s
@@ -261,7 +262,8 @@ class Master:
         if self.dead:
             return
         lo, hi = ev._value
-        recs = [op.result for outbox in self.outboxes for held in outbox if not held.ready
+        recs = [op.result for _, outbox in sorted(self.outboxes.items()) for held in outbox
+                if not held.ready
                 for op in held.ops if op.write and op.result.__class__ is Version
                 and lo < op.result.offset <= hi]
         for rec in recs:  # ack may drain the outboxes: collected first
@@ -293,7 +295,7 @@ class Master:
         """Crash now: replies held by WAIT are never sent, and every event already scheduled
         by this node does nothing when it fires (see the ``dead`` checks)."""
         self.dead = True
-        for outbox in self.outboxes:
+        for _, outbox in sorted(self.outboxes.items()):  # by client, as the connections close
             while outbox:
                 self.fail(outbox.popleft().ops, UNAVAILABLE, None)
 

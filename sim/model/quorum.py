@@ -30,19 +30,20 @@ enqueued after it sees it, which is what serving them in order gives.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Mapping
 
 from sim.model.kernel import Link, Payload, QueueLimit, Thread
-from sim.model.records import Version
+from sim.model.records import Keyspace, Version
 
 
 class Peer:
     """One of the N peers: applies writes (highest version wins) and serves reads on one
     thread. ``ack_links[c]`` and ``response_links[c]`` lead back to client c's coordinator."""
 
-    def __init__(self, env, at, index: int, store: list[Version], overhead: Callable[[], float],
-                 service: Callable[[], float], ack_links: list[Link],
-                 response_links: list[Link]) -> None:
+    def __init__(self, env, at, index: int, store: Keyspace, overhead: Callable[[], float],
+                 service: Callable[[], float], ack_links: Mapping[int, Link],
+                 response_links: Mapping[int, Link]) -> None:
         self.env = env
         self.at = at
         self.index = index
@@ -143,13 +144,14 @@ class Coordinator:
     node_id = 0
     name = "coordinator"
 
-    def __init__(self, env, at, committed: list[Version], peers: list[Peer], read_quorum: int,
-                 write_quorum: int, write_links: list[list[Link]], read_links: list[list[Link]],
-                 read_repair: bool, cache=None, on_commit=None, trace=None) -> None:
+    def __init__(self, env, at, committed: Keyspace, peers: list[Peer], read_quorum: int,
+                 write_quorum: int, write_links: Mapping[int, list[Link]],
+                 read_links: Mapping[int, list[Link]], read_repair: bool, cache=None,
+                 on_commit=None, trace=None) -> None:
         self.env = env
         self.at = at
         self.committed = committed
-        self.latest = [rec.number for rec in committed]  # version counter per key
+        self.latest: defaultdict[int, int] = defaultdict(int)  # version counter per key
         self.offset = 0  # writes issued so far (what a client's acked_offset records)
         self.peers = peers
         self.read_quorum = read_quorum
