@@ -27,6 +27,10 @@ SCENARIOS = {
     "closed, batch 16": {"workload.mode": "closed", "pipeline.batch_size": 16,
                          "workload.clients": 8},
     "no cache, WAIT 1": {"cache.enabled": False, "replication.wait_replicas": 1},
+    # The same run watched: a trace is a hook that must cost little and change nothing.
+    "default, traced": {"_trace": True},
+    "closed, batch 16, traced": {"workload.mode": "closed", "pipeline.batch_size": 16,
+                                 "workload.clients": 8, "_trace": True},
 }
 
 RUN = """
@@ -34,10 +38,11 @@ import json, sys, time
 sys.path.insert(0, sys.argv[1])
 import sim
 over = json.loads(sys.argv[2])
+trace = (lambda kind, t, **fields: None) if over.pop("_trace", False) else None
 over.update({"run.duration": float(sys.argv[3]), "run.warmup": 0.0})
 cfg = sim.Config.default().with_overrides(over)
 t = time.process_time()
-s = sim.simulate(cfg).summary
+s = sim.simulate(cfg, trace=trace).summary
 wall = time.process_time() - t
 ops = s["reads"] + s["writes"]
 print(json.dumps({"ops_per_s": ops / wall, "events_per_op": s["sim_events"] / ops}))
