@@ -115,5 +115,6 @@ def test_leader_probes_match_the_fifo_exponential_closed_form():
     # 1 - p(t) ~ 1.4 exp(-(t + 0.25 ms) / 2 ms) in the tail: 99.9% at about 14.2 ms.
     vis = result["visibility"]
     lo, hi = vis["t_999_ms_ci95"]
+    hi = math.inf if hi is None else hi  # no upper end: the grid's tail is too thin to bound it
     assert lo <= vis["t_999_ms"] <= hi
     assert lo - 0.5 <= 2 * math.log(1000 * 1.4) - 0.25 <= hi + 0.5  # 0.5 ms: the grid step
