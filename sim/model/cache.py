@@ -72,6 +72,10 @@ class Cache:
         entry = self.entries.get(key)
         return entry[0] if entry is not None and entry[1] > now else None
 
+    def delivery(self, client_index: int, t: float) -> float:
+        """When a reply reaching client ``client_index`` at ``t`` (s) would be delivered."""
+        return self.down[client_index].not_before(t)
+
     def on_fill(self, ev) -> None:
         """Cache-aside fill: the client sets what it read from the store."""
         for rec in ev._value:

@@ -93,8 +93,7 @@ class Prober:
         if cache is None:
             self.path.send(probe, now, False)
             return
-        self.at(client.up[cache.node_id].not_before(now + self.cache_delay()), self._at_cache,
-                probe)
+        self.at(client.delivery(cache.node_id, now + self.cache_delay()), self._at_cache, probe)
 
     def _at_cache(self, ev) -> None:
         probe = ev._value
@@ -104,8 +103,8 @@ class Prober:
         if got is not None:
             self.done(probe, got)
             return
-        self.at(cache.down[probe.client.index].not_before(now + self.cache_delay()),
-                self._after_miss, probe)
+        self.at(cache.delivery(probe.client.index, now + self.cache_delay()), self._after_miss,
+                probe)
 
     def _after_miss(self, ev) -> None:
         self.path.send(ev._value, self.env._now, True)
@@ -130,7 +129,7 @@ class LeaderPath:
     def send(self, probe: Probe, now: float, fill: bool) -> None:
         client = probe.client
         node = (self.fill_route if fill else self.route)(client, probe.rec.key, now)
-        self.at(client.up[node.node_id].not_before(now + self.network_delay()), self._at_node,
+        self.at(client.delivery(node.node_id, now + self.network_delay()), self._at_node,
                 (probe, node))
 
     def _at_node(self, ev) -> None:
@@ -160,22 +159,22 @@ class QuorumPath:
         probe.answers = []
         coordinator = self.coordinator
         home = probe.client.index % len(coordinator.peers)
-        for peer, link in zip(coordinator.peers, coordinator.read_links[probe.client.index],
-                              strict=True):
+        for peer in coordinator.peers:
             arrival = now + self.read_delay()
             if peer.index != home:
                 arrival += self.remote_delay_s
-            self.at(link.not_before(arrival), self._at_peer, (probe, peer))
+            self.at(coordinator.read_delivery(probe.client.index, peer.index, arrival),
+                    self._at_peer, (probe, peer))
 
     def _at_peer(self, ev) -> None:
         probe, peer = ev._value
         now = self.env._now
         got = peer.answer(probe.rec.key, now)
-        back = peer.thread.start(now) + self.overhead() + self.service() + self.response_delay()
+        back = peer.starts(now) + self.overhead() + self.service() + self.response_delay()
         if peer.index != probe.client.index % len(self.coordinator.peers):
             back += self.remote_delay_s
         answers = probe.answers
-        answers.append((peer.response_links[probe.client.index].not_before(back), got))
+        answers.append((peer.response_delivery(probe.client.index, back), got))
         coordinator = self.coordinator
         if len(answers) == len(coordinator.peers):
             answers.sort(key=lambda answer: answer[0])

@@ -69,9 +69,19 @@ class Peer:
         self.thread.busy_until = t
         return t
 
+    # -- what an outside observer (a visibility probe) may ask ------------------------------
+
     def answer(self, key: int, now: float) -> Version:
-        """The version a read of ``key`` arriving ``now`` (s) returns (what a probe reads)."""
+        """The version a read of ``key`` arriving ``now`` (s) returns."""
         return self.store[key]
+
+    def starts(self, now: float) -> float:
+        """When a command arriving ``now`` (s) would start on this peer's thread."""
+        return self.thread.start(now)
+
+    def response_delivery(self, client_index: int, t: float) -> float:
+        """When a response reaching client ``client_index`` at ``t`` (s) would be delivered."""
+        return self.response_links[client_index].not_before(t)
 
     def apply(self, versions: list[Version]) -> None:
         store = self.store
@@ -164,6 +174,11 @@ class Coordinator:
         self.trace = trace
         for peer in peers:
             peer.join(self)
+
+    def read_delivery(self, client_index: int, peer_index: int, t: float) -> float:
+        """When a read from client ``client_index`` reaching peer ``peer_index`` at ``t`` (s)
+        would be delivered (what a visibility probe may ask)."""
+        return self.read_links[client_index][peer_index].not_before(t)
 
     def on_message(self, ev) -> None:
         """A client's message: its writes and its reads each go to all N peers."""
