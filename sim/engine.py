@@ -17,6 +17,7 @@ import simpy
 from sim.config.schema import Config
 from sim.measure.faults import FaultStats
 from sim.measure.recorder import Recorder
+from sim.measure.shards import ShardMeasures
 from sim.measure.visibility import VisibilityStats
 from sim.model.build import Builder
 from sim.model.kernel import run_until, scheduler
@@ -57,8 +58,15 @@ class Model:
             self.visibility = VisibilityStats(
                 probe_offsets(config, self.streams.rng("probe.horizon")), config.run.warmup,
                 config.run.duration)
+        self.shard_measures = None
+        if config.cluster.shards > 1:
+            srv = config.server
+            self.shard_measures = ShardMeasures(
+                config.cluster.shards, self.recorder, self.fault_stats, config.run.warmup,
+                config.run.duration, srv.service_time.mean + srv.batch_overhead.mean)
         self.nodes = Builder(config, self.env, self.at, self.streams, self.recorder,
-                             self.fault_stats, trace, self.visibility).build()
+                             self.fault_stats, trace, self.visibility,
+                             self.shard_measures).build()
         self.master = self.nodes.master
         self.replicas = self.nodes.replicas
         self.cache = self.nodes.cache
@@ -107,6 +115,10 @@ class Model:
                    else None)
         if self.cluster is not None:
             self.cluster.finish()
+        shards = self.nodes.shards
+        if shards is not None:
+            shards.finish()
+            self.shard_measures.drain()
         summary = recorder.summary(max_lag)
         summary.update(self.fault_stats.summary())
         if run.target_rel_ci > 0:
@@ -115,6 +127,10 @@ class Model:
                 "target_rel_ci": run.target_rel_ci, "stopped_by": stopped_by,
                 "simulated_duration_s": end, "stale_read_rate_rel_ci": _finite(stale_rel),
                 "read_latency_mean_rel_ci": _finite(latency_rel)}
+        if shards is not None:
+            summary.update(self.shard_measures.summary(
+                shards.max_lags(end) if self.config.replication.replicas else
+                [None] * len(shards.groups), shards.moved_redirects))
         if self.visibility is not None:
             summary["visibility"] = self.visibility.summary()
         summary["sim_events"] = next(self.env._eid)

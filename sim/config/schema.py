@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from sim.config.cluster import SLOTS, check_cluster_rules
 from sim.config.distributions import (
     Constant,
     Distribution,
@@ -55,6 +56,7 @@ __all__ = [
     "READ_POLICIES",
     "REPLICA_READ_POLICIES",
     "CacheConfig",
+    "ClusterConfig",
     "Config",
     "ConfigError",
     "FaultsConfig",
@@ -412,6 +414,8 @@ class FaultsConfig:
     ``sentinel_failover_info_period`` how often it sends INFO normally and during a failover;
     clients find the new master by asking Sentinel every ``client_poll_interval`` while their
     master fails (``client_discovery = "poll"``) or on ``+switch-master`` (``"pubsub"``).
+    With ``cluster.shards`` > 1 the faults strike ``shard``'s group and its failover follows
+    Redis Cluster's timeline instead (:mod:`sim.model.cluster_failover`).
     ``failover_timeout`` = "sentinel" uses that timeline; a delay (e.g. "5s", "uniform:5s,6s")
     replaces it: crash (or isolation) to promotion, everyone re-pointed at that instant. The
     default down-after of 5 s is a commonly lowered value (Sentinel's own is 30 s) so a
@@ -430,6 +434,7 @@ class FaultsConfig:
     master_recover_after: float = _option(0.0, _duration())
     replica_disconnects: tuple = _option((), disconnects_option)
     partitions: tuple = _option((), partitions_option)
+    shard: int = _option(0, _integer(0))
 
     @property
     def sentinel(self) -> bool:
@@ -449,6 +454,19 @@ class FaultsConfig:
         return any(t < horizon_s for t in starts)
 
 
+@dataclass(frozen=True)
+class ClusterConfig:
+    """[cluster]: Redis Cluster. ``shards`` master-and-replicas groups share the 16,384 hash
+    slots (1 = no cluster: one group, today's model); ``node_timeout`` (s) is
+    cluster-node-timeout, ``replica_validity_factor`` cluster-replica-validity-factor (0 =
+    any replica may fail over), ``require_full_coverage`` cluster-require-full-coverage."""
+
+    shards: int = _option(1, _integer(1, SLOTS, " (Redis Cluster has 16,384 slots)"))
+    node_timeout: float = _option(15.0, _duration(positive=True))
+    replica_validity_factor: int = _option(10, _integer(0))
+    require_full_coverage: bool = _option(True, _flag())
+
+
 _SECTIONS: dict[str, type] = {
     "run": RunConfig,
     "workload": WorkloadConfig,
@@ -460,6 +478,7 @@ _SECTIONS: dict[str, type] = {
     "faults": FaultsConfig,
     "quorum": QuorumConfig,
     "metrics": MetricsConfig,
+    "cluster": ClusterConfig,
 }
 
 
@@ -553,6 +572,7 @@ def _check_rules(config: Config) -> None:
                           "probes are not modelled with faults yet; remove the [faults] "
                           "settings or set it to false")
     check_fault_rules(config)
+    check_cluster_rules(config)
     check_offered_load(config)
 
 
@@ -662,6 +682,7 @@ class Config:
     faults: FaultsConfig = field(default_factory=FaultsConfig)
     quorum: QuorumConfig = field(default_factory=QuorumConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
 
     @classmethod
     def default(cls) -> Config:

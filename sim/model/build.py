@@ -12,13 +12,14 @@ change to one part of the configuration leaves the samples of every other part a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sim.config.distributions import Constant
 from sim.config.schema import Config
 from sim.model.cache import Cache
 from sim.model.client import Client
 from sim.model.cluster import Cluster, ResyncSettings
+from sim.model.cluster_failover import Coverage, Redirects, ShardFaults
 from sim.model.kernel import LazyLinks, Link, QueueLimit, Thread
 from sim.model.lag import LagMonitor
 from sim.model.master import Master, WriteRules
@@ -28,6 +29,8 @@ from sim.model.records import Host, Keyspace, Version
 from sim.model.replica import Replica
 from sim.model.routing import Router
 from sim.model.sentinel import Sentinel
+from sim.model.shards import Group, ShardedClient, Shards
+from sim.model.slots import shard_of_keys
 from sim.model.streams import (
     Streams,
     exponential_sampler,
@@ -43,7 +46,9 @@ from sim.model.workload import ClosedLoop, OpenLoop
 @dataclass
 class Nodes:
     """The wired components of one run. ``replicas`` is the live list of replicas (a failover
-    changes it in place); ``cluster`` is None without faults. In quorum mode ``master`` is the
+    changes it in place); ``cluster`` is None without faults. A sharded run has ``shards``
+    (its groups; ``master``, ``replicas`` are shard 0's, ``lag`` is the shards', ``cluster``
+    None). In quorum mode ``master`` is the
     clients' :class:`Coordinator`, ``replicas`` is empty and ``peers`` holds the N peers."""
 
     master: Master | Coordinator
@@ -55,14 +60,17 @@ class Nodes:
     cluster: Cluster | None
     peers: list[Peer] = field(default_factory=list)
     prober: Prober | None = None
+    shards: Shards | None = None
 
 
 class Builder:
     """Builds the nodes of one run from ``config`` on ``env`` (``at`` is its scheduler)."""
 
     def __init__(self, config: Config, env, at, streams: Streams, recorder, fault_stats,
-                 trace=None, visibility=None) -> None:
+                 trace=None, visibility=None, shards=None, shard: int | None = None) -> None:
         self.config = config
+        self.shards = shards  # the ShardMeasures of a sharded run (cluster.shards > 1)
+        self.shard = shard  # the shard a group builder builds (None: the run's builder)
         self.env = env
         self.at = at
         self.streams = streams
@@ -108,11 +116,18 @@ class Builder:
 
     # -- the whole run ----------------------------------------------------------------------
 
+    def _name(self, node: str) -> str:
+        """A node's name: ``master``, ``replica0``, ... in one group, ``shard1.master``, ...
+        in a sharded run (streams are named after nodes, so one group keeps its streams)."""
+        return node if self.shard is None else f"shard{self.shard}.{node}"
+
     def build(self) -> Nodes:
         cfg = self.config
         wl, net, rep, cch, pipe = (cfg.workload, cfg.network, cfg.replication, cfg.cache,
                                    cfg.pipeline)
         env, at, trace = self.env, self.at, self.trace
+        if cfg.cluster.shards > 1:
+            return self._build_shards()
         replicas: list[Replica] = []
         self.lag = LagMonitor(env, at, replicas, cfg.run.warmup, cfg.run.horizon,
                               self.recorder.lag.add)
@@ -132,34 +147,11 @@ class Builder:
                           direct_hits=pipeline == "now")
         if rep.mode == "quorum":
             return self._build_quorum(cache, on_commit)
-        master = Master(
-            env, at, self._host(0, "master", self._master_limit()), Keyspace({}), 0,
-            self._write_rules(),
-            cache=cache if cache is not None and cch.on_write != "none" else None,
-            cluster=self.cluster, trace=trace, on_commit=on_commit)
-        for j in range(rep.replicas):
-            name = f"replica{j}"
-            replicas.append(Replica(
-                env, at, self._host(1 + j, name, self._replica_limit()), master,
-                master.committed.copy(),
-                Link(self.sampler(rep.delay, f"link.master->{name}"), self.env), self.lag,
-                cluster=self.cluster, trace=trace, send_time=self._send_time()))
-
-        routers = [Router(rep.read_policy, replicas, self.streams.rng("routing"))]
-        fill_policy = rep.read_policy if cch.fill_from == "read_policy" else cch.fill_from
-        if fill_policy != rep.read_policy:
-            routers.append(Router(fill_policy, replicas, self.streams.rng("routing.fill")))
+        master, routers = self._group(0, cache, on_commit)
+        fill_policy = routers[-1].policy
         route, fill_route = routers[0].route, routers[-1].route
         names = {node.node_id: node.name for node in [master, *replicas]}
-        if cache is not None:
-            names[cache.node_id] = cache.name
-
-        def up(c: int) -> LazyLinks:
-            """Client ``c``'s links to the nodes, by node id."""
-            return LazyLinks(lambda node_id: Link(self.sampler(
-                cch.latency if node_id == cache_id and cache is not None else net.client_latency,
-                f"link.client{c}->{names[node_id]}"), self.env))
-
+        up = self._up(names, cache)
         clients = [Client(env, at, c, master, cache, route, fill_route, self.recorder,
                           self.fault_stats, up(c), pipe.batch_size, pipe.linger, pipeline, trace)
                    for c in range(wl.clients)]
@@ -176,6 +168,113 @@ class Builder:
         self.lag.start()
         return Nodes(master, replicas, cache, clients, workload, self.lag, self.cluster,
                      prober=self.prober)
+
+    def _up(self, names: dict[int, str], cache: Cache | None):
+        """``up(c)``: client ``c``'s links to the nodes named in ``names`` and the cache, by
+        node id, each on the stream of its two ends."""
+        cch, net = self.config.cache, self.config.network
+        if cache is not None:
+            names[cache.node_id] = cache.name
+        cache_id = cache.node_id if cache is not None else None
+
+        def up(c: int) -> LazyLinks:
+            return LazyLinks(lambda node_id: Link(self.sampler(
+                cch.latency if node_id == cache_id else net.client_latency,
+                f"link.client{c}->{names[node_id]}"), self.env))
+
+        return up
+
+    def _group(self, base_id: int, cache: Cache | None, on_commit) -> tuple[Master, list[Router]]:
+        """A master and its replicas (into ``self.lag.replicas``), host ids from ``base_id``,
+        and the routers over those replicas: reads, then fills when they route otherwise."""
+        cfg = self.config
+        rep, cch = cfg.replication, cfg.cache
+        env, at, trace = self.env, self.at, self.trace
+        replicas = self.lag.replicas
+        master = Master(
+            env, at, self._host(base_id, self._name("master"), self._master_limit()),
+            Keyspace({}), 0, self._write_rules(),
+            cache=cache if cache is not None and cch.on_write != "none" else None,
+            cluster=self.cluster, trace=trace, on_commit=on_commit)
+        for j in range(rep.replicas):
+            name = self._name(f"replica{j}")
+            replicas.append(Replica(
+                env, at, self._host(base_id + 1 + j, name, self._replica_limit()), master,
+                master.committed.copy(),
+                Link(self.sampler(rep.delay, f"link.{master.name}->{name}"), self.env),
+                self.lag, cluster=self.cluster, trace=trace, send_time=self._send_time()))
+        routing = "routing" if self.shard is None else f"routing.shard{self.shard}"
+        routers = [Router(rep.read_policy, replicas, self.streams.rng(routing))]
+        fill_policy = rep.read_policy if cch.fill_from == "read_policy" else cch.fill_from
+        if fill_policy != rep.read_policy:
+            routers.append(Router(fill_policy, replicas, self.streams.rng(routing + ".fill")))
+        return master, routers
+
+    def _build_shards(self) -> Nodes:
+        """``cluster.shards`` groups, each built by a group builder of its own (its names,
+        streams, lag monitor and fault schedule), the keys spread over them by hash slot,
+        and one :class:`ShardedClient` per client holding a part for every shard."""
+        cfg = self.config
+        wl, rep, cch, pipe = cfg.workload, cfg.replication, cfg.cache, cfg.pipeline
+        env, at, trace, measures = self.env, self.at, self.trace, self.shards
+        n_shards, per_group = cfg.cluster.shards, 1 + rep.replicas
+        pipeline = self._pipeline()
+        cache, cache_id = None, n_shards * per_group
+        if cch.enabled:
+            cache = Cache(env, at, cache_id, cch.ttl, cch.capacity, cch.on_write,
+                          Link(self.sampler(cch.invalidation_delay, "link.master->cache"), self.env),
+                          self._down("cache", cch.latency), trace,
+                          direct_hits=pipeline == "now")
+        faulty = cfg.faults.strikes_before(cfg.run.horizon)
+        quiet = replace(cfg.faults, master_crash_at=(), replica_disconnects=(), partitions=())
+        coverage, redirects = Coverage(cfg.cluster.require_full_coverage), Redirects()
+        groups, names = [], {}
+        for s in range(n_shards):
+            part = Builder(cfg, env, at, self.streams, measures.taps[s], measures.faults[s],
+                           trace, shard=s)
+            part.lag = LagMonitor(env, at, [], cfg.run.warmup, cfg.run.horizon,
+                                  measures.lag_recorder(s))
+            if faulty:
+                part.cluster = part._shard_faults(
+                    s, cfg.faults if s == cfg.faults.shard else quiet, coverage, redirects)
+            master, routers = part._group(s * per_group, cache, None)
+            groups.append((part, master, routers))
+            names.update({node.node_id: node.name for node in [master, *part.lag.replicas]})
+        up = self._up(names, cache)
+        parts: list[list[Client]] = [[] for _ in range(n_shards)]
+        clients = []
+        owner = shard_of_keys(wl.keys, n_shards)
+        for c in range(wl.clients):
+            links = up(c)
+            mine = [Client(env, at, c, master, cache, routers[0].route, routers[-1].route,
+                           part.recorder, part.fault_stats, links, pipe.batch_size, pipe.linger,
+                           pipeline, trace)
+                    for part, master, routers in groups]
+            for s, client in enumerate(mine):
+                parts[s].append(client)
+            clients.append(ShardedClient(c, mine, owner))
+        workload = self._workload(clients)
+        shard_groups = []
+        for s, (part, master, routers) in enumerate(groups):
+            replicas = part.lag.replicas
+            if part.cluster is not None:
+                hosts = {"master": s * per_group,
+                         **{f"replica{j}": s * per_group + 1 + j for j in range(rep.replicas)}}
+                part.cluster.start(master, replicas, parts[s], routers, hosts)
+            part.lag.start()
+            shard_groups.append(Group(master, replicas, part.lag, part.cluster, parts[s]))
+        shards = Shards(shard_groups, owner, redirects)
+        first = shard_groups[0]
+        return Nodes(first.master, first.replicas, cache, clients, workload, shards, None,
+                     shards=shards)
+
+    def _shard_faults(self, shard: int, faults, coverage: Coverage,
+                      redirects: Redirects) -> ShardFaults:
+        cfg = self.config
+        return ShardFaults(self.env, self.at, faults, self._resync_settings(), self.fault_stats,
+                           self, cfg.run.horizon, self.trace, shard, cfg.cluster, coverage,
+                           uniform_sampler(self.streams.rng(f"faults.cluster.shard{shard}")),
+                           redirects)
 
     def _build_quorum(self, cache: Cache | None, on_commit) -> Nodes:
         """Quorum mode: N peers, one coordinator in front of them for every client (it is
@@ -270,13 +369,17 @@ class Builder:
         bandwidth = self.config.replication.stream_bandwidth
         return self.config.workload.value_size / bandwidth if bandwidth > 0 else 0.0
 
+    def _resync_settings(self) -> ResyncSettings:
+        wl, rep = self.config.workload, self.config.replication
+        load = "faults.snapshot_load" if self.shard is None else f"faults.snapshot_load.shard{self.shard}"
+        return ResyncSettings(
+            wl.value_size, rep.backlog_size, wl.keys * wl.value_size, rep.bandwidth,
+            self.sampler(rep.snapshot_load_time, load), rep.serve_stale_data,
+            rep.diskless_sync_delay)
+
     def _cluster(self) -> Cluster:
         cfg = self.config
-        wl, rep = cfg.workload, cfg.replication
-        settings = ResyncSettings(
-            wl.value_size, rep.backlog_size, wl.keys * wl.value_size, rep.bandwidth,
-            self.sampler(rep.snapshot_load_time, "faults.snapshot_load"), rep.serve_stale_data,
-            rep.diskless_sync_delay)
+        settings = self._resync_settings()
         faults, srv = cfg.faults, cfg.server
         if faults.sentinel:
             delay = None
@@ -323,7 +426,7 @@ class Builder:
             self.env, self.at, Host(host.node_id, host.name, host.down, host.overhead,
                                     host.service, host.apply_time, thread),
             replica.store.copy(), replica.arrived_offset, old.rules, cache=old.cache,
-            cluster=self.cluster, trace=self.trace)
+            cluster=old.cluster, trace=self.trace)
 
     def restarted(self, old: Master, data: list[Version], offset: int) -> Master:
         """The master ``old``'s host becomes when its redis-server starts again, holding

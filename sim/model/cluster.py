@@ -248,8 +248,7 @@ class Cluster:
         if timeline is None:  # failover_timeout: everyone is re-pointed at once
             for replica in others:
                 replica.follow(new, now)
-            for client in clients:
-                client.follow(new)
+            self._repoint(clients, new)
             self.stats.failover(now - self.outage_start, None)
         else:
             if len(others) != len(timeline.reconfigured_s):  # replicas came or went
@@ -266,6 +265,12 @@ class Cluster:
         for host in waiting:
             self._rejoin(host, now)
         self.reconcile(now)
+
+    def _repoint(self, clients: list, master) -> None:
+        """These clients write to ``master`` from now on (a Redis Cluster client learns of it
+        from a MOVED reply instead: :mod:`sim.model.cluster_failover`)."""
+        for client in clients:
+            client.follow(master)
 
     def _on_reconfigure(self, ev) -> None:
         """Sentinel sends REPLICAOF (the master in office) to a replica of the old master."""

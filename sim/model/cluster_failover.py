@@ -1,0 +1,213 @@
+"""A shard's failover as Redis Cluster runs it: no Sentinel, the masters vote.
+
+One :class:`ShardFaults` per shard (built when ``[faults]`` schedules something) reuses the
+fault schedule of :class:`~sim.model.cluster.Cluster` (crashes, process or network, partitions,
+rejoining as a replica, what a failover loses) and replaces Sentinel's timeline by the
+cluster's:
+
+* **Detection.** The other nodes flag the master PFAIL once a ping has gone unanswered for
+  ``cluster.node_timeout``, and FAIL when a majority of masters agree, which their gossip
+  spreads within a cron tick or two: FAIL is ``node_timeout + DETECT_SLACK_S · U`` after
+  the failure.
+* **Election.** Each replica of the failed master that may fail over (its data no older than
+  ``node_timeout · replica_validity_factor`` plus the 10-s replica ping period, counted
+  beyond the node timeout; any replica when the factor is 0) asks for votes
+  ``500 ms + random(0, 500) ms + rank · 1000 ms`` after it saw FAIL, rank 0 being the
+  replica with the largest replication offset (a replica's rank counts the replicas ahead
+  of it). The first to ask wins the vote of the majority of masters (their answers take a
+  cron tick, ``TICK_S · U``) and is promoted.
+* **Coverage.** With ``cluster.require_full_coverage`` every node of every shard refuses
+  commands (CLUSTERDOWN) while a slot's master is flagged FAIL with no successor.
+* **Minority.** A node cut off from the majority of masters stops serving once
+  ``node_timeout`` has passed (it counts them failed and the cluster down): a master on the
+  minority side accepts writes until then, and loses them when it rejoins as a replica.
+* **Clients** keep their slot map: after the promotion, a command sent to the old master's
+  address is answered MOVED (:class:`Moved`, one round trip on the old host's links), the
+  client updates its map and sends the command again, and ``moved_redirects`` counts it.
+
+All times are simulated seconds.
+"""
+
+from __future__ import annotations
+
+from sim.model.cluster import Cluster
+from sim.model.kernel import Payload
+
+DETECT_SLACK_S = 0.2  # FAIL after PFAIL: a cron tick to flag it and the gossip that spreads it
+TICK_S = 0.1  # the cluster cron runs ten times a second
+ELECTION_BASE_S = 0.5  # fixed part of a replica's wait before it asks for votes
+ELECTION_SPREAD_S = 0.5  # its random part, uniform
+RANK_STEP_S = 1.0  # per replica with a larger replication offset
+REPLICA_PING_PERIOD_S = 10.0  # repl-ping-replica-period, part of the validity bound
+
+
+class Coverage:
+    """The cluster state every node shares: with ``require_full_coverage``, nodes refuse
+    commands while some shard's slots have a failed master and no successor yet."""
+
+    __slots__ = ("require_full", "uncovered")
+
+    def __init__(self, require_full: bool) -> None:
+        self.require_full = require_full
+        self.uncovered: set[int] = set()  # shards whose master is flagged FAIL
+
+    def fail(self, shard: int) -> None:
+        if self.require_full:
+            self.uncovered.add(shard)
+
+    def covered(self, shard: int) -> None:
+        self.uncovered.discard(shard)
+
+
+class Redirects:
+    """Commands answered MOVED in the run (all of them: a redirect is a fault's cost)."""
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
+class Moved:
+    """The old master's address in a client's slot map after a failover moved its slots.
+
+    Stands where the client's master was (``follow``): commands it sends there reach the
+    old host over the old links and come back MOVED; the client then follows ``new`` and
+    sends them again, writes to ``new`` and reads where its routing puts them. V(k, t) for
+    commands issued meanwhile is ``new``'s (``committed``)."""
+
+    def __init__(self, env, old, new, redirects: Redirects) -> None:
+        self.env = env
+        self.node_id = old.node_id
+        self.name = old.name
+        self.down = old.down
+        self.new = new
+        self.committed = new.committed
+        self.redirects = redirects
+
+    def on_message(self, ev) -> None:
+        ops = ev._value
+        self.redirects.count += len(ops)
+        self.down[ops[0].client.index].send(self.env._now, self._on_moved, ops)
+
+    def _on_moved(self, ev) -> None:
+        ops = ev._value
+        client = ops[0].client
+        now = self.env._now
+        if client.master is self:
+            client.follow(self.new)
+        again: dict = {}
+        for op in ops:
+            node = self.new if op.write else client.route(client, op.key, now)
+            again.setdefault(node, []).append(op)
+        for node, batch in again.items():
+            client.send(node, batch)
+
+
+class ShardFaults(Cluster):
+    """The fault schedule of shard ``shard`` with Redis Cluster's failover (see the module).
+
+    ``cluster`` is the ``[cluster]`` settings, ``coverage`` the state all shards share,
+    ``uniform()`` draws from [0, 1) (the shard's ``faults.cluster`` stream), ``redirects``
+    counts MOVED replies."""
+
+    def __init__(self, env, at, faults, settings, stats, builder, horizon_s: float, trace,
+                 shard: int, cluster, coverage: Coverage, uniform, redirects: Redirects) -> None:
+        super().__init__(env, at, faults, settings, self._detection_delay, stats, builder,
+                         horizon_s, trace)
+        self.shard = shard
+        self.node_timeout_s = cluster.node_timeout
+        self.validity_s = (cluster.node_timeout * cluster.replica_validity_factor
+                           + REPLICA_PING_PERIOD_S) if cluster.replica_validity_factor else None
+        self.coverage = coverage
+        self.uniform = uniform
+        self.redirects = redirects
+        self.partition_start = 0.0
+        self.elected = None  # the replica whose election is under way
+        self.promotions: list[float] = []  # failure -> promotion, s, one per failover
+
+    # -- what nodes ask -------------------------------------------------------------------
+
+    def reachable(self, client_index: int, node_id: int) -> bool:
+        """Can this client be served by this host now: the cluster is up, and both are on the
+        same side, and that side is not a minority past the node timeout?"""
+        if self.coverage.uncovered:
+            return False
+        if self.partition is None:
+            return True
+        minority = node_id in self.minority_nodes
+        if (client_index in self.minority_clients) != minority:
+            return False
+        return not (minority and self.env._now - self.partition_start >= self.node_timeout_s)
+
+    # -- the failover ---------------------------------------------------------------------
+
+    def _detection_delay(self) -> float:
+        """Failure to FAIL (s): what the base schedule waits before :meth:`_on_failover`."""
+        return self.node_timeout_s + DETECT_SLACK_S * self.uniform()
+
+    def _on_partition(self, ev) -> None:
+        self.partition_start = self.env._now
+        super()._on_partition(ev)
+
+    def _on_failover(self, ev) -> None:
+        """Called at FAIL (``elected`` is None: the election starts) and again when the
+        winner is promoted."""
+        old, partition, _ = ev._value
+        if self.elected is not None:  # the vote is won: promote
+            self.coverage.covered(self.shard)
+            super()._on_failover(Payload(ev._value))
+            self.elected = None
+            return
+        if self.office is not old or (partition is not None and self.partition is not partition):
+            return  # healed before the other masters counted it failed
+        now = self.env._now
+        self.coverage.fail(self.shard)
+        winner, wait = self._election(old, now)
+        if winner is None:
+            self._trace("failover-impossible", now, old.name)
+            return  # the shard's slots stay without a master
+        self.elected = winner
+        self.at(now + wait, self._on_failover, ev._value)
+
+    def _election(self, old, now: float):
+        """The replica that wins and the seconds from FAIL to its promotion (None, 0.0 when
+        no replica may fail over)."""
+        replicas = [r for r in self.replicas if r.master is old and not r.force_full
+                    and r.node_id not in self.minority_nodes]
+        best, best_wait = None, 0.0
+        for replica in replicas:
+            if not self._valid(old, replica, now):
+                continue
+            rank = sum(1 for r in replicas if r.arrived_offset > replica.arrived_offset)
+            wait = (ELECTION_BASE_S + ELECTION_SPREAD_S * self.uniform() + RANK_STEP_S * rank
+                    + TICK_S * self.uniform())
+            if best is None or wait < best_wait:
+                best, best_wait = replica, wait
+        return best, best_wait
+
+    def _valid(self, old, replica, now: float) -> bool:
+        """Redis's data-age rule: the time since the replica last heard from its master,
+        less the node timeout, within the validity bound."""
+        if self.validity_s is None:
+            return True
+        since = old.replica_since.get(replica.node_id)
+        age = 0.0 if since is None else now - since
+        if age > self.node_timeout_s:
+            age -= self.node_timeout_s
+        return age <= self.validity_s
+
+    def _best_candidate(self, old):
+        if self.elected is not None:
+            return self.elected
+        return super()._best_candidate(old)
+
+    def _repoint(self, clients: list, master) -> None:
+        """The clients' slot maps still name the old master: each learns of ``master`` from
+        the MOVED reply to its next command there."""
+        old = self.crashes[-1][0] if self.crashes else None
+        for client in clients:
+            if client.master is old:
+                client.follow(Moved(self.env, old, master, self.redirects))
+            else:
+                client.follow(master)

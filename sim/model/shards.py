@@ -1,0 +1,71 @@
+"""A sharded run: one master-and-replicas group per shard, and the clients' slot maps.
+
+Each application client is a :class:`ShardedClient`: one :class:`~sim.model.client.Client`
+per shard (its connection to that shard's nodes and its session state for that shard's
+keys; all of them share the client's links, so its messages to the cache stay one FIFO
+stream), and the slot map that sends each key to its shard (:mod:`sim.model.slots`). The
+part for shard s holds that shard's master as ``master``: that is the slot map's entry for
+the shard's slots, which a failover's MOVED reply updates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class ShardedClient:
+    """Application client ``index``: ``parts[s]`` talks to shard s, ``owner[key]`` is the
+    shard of each key. Only the open loop drives it (``read``, ``write``)."""
+
+    __slots__ = ("index", "name", "parts", "owner")
+
+    def __init__(self, index: int, parts: list, owner: list[int]) -> None:
+        self.index = index
+        self.name = f"client{index}"
+        self.parts = parts
+        self.owner = owner
+
+    def read(self, key: int, now: float) -> None:
+        self.parts[self.owner[key]].read(key, now)
+
+    def write(self, key: int, now: float) -> None:
+        self.parts[self.owner[key]].write(key, now)
+
+
+@dataclass
+class Group:
+    """One shard's nodes: its first master, its live list of replicas, its lag monitor,
+    its fault schedule (None without faults) and the client parts that talk to it."""
+
+    master: object
+    replicas: list
+    lag: object
+    cluster: object | None
+    clients: list
+
+
+class Shards:
+    """The groups of a sharded run, ``owner`` (key -> shard) and the MOVED counter."""
+
+    def __init__(self, groups: list[Group], owner: list[int], redirects) -> None:
+        self.groups = groups
+        self.owner = owner
+        self.redirects = redirects
+
+    def maximum(self, end_s: float) -> float:
+        """The run's maximum replication lag (s), over every shard (a LagMonitor's role)."""
+        return max(group.lag.maximum(end_s) for group in self.groups)
+
+    def max_lags(self, end_s: float) -> list[float]:
+        """Each shard's maximum replication lag over the measured window (s)."""
+        return [group.lag.maximum(end_s) for group in self.groups]
+
+    def finish(self) -> None:
+        """At the horizon: each shard's fault schedule counts what is already doomed."""
+        for group in self.groups:
+            if group.cluster is not None:
+                group.cluster.finish()
+
+    @property
+    def moved_redirects(self) -> int:
+        return self.redirects.count
