@@ -12,6 +12,8 @@ import math
 
 import numpy as np
 
+from sim.model.slots import shard_of_keys
+
 ArrayLike = float | np.ndarray
 
 
@@ -277,3 +279,16 @@ def sync_write_latency(
         + _check("repl_delay_s", repl_delay_s)
         + _check("apply_s", apply_s)
     )
+
+
+def shard_load_shares(keys: int, s: float, shards: int) -> np.ndarray:
+    """Each shard's share of the commands when keys are chosen by popularity ``zipf_weights``
+    (``s`` = 0: uniform) and spread over ``shards`` by hash slot (:mod:`sim.model.slots`)."""
+    owner = np.asarray(shard_of_keys(keys, shards))
+    return np.bincount(owner, weights=zipf_weights(keys, s), minlength=shards)
+
+
+def cluster_down_after_two_failures(masters: int) -> float:
+    """Redis Cluster specification: with ``masters`` masters and one replica each, the chance
+    that two random node failures take down a master and its only replica, 1 / (2N - 1)."""
+    return 1.0 / (2 * masters - 1)

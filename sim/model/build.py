@@ -236,7 +236,8 @@ class Builder:
                                   measures.lag_recorder(s))
             if faulty:
                 part.cluster = part._shard_faults(
-                    s, cfg.faults if s == cfg.faults.shard else quiet, coverage, redirects)
+                    s, s * per_group, cfg.faults if s == cfg.faults.shard else quiet, coverage,
+                    redirects)
             master, routers = part._group(s * per_group, cache, None)
             groups.append((part, master, routers))
             names.update({node.node_id: node.name for node in [master, *part.lag.replicas]})
@@ -268,11 +269,12 @@ class Builder:
         return Nodes(first.master, first.replicas, cache, clients, workload, shards, None,
                      shards=shards)
 
-    def _shard_faults(self, shard: int, faults, coverage: Coverage,
+    def _shard_faults(self, shard: int, base_id: int, faults, coverage: Coverage,
                       redirects: Redirects) -> ShardFaults:
         cfg = self.config
         return ShardFaults(self.env, self.at, faults, self._resync_settings(), self.fault_stats,
-                           self, cfg.run.horizon, self.trace, shard, cfg.cluster, coverage,
+                           self, cfg.run.horizon, self.trace, shard, base_id, cfg.cluster,
+                           coverage,
                            uniform_sampler(self.streams.rng(f"faults.cluster.shard{shard}")),
                            redirects)
 

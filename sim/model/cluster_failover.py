@@ -107,15 +107,19 @@ class Moved:
 class ShardFaults(Cluster):
     """The fault schedule of shard ``shard`` with Redis Cluster's failover (see the module).
 
-    ``cluster`` is the ``[cluster]`` settings, ``coverage`` the state all shards share,
+    Its hosts' ids start at ``base_id`` (``faults.replica_disconnects`` name replicas by
+    their index in the shard). ``cluster`` is the ``[cluster]`` settings, ``coverage`` the
+    state all shards share,
     ``uniform()`` draws from [0, 1) (the shard's ``faults.cluster`` stream), ``redirects``
     counts MOVED replies."""
 
     def __init__(self, env, at, faults, settings, stats, builder, horizon_s: float, trace,
-                 shard: int, cluster, coverage: Coverage, uniform, redirects: Redirects) -> None:
+                 shard: int, base_id: int, cluster, coverage: Coverage, uniform,
+                 redirects: Redirects) -> None:
         super().__init__(env, at, faults, settings, self._detection_delay, stats, builder,
                          horizon_s, trace)
         self.shard = shard
+        self.base_id = base_id
         self.node_timeout_s = cluster.node_timeout
         self.validity_s = (cluster.node_timeout * cluster.replica_validity_factor
                            + REPLICA_PING_PERIOD_S) if cluster.replica_validity_factor else None
@@ -139,6 +143,12 @@ class ShardFaults(Cluster):
         if (client_index in self.minority_clients) != minority:
             return False
         return not (minority and self.env._now - self.partition_start >= self.node_timeout_s)
+
+    def _on_disconnect(self, ev) -> None:
+        super()._on_disconnect(Payload(self.base_id + ev._value))
+
+    def _on_reconnect(self, ev) -> None:
+        super()._on_reconnect(Payload(self.base_id + ev._value))
 
     # -- the failover ---------------------------------------------------------------------
 
