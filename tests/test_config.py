@@ -44,11 +44,14 @@ DESIGN_DEFAULTS = {
                "sentinel_down_after": "5s", "sentinel_ping_period": "1s",
                "sentinel_info_period": "10s", "sentinel_failover_info_period": "1s",
                "client_discovery": "poll", "client_poll_interval": "100ms",
-               "master_recover_after": "0s", "replica_disconnects": [], "partitions": []},
+               "master_recover_after": "0s", "replica_disconnects": [], "partitions": [],
+               "shard": 0},
     "quorum": {"read": 1, "write": 1, "write_delay": "network", "ack_delay": "network",
                "read_delay": "network", "response_delay": "network", "read_repair": False, "remote_delay": "0s"},
     "metrics": {"visibility_probes": False, "visibility_horizon": "auto",
                 "visibility_points": 41, "visibility_share": 0.1},
+    "cluster": {"shards": 1, "node_timeout": "15s", "replica_validity_factor": 10,
+                "require_full_coverage": True},
 }
 
 

@@ -327,11 +327,11 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from sim.redis.measure import MeasureError
     from sim.redis.validate import Workload, validate
 
-    if args.failover:
-        from sim.cli import failover
+    if args.cluster or args.failover:
+        from sim.cli import cluster, failover
 
         try:
-            return failover.run(args, _write)
+            return (cluster if args.cluster else failover).run(args, _write)
         except MeasureError as error:
             return _fail(str(error))
         except ValueError as error:  # a case's own check
@@ -504,7 +504,21 @@ def _add_validate(subparsers: Any) -> None:
                           help="simulated runs per case (default 5)")
     failover.add_argument("--figure", metavar="PATH.png",
                           help="also draw real against simulated to this PNG")
+    cluster = parser.add_argument_group(
+        "cluster", "--cluster starts a Redis Cluster of three masters and three replicas on "
+                   "loopback, kills a master (SIGKILL) under a paced writer that follows its "
+                   "slot map, and compares the shard's outage with the simulator; it shares "
+                   "--write-rate (default 1000), --after, --poll, --sim-seeds and --json")
+    cluster.add_argument("--cluster", action="store_true",
+                         help="run the Redis Cluster failover experiment")
+    cluster.add_argument("--node-timeout", type=_seconds_list, default=[1.0],
+                         metavar="DURATION[,DURATION...]",
+                         help="cluster-node-timeout (default 1s); a list runs each")
     parser.set_defaults(handler=_cmd_validate)
+
+
+def _seconds_list(text: str) -> list[float]:
+    return [_seconds(part.strip()) for part in text.split(",")]
 
 
 def _crash_modes(text: str) -> list[str]:

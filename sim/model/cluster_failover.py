@@ -5,10 +5,13 @@ fault schedule of :class:`~sim.model.cluster.Cluster` (crashes, process or netwo
 rejoining as a replica, what a failover loses) and replaces Sentinel's timeline by the
 cluster's:
 
-* **Detection.** The other nodes flag the master PFAIL once a ping has gone unanswered for
-  ``cluster.node_timeout``, and FAIL when a majority of masters agree, which their gossip
-  spreads within a cron tick or two: FAIL is ``node_timeout + DETECT_SLACK_S · U`` after
-  the failure.
+* **Detection.** A node flags a peer PFAIL once a ping to it has gone unanswered for
+  ``cluster.node_timeout`` T; it pings a peer whose last answer is T/2 old, so the ping that
+  goes unanswered left up to T/2 after the failure: PFAIL comes T + U·T/2 after it. FAIL
+  needs the reports of a majority of masters, which reach a node in the gossip of their own
+  pings, again up to T/2 apart: FAIL is ``T · (1 + PING_SPREAD · U + GOSSIP_SPREAD · U')``
+  after the failure (T to 2T; a real 7.0 cluster on loopback measured 1.3 T to 1.8 T, see
+  the README).
 * **Election.** Each replica of the failed master that may fail over (its data no older than
   ``node_timeout · replica_validity_factor`` plus the 10-s replica ping period, counted
   beyond the node timeout; any replica when the factor is 0) asks for votes
@@ -33,7 +36,8 @@ from __future__ import annotations
 from sim.model.cluster import Cluster
 from sim.model.kernel import Payload
 
-DETECT_SLACK_S = 0.2  # FAIL after PFAIL: a cron tick to flag it and the gossip that spreads it
+PING_SPREAD = 0.5  # share of the node timeout: how late after a failure the unanswered ping left
+GOSSIP_SPREAD = 0.5  # share of the node timeout: how late the other masters' reports arrive
 TICK_S = 0.1  # the cluster cron runs ten times a second
 ELECTION_BASE_S = 0.5  # fixed part of a replica's wait before it asks for votes
 ELECTION_SPREAD_S = 0.5  # its random part, uniform
@@ -128,7 +132,7 @@ class ShardFaults(Cluster):
         self.redirects = redirects
         self.partition_start = 0.0
         self.elected = None  # the replica whose election is under way
-        self.promotions: list[float] = []  # failure -> promotion, s, one per failover
+        self.detections: list[float] = []  # failure -> FAIL (s), one per failure detected
 
     # -- what nodes ask -------------------------------------------------------------------
 
@@ -154,7 +158,8 @@ class ShardFaults(Cluster):
 
     def _detection_delay(self) -> float:
         """Failure to FAIL (s): what the base schedule waits before :meth:`_on_failover`."""
-        return self.node_timeout_s + DETECT_SLACK_S * self.uniform()
+        return self.node_timeout_s * (1.0 + PING_SPREAD * self.uniform()
+                                      + GOSSIP_SPREAD * self.uniform())
 
     def _on_partition(self, ev) -> None:
         self.partition_start = self.env._now
@@ -172,6 +177,7 @@ class ShardFaults(Cluster):
         if self.office is not old or (partition is not None and self.partition is not partition):
             return  # healed before the other masters counted it failed
         now = self.env._now
+        self.detections.append(now - self.outage_start)
         self.coverage.fail(self.shard)
         winner, wait = self._election(old, now)
         if winner is None:
