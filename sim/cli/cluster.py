@@ -26,7 +26,7 @@ def cases(args: argparse.Namespace) -> list:
 
 
 def _v(value: Any) -> str:
-    return "-" if value is None else format_number(round(value, 1), 4)
+    return "-" if value is None else f"{value:,.0f}"
 
 
 COLUMNS = (("write_outage_ms", "shard outage ms"), ("detected_ms", "FAIL ms"),

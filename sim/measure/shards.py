@@ -126,7 +126,8 @@ class ShardMeasures:
         self.fault_stats.acked_writes = sum(stats.acked_writes for stats in self.faults)
 
     def summary(self, max_lags_s: list[float | None], moved_redirects: int) -> dict[str, Any]:
-        """``shards``, ``hottest_shard_load_ratio`` and ``moved_redirects`` (ms, fractions)."""
+        """``shards``, ``hottest_shard_load_ratio``, ``hottest_shard_utilisation`` and
+        ``moved_redirects`` (ms, fractions)."""
         window = self.window_s
         rows = []
         for tap, stats, lag, max_lag in zip(self.taps, self.faults, self.lags, max_lags_s,
@@ -149,4 +150,5 @@ class ShardMeasures:
         mean = sum(loads) / len(loads)
         return {"shards": rows,
                 "hottest_shard_load_ratio": max(loads) / mean if mean else None,
+                "hottest_shard_utilisation": max(row["utilisation"] for row in rows),
                 "moved_redirects": moved_redirects}
