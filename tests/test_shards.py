@@ -166,6 +166,38 @@ def test_two_random_failures_take_a_shard_down_with_probability_one_over_2n_minu
     assert cluster_down_after_two_failures(5) == pytest.approx(0.111, abs=5e-4)
 
 
+def test_a_sharded_run_reports_its_keys_and_its_events_per_operation_stay_bounded():
+    """No event per operation is added by the shards: the slot map is a list lookup."""
+    s = simulate(config({"run.duration": 2.0, "run.warmup": 0.0, "cluster.shards": 4})).summary
+    assert s["sim_events"] / (s["reads"] + s["writes"]) < 4.0  # as one group (test_engine)
+    assert len(s["shards"]) == 4 and s["moved_redirects"] == 0
+    assert set(s["shards"][0]) == {"ops_s", "utilisation", "stale_read_rate",
+                                   "replication_lag_ms", "write_outage_ms", "lost_writes",
+                                   "unavailable_writes", "unavailable_reads"}
+    assert s["hottest_shard_utilisation"] == max(r["utilisation"] for r in s["shards"])
+
+
+def test_the_shards_add_up_to_the_run():
+    for overrides in ({}, {"cache.enabled": False, "faults.master_crash_at": "1s",
+                           "cluster.node_timeout": "0.5s"}):
+        result = simulate(config({"run.duration": 3.0, "cluster.shards": 3, **overrides}),
+                          keep_model=True)
+        s, taps = result.summary, result.model.shard_measures.taps
+        assert sum(tap.reads for tap in taps) == s["reads"]
+        assert sum(tap.stale for tap in taps) == s["stale_reads"] > 0
+        window = result.config.run.duration - result.config.run.warmup
+        assert sum(r["ops_s"] for r in s["shards"]) == pytest.approx(s["throughput_ops_s"])
+        assert sum(tap.completed for tap in taps) == round(s["throughput_ops_s"] * window)
+        assert sum(r["unavailable_writes"] for r in s["shards"]) == s["unavailable_writes"]
+
+
+def test_the_trace_view_refuses_shards():
+    import sim
+
+    with pytest.raises(ConfigError, match="one master-and-replicas group"):
+        sim.trace(config({"cluster.shards": 2}), keys=[0], window=(1.0, 1.01))
+
+
 @pytest.mark.parametrize(("key", "value", "words"), [
     ("cluster.shards", 0, "an integer >= 1"),
     ("faults.shard", 3, "no such shard"),

@@ -126,6 +126,9 @@ def _check_request(config: Config, keys: Sequence[int], window: Sequence[float],
         # The diagram's rows are the master and its replicas; peers do not trace yet.
         raise ConfigError("replication.mode", config.replication.mode,
                           "the trace view draws leader mode only (not yet quorum mode)")
+    if config.cluster.shards > 1:  # its rows are one group's nodes
+        raise ConfigError("cluster.shards", config.cluster.shards,
+                          "the trace view draws one master-and-replicas group: 1")
     n_keys = config.workload.keys
     if isinstance(keys, int | str):
         keys = [keys]
