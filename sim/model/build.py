@@ -232,13 +232,9 @@ class Builder:
         for s in range(n_shards):
             part = Builder(cfg, env, at, self.streams, measures.taps[s], measures.faults[s],
                            trace, shard=s)
-            part.lag = LagMonitor(env, at, [], cfg.run.warmup, cfg.run.horizon,
-                                  measures.lag_recorder(s))
-            if faulty:
-                part.cluster = part._shard_faults(
-                    s, s * per_group, cfg.faults if s == cfg.faults.shard else quiet, coverage,
-                    redirects)
-            master, routers = part._group(s * per_group, cache, None)
+            faults = (cfg.faults if s == cfg.faults.shard else quiet) if faulty else None
+            master, routers = part._shard_group(s * per_group, cache, measures.lag_recorder(s),
+                                                faults, coverage, redirects)
             groups.append((part, master, routers))
             names.update({node.node_id: node.name for node in [master, *part.lag.replicas]})
         up = self._up(names, cache)
@@ -269,14 +265,20 @@ class Builder:
         return Nodes(first.master, first.replicas, cache, clients, workload, shards, None,
                      shards=shards)
 
-    def _shard_faults(self, shard: int, base_id: int, faults, coverage: Coverage,
-                      redirects: Redirects) -> ShardFaults:
+    def _shard_group(self, base_id: int, cache: Cache | None, record, faults,
+                     coverage: Coverage, redirects: Redirects) -> tuple[Master, list[Router]]:
+        """A group builder's shard: its lag monitor (``record(lag_s)`` takes the samples),
+        its fault schedule when ``faults`` is given (the shard's, or one that schedules
+        nothing), then its nodes and routers (:meth:`_group`)."""
         cfg = self.config
-        return ShardFaults(self.env, self.at, faults, self._resync_settings(), self.fault_stats,
-                           self, cfg.run.horizon, self.trace, shard, base_id, cfg.cluster,
-                           coverage,
-                           uniform_sampler(self.streams.rng(f"faults.cluster.shard{shard}")),
-                           redirects)
+        self.lag = LagMonitor(self.env, self.at, [], cfg.run.warmup, cfg.run.horizon, record)
+        if faults is not None:
+            self.cluster = ShardFaults(
+                self.env, self.at, faults, self._resync_settings(), self.fault_stats, self,
+                cfg.run.horizon, self.trace, self.shard, base_id, cfg.cluster, coverage,
+                uniform_sampler(self.streams.rng(f"faults.cluster.shard{self.shard}")),
+                redirects)
+        return self._group(base_id, cache, None)
 
     def _build_quorum(self, cache: Cache | None, on_commit) -> Nodes:
         """Quorum mode: N peers, one coordinator in front of them for every client (it is
