@@ -29,7 +29,7 @@ from sim.model.records import Host, Keyspace, Version
 from sim.model.replica import Replica
 from sim.model.routing import Router
 from sim.model.sentinel import Sentinel
-from sim.model.shards import Group, ShardedClient, Shards
+from sim.model.shards import Group, LagClock, ShardedClient, Shards
 from sim.model.slots import shard_of_keys
 from sim.model.streams import (
     Streams,
@@ -258,8 +258,8 @@ class Builder:
                 hosts = {"master": s * per_group,
                          **{f"replica{j}": s * per_group + 1 + j for j in range(rep.replicas)}}
                 part.cluster.start(master, replicas, parts[s], routers, hosts)
-            part.lag.start()
             shard_groups.append(Group(master, replicas, part.lag, part.cluster, parts[s]))
+        LagClock(env, at, [group.lag for group in shard_groups], cfg.run.warmup).start()
         shards = Shards(shard_groups, owner, redirects)
         first = shard_groups[0]
         return Nodes(first.master, first.replicas, cache, clients, workload, shards, None,

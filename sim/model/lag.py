@@ -43,19 +43,27 @@ class LagMonitor:
             self.max_s = lag
 
     def _on_warmup(self, ev) -> None:
-        now = self.env._now
-        for replica in self.replicas:
-            lag = replica.lag(now)
-            if lag > self.max_s:
-                self.max_s = lag
+        self.warm(self.env._now)
         self._on_sample(ev)
 
     def _on_sample(self, ev) -> None:
         now = self.env._now
+        self.sample(now)
+        self.at(now + self.interval_s, self._on_sample, None)
+
+    def warm(self, now: float) -> None:
+        """At the warm-up: the lag straddling it counts towards the maximum."""
+        for replica in self.replicas:
+            lag = replica.lag(now)
+            if lag > self.max_s:
+                self.max_s = lag
+
+    def sample(self, now: float) -> None:
+        """Record every live replica's lag now (s); :meth:`start` schedules the samples, or
+        one clock drives several monitors (a sharded run's)."""
         record = self.record
         for replica in self.replicas:
             record(replica.lag(now))
-        self.at(now + self.interval_s, self._on_sample, None)
 
     def maximum(self, end_s: float) -> float:
         """The maximum lag over the measured window up to the run's end ``end_s`` (s), the

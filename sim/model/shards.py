@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sim.model.lag import LAG_SAMPLES_PER_S
+
 
 class ShardedClient:
     """Application client ``index``: ``parts[s]`` talks to shard s, ``owner[key]`` is the
@@ -30,6 +32,34 @@ class ShardedClient:
 
     def write(self, key: int, now: float) -> None:
         self.parts[self.owner[key]].write(key, now)
+
+
+class LagClock:
+    """One sampling event for the lag monitors of every shard, at the monitors' rate from the
+    warm-up on (a monitor each would cost an event per shard per sample)."""
+
+    def __init__(self, env, at, monitors: list, warmup_s: float) -> None:
+        self.env = env
+        self.at = at
+        self.monitors = [m for m in monitors if m.replicas]
+        self.warmup_s = warmup_s
+        self.interval_s = 1.0 / LAG_SAMPLES_PER_S
+
+    def start(self) -> None:
+        if self.monitors:
+            self.at(self.warmup_s, self._on_warmup, None)
+
+    def _on_warmup(self, ev) -> None:
+        now = self.env._now
+        for monitor in self.monitors:
+            monitor.warm(now)
+        self._on_sample(ev)
+
+    def _on_sample(self, ev) -> None:
+        now = self.env._now
+        for monitor in self.monitors:
+            monitor.sample(now)
+        self.at(now + self.interval_s, self._on_sample, None)
 
 
 @dataclass
