@@ -194,6 +194,26 @@ def test_the_shards_add_up_to_the_run():
         assert sum(r["unavailable_writes"] for r in s["shards"]) == s["unavailable_writes"]
 
 
+def test_a_closed_loop_sends_each_batch_as_one_batch_per_shard():
+    """Each client's next batch waits for every shard it touched: the loop neither stalls nor
+    runs ahead, so its rate is the one-group loop's (the same round trips, the slowest of a
+    batch's messages deciding), and the shards share the commands as their keys do."""
+    closed = {"run.duration": 3.0, "workload.mode": "closed", "pipeline.batch_size": 4,
+              "workload.think_time": "1ms", "cache.enabled": False}
+    one = simulate(config(closed)).summary
+    for shards in (3, 8):
+        s = simulate(config({**closed, "cluster.shards": shards})).summary
+        assert s["throughput_ops_s"] == pytest.approx(one["throughput_ops_s"], rel=0.15)
+        shares = shard_load_shares(1000, 0.99, shards)
+        total = sum(row["ops_s"] for row in s["shards"])
+        n = total * 2.7
+        for row, p in zip(s["shards"], shares, strict=True):
+            # batches of 4 correlate the counts a little: a looser multiple of the error
+            assert abs(row["ops_s"] / total - p) <= 2 * Z_CHECK * math.sqrt(p * (1 - p) / n)
+    with_cache = simulate(config({**closed, "cluster.shards": 3, "cache.enabled": True})).summary
+    assert with_cache["cache_hit_rate"] > 0.5 and with_cache["writes"] > 0
+
+
 def test_the_trace_view_refuses_shards():
     import sim
 
@@ -204,7 +224,7 @@ def test_the_trace_view_refuses_shards():
 @pytest.mark.parametrize(("key", "value", "words"), [
     ("cluster.shards", 0, "an integer >= 1"),
     ("faults.shard", 3, "no such shard"),
-    ("workload.mode", "closed", "closed-loop"),
+    ("metrics.visibility_probes", True, "probes are not modelled across shards"),
     ("replication.mode", "quorum", "quorum mode has no shards"),
 ])
 def test_bad_cluster_settings_say_what_is_allowed(key, value, words):

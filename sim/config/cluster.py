@@ -19,8 +19,6 @@ def check_cluster_rules(config) -> None:
     refused = [
         ("replication.mode", config.replication.mode, config.replication.mode != "leader",
          "'leader' (quorum mode has no shards)"),
-        ("workload.mode", config.workload.mode, config.workload.mode != "open",
-         "'open' (closed-loop batches across shards are not modelled yet)"),
         ("metrics.visibility_probes", config.metrics.visibility_probes,
          config.metrics.visibility_probes, "false (probes are not modelled across shards yet)"),
         ("run.target_rel_ci", config.run.target_rel_ci, config.run.target_rel_ci > 0,

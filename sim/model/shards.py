@@ -17,15 +17,56 @@ from sim.model.lag import LAG_SAMPLES_PER_S
 
 class ShardedClient:
     """Application client ``index``: ``parts[s]`` talks to shard s, ``owner[key]`` is the
-    shard of each key. Only the open loop drives it (``read``, ``write``)."""
+    shard of each key. The open loop calls ``read`` and ``write``; the closed loop
+    ``issue_batch``, whose commands go out as one batch per shard they touch."""
 
-    __slots__ = ("index", "name", "parts", "owner")
+    __slots__ = ("index", "name", "parts", "owner", "outstanding", "on_batch_done", "waiting")
 
     def __init__(self, index: int, parts: list, owner: list[int]) -> None:
         self.index = index
         self.name = f"client{index}"
         self.parts = parts
         self.owner = owner
+        self.outstanding = 0  # set by the closed loop; the parts keep the real counts
+        self.on_batch_done = None
+        self.waiting = 0  # parts whose share of the batch is not complete yet
+
+    def set_batch_listener(self, listener) -> None:
+        """Closed loop: ``listener(client)`` runs when every part's commands completed."""
+        self.on_batch_done = listener
+        for part in self.parts:
+            part.set_batch_listener(self._part_done)
+
+    def issue_batch(self, reads: list[bool], read_keys: list[int], write_keys: list[int],
+                    now: float) -> None:
+        """Split the batch by shard, keeping the commands' order within each, and send each
+        share as that part's batch (its messages to the shard's nodes, and to the cache)."""
+        owner = self.owner
+        split: dict[int, tuple[list[bool], list[int], list[int]]] = {}
+        r = w = 0
+        for is_read in reads:
+            if is_read:
+                key = read_keys[r]
+                r += 1
+            else:
+                key = write_keys[w]
+                w += 1
+            shard = owner[key]
+            share = split.get(shard)
+            if share is None:
+                share = split[shard] = ([], [], [])
+            share[0].append(is_read)
+            share[1 if is_read else 2].append(key)
+        self.waiting = len(split)
+        for shard, (kinds, shard_reads, shard_writes) in split.items():
+            part = self.parts[shard]
+            part.outstanding = len(kinds)
+            part.issue_batch(kinds, shard_reads, shard_writes, now)
+
+    def _part_done(self, part) -> None:
+        self.waiting -= 1
+        if self.waiting == 0:
+            self.on_batch_done(self)
 
     def read(self, key: int, now: float) -> None:
         self.parts[self.owner[key]].read(key, now)
