@@ -214,6 +214,16 @@ def test_a_closed_loop_sends_each_batch_as_one_batch_per_shard():
     assert with_cache["cache_hit_rate"] > 0.5 and with_cache["writes"] > 0
 
 
+def test_the_text_report_has_a_row_per_shard():
+    from sim.analysis.report import format_summary
+
+    s = simulate(config({**QUICK, "run.duration": 1.0, "cluster.shards": 3})).summary
+    text = format_summary(s)
+    rows = text.split("Shards\n", 1)[1].splitlines()[3:6]
+    assert [row.split()[0] for row in rows] == ["0", "1", "2"]
+    assert "Shards" not in format_summary(simulate(config({**QUICK, "run.duration": 1.0})).summary)
+
+
 def test_the_trace_view_refuses_shards():
     import sim
 

@@ -128,6 +128,8 @@ def format_summary(summary: Mapping[str, Any]) -> str:
                           " / ".join(format_percent(value) for value in ks.values())))
     if isinstance(g("visibility"), Mapping):
         lines += _visibility_lines(g("visibility"))
+    if isinstance(g("shards"), list):
+        lines += _shard_lines(summary)
     if _faults_configured(summary):
         lines += _fault_lines(summary)
     precision = g("precision")
@@ -140,6 +142,23 @@ def format_summary(summary: Mapping[str, Any]) -> str:
                            ("mean read latency (+-)", "read_latency_mean_rel_ci")):
             lines.append(_row(label, format_percent(precision[key])))
     return "\n".join(lines)
+
+
+def _shard_lines(summary: Mapping[str, Any]) -> list[str]:
+    """The Shards section of a sharded run: one row per shard, in slot order."""
+    lines = ["Shards",
+             _row("hottest / mean load", format_number(summary["hottest_shard_load_ratio"], 3)),
+             _row("MOVED redirects", format_number(summary["moved_redirects"])),
+             f"  {'shard':<6}{'ops/s':>10}{'util.':>8}{'stale':>9}{'lag p99 ms':>12}"
+             f"{'outage ms':>11}{'lost':>7}"]
+    for i, row in enumerate(summary["shards"]):
+        lines.append(f"  {i:<6}{format_number(row['ops_s']):>10}"
+                     f"{format_number(row['utilisation'], 3):>8}"
+                     f"{format_percent(row['stale_read_rate']):>9}"
+                     f"{format_number(row['replication_lag_ms']['p99'], 3):>12}"
+                     f"{format_number(row['write_outage_ms']):>11}"
+                     f"{format_number(row['lost_writes']):>7}")
+    return lines
 
 
 def _ms_interval(interval: Any) -> str:
