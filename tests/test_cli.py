@@ -96,7 +96,7 @@ BAD_SETS = [
     (["--set", "workload.keys=1000000000"], ["workload.keys", "<= 10,000,000"]),
     (["--set", "workload.keys=" + "9" * 5000], ["workload.keys", "(5,002 characters)"]),
     (["--set", "workload.mode=" + "x" * 100_000], ["workload.mode", "(100,002 characters)"]),
-    (["--set", "server.service_time=pareto:scale=1ms,alpha=0.01"],
+    (["--set", "server.service_time=pareto:scale=1ms,alpha=0.5"],
      ["server.service_time", "finite mean"]),
     (["--set", "network.client_latency=empirical:/dev/zero"],
      ["network.client_latency", "larger than 16 MiB"]),

@@ -207,7 +207,7 @@ BAD = [
     ({"workload": {"read_rate": "fast"}}, "workload.read_rate", "number"),
     ({"workload": {"read_rate": 0, "write_rate": 0}}, "workload.read_rate", "open mode needs"),
     ({"workload": {"read_fraction": 1.5}}, "workload.read_fraction", "between 0 and 1"),
-    ({"workload": {"zipf_s": -0.1}}, "workload.zipf_s", ">= 0"),
+    ({"workload": {"zipf_s": -0.1}}, "workload.zipf_s", "between 0 and 10"),
     ({"workload": {"keys": 0}}, "workload.keys", ">= 1"),
     ({"workload": {"mode": "burst"}}, "workload.mode", "'open', 'closed'"),
     ({"workload": {"key_distribution": "hot"}}, "workload.key_distribution", "'zipf'"),

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import numbers
 import re
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
@@ -45,6 +44,7 @@ from sim.config.faults import (
     times_option,
 )
 from sim.config.load import check_offered_load
+from sim.config.numeric import NUMBER_RULES, is_decimal_text, read_number, to_float
 from sim.errors import ConfigError, echo
 
 __all__ = [
@@ -90,42 +90,45 @@ NETWORK_DELAY = "network"
 Parse = Callable[[Any, str, Path | None], Any]
 
 
-def _integer(minimum: int, maximum: int | None = None, why: str = "") -> Parse:
-    allowed = f"an integer >= {minimum}"
-    if maximum is not None:
-        allowed += f" and <= {maximum:,}{why}"
+#: Largest integer any key takes unless it says less: what a signed 64-bit counter holds.
+MAX_INTEGER = 2**63 - 1
+
+
+def _integer(minimum: int, maximum: int = MAX_INTEGER, why: str = "") -> Parse:
+    allowed = f"an integer >= {minimum:,} and <= {maximum:,}{why}"
 
     def parse(value: Any, key: str, base_dir: Path | None) -> int:
-        if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-            number = int(value)
-        elif isinstance(value, float) and value.is_integer():  # 2.0 is a fine 2
-            number = int(value)
-        else:
-            raise ConfigError(key, value, allowed)
-        if number < minimum or (maximum is not None and number > maximum):
-            raise ConfigError(key, value, allowed)
-        return number
+        number = None if isinstance(value, str) else read_number(value)
+        # Compared as a Decimal before int(): "1e999999999" must not become a huge int.
+        if (number is None or number != number.to_integral_value()
+                or not minimum <= number <= maximum):
+            raise ConfigError(key, value, _rules(allowed, value))
+        return int(number)
 
+    parse.numeric = True  # type: ignore[attr-defined]  # see numeric_keys()
     return parse
 
 
-def _real(minimum: float, maximum: float | None = None, allowed: str = "") -> Parse:
-    if allowed:
-        pass
-    elif maximum is None:
-        allowed = f"a finite number >= {minimum:g}"
-    else:
-        allowed = f"a number between {minimum:g} and {maximum:g}"
+def _real(minimum: float, maximum: float, allowed: str = "") -> Parse:
+    allowed = allowed or f"a number between {minimum:g} and {maximum:g}"
 
     def parse(value: Any, key: str, base_dir: Path | None) -> float:
-        if not isinstance(value, numbers.Real) or isinstance(value, bool):
-            raise ConfigError(key, value, allowed)
-        number = float(value)
-        if not math.isfinite(number) or number < minimum or (maximum is not None and number > maximum):
-            raise ConfigError(key, value, allowed)
-        return number + 0.0  # -0.0 -> 0.0
+        number = None if isinstance(value, str) else read_number(value)
+        real = None if number is None else to_float(number)
+        if real is None or not minimum <= real <= maximum:
+            raise ConfigError(key, value, _rules(allowed, value))
+        return real
 
+    parse.numeric = True  # type: ignore[attr-defined]  # see numeric_keys()
     return parse
+
+
+def _rules(allowed: str, value: Any) -> str:
+    """``allowed``, and how a number is written when ``value`` was not one at all (a string
+    is not a number here: a TOML number is unquoted, and on the command line it is decimal)."""
+    if isinstance(value, str):
+        return f"{allowed}, as a number (unquoted in TOML) {NUMBER_RULES}"
+    return allowed if read_number(value) is not None else f"{allowed}, {NUMBER_RULES}"
 
 
 def _duration(*, positive: bool = False) -> Parse:
@@ -202,6 +205,14 @@ MAX_KEYS = 10_000_000  # the zipf sampler alone holds 16 bytes per key
 MAX_CLIENTS = 100_000
 MAX_REPLICAS = 1_000
 DEFAULT_MAX_QUEUE = 1_000_000  # commands waiting at one node
+MAX_BATCH = 100_000  # commands per pipelined message
+MAX_VALUE_SIZE = 512 * 2**20  # bytes (Redis's proto-max-bulk-len)
+MAX_VISIBILITY_POINTS = 10_000
+# Beyond s = 10 the most popular key already takes 99.9% of requests; far beyond it,
+# k ** s overflows a float for large key spaces.
+MAX_ZIPF_S = 10.0
+ZIPF_ALLOWED = (f"a number between 0 and {MAX_ZIPF_S:g} (0: every key equally popular; at "
+                f"{MAX_ZIPF_S:g} the first key already takes 99.9% of requests)")
 
 
 def _rate() -> Parse:
@@ -262,8 +273,9 @@ class WorkloadConfig:
     keys: int = _option(1000, _integer(1, MAX_KEYS, " (larger key spaces would not fit in "
                                                     "memory)"))
     key_distribution: str = _option("zipf", _choice(KEY_DISTRIBUTIONS))
-    zipf_s: float = _option(0.99, _real(0.0))
-    value_size: int = _option(100, _integer(0))
+    zipf_s: float = _option(0.99, _real(0.0, MAX_ZIPF_S, ZIPF_ALLOWED))
+    value_size: int = _option(100, _integer(0, MAX_VALUE_SIZE, " (bytes: Redis's largest "
+                                                               "string, 512 MiB)"))
 
 
 @dataclass(frozen=True)
@@ -381,7 +393,8 @@ class MetricsConfig:
 
     visibility_probes: bool = _option(False, _flag())
     visibility_horizon: float | str = _option("auto", _duration_or_auto())
-    visibility_points: int = _option(41, _integer(2))
+    visibility_points: int = _option(41, _integer(2, MAX_VISIBILITY_POINTS, " (probes per "
+                                                                            "sampled commit)"))
     visibility_share: float = _option(0.1, _real(0.0, 1.0))
 
 
@@ -390,7 +403,8 @@ class PipelineConfig:
     """[pipeline]: commands per message and, in open mode, how long (seconds) a partial
     batch may wait for more commands."""
 
-    batch_size: int = _option(1, _integer(1))
+    batch_size: int = _option(1, _integer(1, MAX_BATCH, " (commands per message, each "
+                                                        "held in memory)"))
     linger: float = _option(0.0, _duration())
 
 
@@ -605,7 +619,15 @@ def parse_override_value(text: str) -> Any:
     except ValueError:  # TOMLDecodeError, or an integer too long to convert (4300+ digits)
         return text
     # "1\nother = 2" would parse as two keys: that is not one value.
-    return parsed["value"] if list(parsed) == ["value"] else text
+    if list(parsed) != ["value"]:
+        return text
+    value = parsed["value"]
+    # TOML's other number forms (0x10, 1_000, inf, nan) and overflows (1e309) stay text, which
+    # the number rules of sim.config.numeric then refuse, echoing what was typed.
+    if isinstance(value, int | float) and not isinstance(value, bool) and not (
+            is_decimal_text(text) and math.isfinite(value)):
+        return text
+    return value
 
 
 def parse_override(text: str) -> tuple[str, Any]:
