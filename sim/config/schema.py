@@ -488,8 +488,8 @@ def _keys_text(cls: type) -> str:
     return ", ".join(names) if names else "(none yet)"
 
 
-def _parse_section(name: str, table: Any, base_dir: Path | None) -> Any:
-    """One section's dataclass from its table; unknown keys and bad values raise."""
+def _parse_section(name: str, table: Any, base_dir: Path | None) -> dict[str, Any]:
+    """One section's typed values from its table; unknown keys and bad values raise."""
     cls = _SECTIONS[name]
     if not isinstance(table, Mapping):
         raise ConfigError(name, table, f"a table of keys: {_keys_text(cls)}")
@@ -500,7 +500,67 @@ def _parse_section(name: str, table: Any, base_dir: Path | None) -> Any:
         if key not in specs:
             raise ConfigError(dotted, value, f"unknown key; [{name}] allows: {_keys_text(cls)}")
         values[key] = specs[key].metadata["parse"](value, dotted, base_dir)
-    return cls(**values)
+    return values
+
+
+def _parse_tables(data: Any, base_dir: Path | None) -> dict[str, dict[str, Any]]:
+    """``{section: {key: typed value}}`` from settings nested or dotted (see
+    :func:`nested_settings`); nothing is checked across keys yet."""
+    data = nested_settings(data)
+    typed: dict[str, dict[str, Any]] = {}
+    for name, table in data.items():
+        if name not in _SECTIONS:
+            raise ConfigError(
+                "section", name, "unknown section; allowed sections: " + ", ".join(_SECTIONS))
+        typed[name] = _parse_section(name, table, base_dir)
+    return typed
+
+
+def _assemble(typed: Mapping[str, Mapping[str, Any]]) -> Config:
+    """The Config of typed values, missing keys at their defaults, checked across keys: the
+    one place the cross-field rules run on input."""
+    config = Config(**{name: _SECTIONS[name](**values) for name, values in typed.items()})
+    _check_rules(config)
+    return config
+
+
+_NESTED_OR_DOTTED = ("settings either nested, {section: {key: value}}, or dotted, "
+                     "{'section.key': value}, not both in one table")
+
+
+def nested_settings(data: Any) -> dict[str, Any]:
+    """``{section: {key: value}}`` from settings given nested (a TOML file's shape) or
+    dotted (``{"run.seed": 2}``, the shape of ``--set``, ``with_overrides`` and ``vary``);
+    a mix of both is refused, since which of two spellings of one key wins would be a guess."""
+    if not isinstance(data, Mapping):
+        raise ConfigError("config", data, "a table of sections: " + ", ".join(_SECTIONS))
+    dotted = [key for key in data if isinstance(key, str) and "." in key]
+    if not dotted:
+        return dict(data)
+    plain = [key for key in data if key not in dotted]
+    if plain:
+        raise ConfigError("config", f"{plain[0]!s} and {dotted[0]}", _NESTED_OR_DOTTED)
+    nested: dict[str, dict[str, Any]] = {}
+    for key, value in data.items():
+        section, _, name = key.partition(".")
+        nested.setdefault(section, {})[name] = value
+    return nested
+
+
+def flat_settings(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"section.key": value}`` from settings given dotted or nested (the inverse shape of
+    :func:`nested_settings`, with the same refusal of a mix)."""
+    if not isinstance(data, Mapping):
+        raise ConfigError("settings", data, "a table of settings, e.g. {'run.seed': 2}")
+    if all(isinstance(key, str) and "." in key for key in data):
+        return dict(data)
+    flat: dict[str, Any] = {}
+    for section, table in nested_settings(data).items():
+        if not isinstance(table, Mapping):
+            raise ConfigError(str(section), table, "a table of keys, or dotted keys "
+                              "{'section.key': value}")
+        flat.update({f"{section}.{key}": value for key, value in table.items()})
+    return flat
 
 
 def _check_rules(config: Config) -> None:
@@ -576,7 +636,7 @@ def parse_value(dotted: str, value: Any, base_dir: Path | None = None) -> Any:
     section, _, key = str(dotted).partition(".")
     if section not in _SECTIONS:
         raise ConfigError(
-            "key", dotted, "unknown section; allowed sections: " + ", ".join(_SECTIONS))
+            "section", section, "unknown section; allowed sections: " + ", ".join(_SECTIONS))
     cls = _SECTIONS[section]
     spec = next((f for f in fields(cls) if f.name == key), None)
     if spec is None:
@@ -641,9 +701,27 @@ def parse_override(text: str) -> tuple[str, Any]:
     return dotted, parse_override_value(raw)
 
 
+def _read_toml(path: Path) -> dict[str, Any]:
+    """The tables of a TOML file, read as UTF-8 with or without a byte-order mark (editors on
+    Windows write one; TOML itself does not allow it)."""
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("config file", str(path), f"invalid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError("config file", str(path), f"not UTF-8 text: {exc.reason}") from None
+    except ValueError as exc:  # an integer too long to convert (4300+ digits)
+        reason = str(exc).split(";")[0]
+        raise ConfigError("config file", str(path), f"holds a number too long to read "
+                          f"({echo(reason, 120)[1:-1]})") from None
+    except OSError as exc:
+        raise ConfigError("config file", str(path), f"cannot read: {exc.strerror or exc}") from None
+
+
 def _override_pairs(overrides: Mapping[str, Any] | Iterable[str]) -> list[tuple[str, Any]]:
     if isinstance(overrides, Mapping):
-        pairs = list(overrides.items())
+        pairs = list(flat_settings(overrides).items())
         for dotted, _ in pairs:
             if not isinstance(dotted, str) or not _DOTTED_RE.fullmatch(dotted):
                 raise ConfigError("override", dotted, "expected a key SECTION.KEY, e.g. run.seed")
@@ -691,43 +769,19 @@ class Config:
         return cls()
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Mapping[str, Any]], base_dir: Path | None = None) -> Config:
-        """Parse and validate ``{section: {key: value}}``; missing keys take defaults.
+    def from_dict(cls, data: Mapping[str, Any], base_dir: Path | None = None) -> Config:
+        """Parse and validate ``{section: {key: value}}`` (or the same settings as dotted
+        keys, ``{"section.key": value}``); missing keys take defaults.
 
         ``empirical:`` files are found relative to ``base_dir`` (else the current
         directory). Raises the first problem as a ``ConfigError``.
         """
-        if not isinstance(data, Mapping):
-            raise ConfigError("config", data, "a table of sections: " + ", ".join(_SECTIONS))
-        sections: dict[str, Any] = {}
-        for name, table in data.items():
-            if name not in _SECTIONS:
-                raise ConfigError(
-                    "section", name, "unknown section; allowed sections: " + ", ".join(_SECTIONS)
-                )
-            sections[name] = _parse_section(name, table, base_dir)
-        config = cls(**sections)
-        _check_rules(config)
-        return config
+        return _assemble(_parse_tables(data, base_dir))
 
     @classmethod
     def from_toml(cls, path: str | Path) -> Config:
         """Read a TOML file; ``empirical:`` paths are relative to the file's folder."""
-        path = Path(path)
-        try:
-            with path.open("rb") as stream:
-                data = tomllib.load(stream)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError("config file", str(path), f"invalid TOML: {exc}") from None
-        except UnicodeDecodeError as exc:
-            raise ConfigError("config file", str(path), f"not UTF-8 text: {exc.reason}") from None
-        except ValueError as exc:  # an integer too long to convert (4300+ digits)
-            reason = str(exc).split(";")[0]
-            raise ConfigError("config file", str(path), f"holds a number too long to read "
-                              f"({echo(reason, 120)[1:-1]})") from None
-        except OSError as exc:
-            raise ConfigError("config file", str(path), f"cannot read: {exc.strerror or exc}") from None
-        return cls.from_dict(data, base_dir=path.parent)
+        return cls.load(path)
 
     @classmethod
     def load(
@@ -735,9 +789,16 @@ class Config:
         path: str | Path | None = None,
         overrides: Mapping[str, Any] | Iterable[str] = (),
     ) -> Config:
-        """The file at ``path`` (defaults when None) with ``overrides`` applied."""
-        config = cls.default() if path is None else cls.from_toml(path)
-        return config.with_overrides(overrides)
+        """The file at ``path`` (defaults when None) with ``overrides`` applied, validated
+        once with them: a file that is valid only with its overrides is valid.
+
+        The file's ``empirical:`` paths are relative to its folder, the overrides' to the
+        current directory."""
+        typed = {} if path is None else _parse_tables(_read_toml(Path(path)), Path(path).parent)
+        for dotted, value in _override_pairs(overrides):
+            section, _, key = dotted.partition(".")
+            typed.setdefault(section, {})[key] = parse_value(dotted, value)
+        return _assemble(typed)
 
     def with_overrides(
         self,
@@ -746,18 +807,16 @@ class Config:
     ) -> Config:
         """A new validated config with some keys replaced.
 
-        ``overrides`` is ``{"section.key": value}`` (values used as given) or strings
-        ``"section.key=value"`` (values parsed by ``parse_override_value``); later
-        entries win. Relative ``empirical:`` paths are taken against ``base_dir``.
+        ``overrides`` is ``{"section.key": value}`` or ``{section: {key: value}}`` (values
+        used as given), or strings ``"section.key=value"`` (values parsed by
+        ``parse_override_value``); later entries win. Relative ``empirical:`` paths are
+        taken against ``base_dir``.
         """
         pairs = _override_pairs(overrides)
         if not pairs:
             return self
-        data = self.to_dict()
-        for dotted, value in pairs:
-            section, _, key = dotted.partition(".")
-            data.setdefault(section, {})[key] = value
-        return Config.from_dict(data, base_dir=base_dir)
+        return self.with_values({dotted: parse_value(dotted, value, base_dir)
+                                 for dotted, value in pairs})
 
     def with_values(self, parsed: Mapping[str, Any], check: bool = True) -> Config:
         """A new config with ``{"section.key": value}`` replaced, the values already typed

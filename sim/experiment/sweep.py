@@ -197,7 +197,8 @@ class SweepPlan:
 
 
 def _coerce_config(base_config: Any) -> Any:
-    """A Config from a Config, None (defaults), a TOML path or a plain dict."""
+    """A Config from a Config, None (defaults), a TOML path or a plain dict (nested tables or
+    dotted keys)."""
     if base_config is None or isinstance(base_config, str | Path | Mapping):
         from sim.config.schema import Config
 
@@ -240,14 +241,14 @@ def plan_sweep(base_config: Any, vary: Mapping[str, Any] | None = None, reps: in
     refused too, the last before anything is built. ``progress`` reports on stderr while
     the points of a large grid are checked.
     """
-    from sim.config.schema import parse_value
+    from sim.config.schema import flat_settings, parse_value
 
     base = _coerce_config(base_config)
     if isinstance(reps, bool) or not isinstance(reps, int) or reps < 1:
         raise ConfigError("reps", reps, "a whole number >= 1")
     if isinstance(max_runs, bool) or not isinstance(max_runs, int) or max_runs < 1:
         raise ConfigError("sweep.max_runs", max_runs, "a whole number >= 1")
-    vary = dict(vary or {})
+    vary = flat_settings(vary or {})
     keys = tuple(vary)
     values = {key: expand_values(key, spec, base.get(key), limit=max_runs)
               for key, spec in vary.items()}
@@ -352,8 +353,10 @@ def sweep(base_config: Any = None, vary: Mapping[str, Any] | None = None, reps: 
     """Run every point of a grid ``reps`` times and return one row per run, ordered by
     (point, rep) whatever the executor.
 
-    base_config: a Config, a TOML path, a dict, or None for the defaults.
-    vary: ``{"section.key": values}``; values as in :func:`expand_values`.
+    base_config: a Config, a TOML path, a dict (nested ``{section: {key: value}}`` or dotted
+        ``{"section.key": value}``, not a mix), or None for the defaults.
+    vary: ``{"section.key": values}`` (or nested the same way); values as in
+        :func:`expand_values`.
     zip: keys of ``vary`` that vary together instead of across (see :func:`_zip_groups`).
     out: a directory for ``results.csv`` and ``meta.json``; rerunning the same sweep into it
         resumes (runs already written are not recomputed; failed ones are tried again; rows
