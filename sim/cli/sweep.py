@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from sim.cli.args import add_config_arguments
+from sim.cli.args import add_config_arguments, number
 from sim.errors import ConfigError, echo
 from sim.experiment.executors import EXECUTORS
 from sim.experiment.store import META_NAME, PARQUET_NAME, RESULTS_NAME
@@ -62,15 +62,7 @@ def parse_vary(items: list[str]) -> dict[str, str]:
     return vary
 
 
-def _positive_int(text: str) -> int:
-    """argparse type: a whole number >= 1 (``100000`` or ``1e6``)."""
-    try:
-        number = float(text) if any(c in text for c in ".eE") else int(text)
-    except ValueError:
-        number = 0
-    if number < 1 or number != int(number):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 1")
-    return int(number)
+_positive_int = number(1, integer=True)  # 100000 or 1e6
 
 
 def _default_out(identity: dict[str, Any]) -> Path:
@@ -175,7 +167,7 @@ def add_sweep(subparsers: Any) -> None:
                         "log:START:STOP:COUNT or lin:START:STOP:COUNT (repeatable)")
     parser.add_argument("--zip", action="append", default=[], metavar="KEY,KEY",
                         help="vary these --vary keys together instead of across (repeatable)")
-    parser.add_argument("--reps", type=int, default=1, metavar="N",
+    parser.add_argument("--reps", type=_positive_int, default=1, metavar="N",
                         help="repetitions of each point, with seeds derived from run.seed "
                         "(default 1)")
     parser.add_argument("--out", metavar="DIR",
@@ -188,7 +180,7 @@ def add_sweep(subparsers: Any) -> None:
     parser.add_argument("--scheduler", metavar="ADDRESS",
                         help="Dask scheduler to join, e.g. tcp://host:8786 (with --executor "
                         "dask; without it a local cluster is started)")
-    parser.add_argument("--workers", type=int, metavar="N",
+    parser.add_argument("--workers", type=_positive_int, metavar="N",
                         help="worker processes (default: one per core)")
     parser.add_argument("--format", choices=FORMATS, default="csv",
                         help="csv (default): DIR/results.csv only; parquet: also "
