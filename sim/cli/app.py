@@ -24,7 +24,7 @@ from sim.cli.explore import register as _add_explore
 from sim.cli.redis import register as _add_redis
 from sim.cli.trace import register as _add_trace
 from sim.config.schema import Config, ConfigError
-from sim.errors import OverloadError
+from sim.errors import OverloadError, StalledError
 from sim.provenance import creator, git_commit, provenance, version
 
 __all__ = ["SUBCOMMANDS", "build_parser", "main"]
@@ -225,7 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         sys.stderr.write(f"{parser.prog}: error: {exc}\n")
         return 2
-    except OverloadError as exc:
+    except (OverloadError, StalledError) as exc:
         sys.stderr.write(f"{parser.prog}: error: {exc}\n")
         return 1
     except KeyboardInterrupt:  # Ctrl-C during a long run: no traceback, shell convention

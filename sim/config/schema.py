@@ -615,6 +615,8 @@ def _check_rules(config: Config) -> None:
                 "non-zero network.client_latency (quorum delays in quorum mode)/server time"
                 + (" and cache.latency" if cache.enabled else ""),
             )
+    if workload.mode == "closed":
+        _check_round_trip_rate(config)
     if cache.enabled and rep.replicas == 0 and cache.fill_from == "replicas":
         raise ConfigError(
             "cache.fill_from", cache.fill_from,
@@ -628,6 +630,32 @@ def _check_rules(config: Config) -> None:
                           "settings or set it to false")
     check_fault_rules(config)
     check_offered_load(config)
+
+
+def _check_round_trip_rate(config: Config) -> None:
+    """Refuse a closed loop whose clients would make more than MAX_RATE round trips per
+    simulated second: its simulated time would crawl (a think time of 1e-300 s and instant
+    delays would never reach the horizon). The round trip is bounded below by the means of
+    the think time and of the fastest path a batch can take (a cache hit, or the store)."""
+    wl, net, srv, cache = config.workload, config.network, config.server, config.cache
+    server = srv.batch_overhead.mean + srv.service_time.mean
+    if config.replication.mode == "quorum":
+        q = config.quorum
+        store = server + min(q.delay("read", net.client_latency).mean
+                             + q.delay("response", net.client_latency).mean,
+                             q.delay("write", net.client_latency).mean
+                             + q.delay("ack", net.client_latency).mean)
+    else:
+        store = server + 2 * net.client_latency.mean
+    fastest = min(store, 2 * cache.latency.mean) if cache.enabled else store
+    trip = wl.think_time.mean + fastest
+    if trip > 0 and wl.clients / trip > MAX_RATE:
+        raise ConfigError(
+            "workload.think_time", str(wl.think_time),
+            f"closed mode: {wl.clients} clients whose round trip takes {trip:.3g} s on "
+            f"average would make {wl.clients / trip:.3g} round trips per simulated second, "
+            f"more than {MAX_RATE:g}; raise workload.think_time, network.client_latency, "
+            "cache.latency or the server.* times")
 
 
 def parse_value(dotted: str, value: Any, base_dir: Path | None = None) -> Any:
