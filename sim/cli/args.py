@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 from sim.config.numeric import read_number
+from sim.config.presets import PRESETS
 
 
 def add_config_arguments(parser: argparse.ArgumentParser, what: str = "experiment") -> None:
@@ -17,6 +18,18 @@ def add_config_arguments(parser: argparse.ArgumentParser, what: str = "experimen
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="SECTION.KEY=VALUE",
                         help="override one key, e.g. --set replication.delay=exp:2ms (repeatable)")
+    parser.add_argument("--preset", action=_PresetAction, choices=sorted(PRESETS),
+                        metavar="NAME", help="a workload preset, YCSB's core workloads: "
+                        + ", ".join(sorted(PRESETS)) + " (the same as --set workload.preset="
+                        "NAME; keys set beside it win)")
+
+
+class _PresetAction(argparse.Action):
+    """``--preset NAME``: ``workload.preset=NAME`` among the overrides."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 value: Any, option_string: str | None = None) -> None:
+        namespace.overrides = [f"workload.preset={value}", *(namespace.overrides or [])]
 
 
 class UsageError(Exception):

@@ -45,6 +45,7 @@ from sim.config.faults import (
 )
 from sim.config.load import check_offered_load
 from sim.config.numeric import NUMBER_RULES, is_decimal_text, read_number, to_float
+from sim.config.presets import NO_PRESET, PRESETS, preset_values
 from sim.errors import ConfigError, echo
 
 __all__ = [
@@ -73,7 +74,7 @@ __all__ = [
 ]
 
 MODES = ("open", "closed")
-KEY_DISTRIBUTIONS = ("zipf", "uniform")
+KEY_DISTRIBUTIONS = ("zipf", "uniform", "scrambled_zipf", "latest")
 READ_POLICIES = ("master", "replicas", "any", "sticky", "read-your-writes")
 # Policies that cannot work without at least one replica ("any" falls back to the master).
 REPLICA_READ_POLICIES = ("replicas", "sticky", "read-your-writes")
@@ -262,8 +263,12 @@ class WorkloadConfig:
 
     ``open`` mode uses ``read_rate``/``write_rate``; ``closed`` mode uses
     ``read_fraction`` and ``think_time`` and ignores the rates. ``value_size`` in bytes.
+    ``key_distribution``: ``zipf`` (key 0 the most popular), ``uniform``, and YCSB's
+    ``scrambled_zipf`` and ``latest`` (:mod:`sim.model.ycsb`). ``preset`` (a YCSB core
+    workload, :mod:`sim.config.presets`) sets the keys it names unless they are set beside it.
     """
 
+    preset: str = _option(NO_PRESET, _choice((NO_PRESET, *PRESETS)))
     mode: str = _option("open", _choice(MODES))
     clients: int = _option(8, _integer(1, MAX_CLIENTS))
     read_rate: float = _option(9000.0, _rate())
@@ -517,11 +522,24 @@ def _parse_tables(data: Any, base_dir: Path | None) -> dict[str, dict[str, Any]]
 
 
 def _assemble(typed: Mapping[str, Mapping[str, Any]]) -> Config:
-    """The Config of typed values, missing keys at their defaults, checked across keys: the
-    one place the cross-field rules run on input."""
+    """The Config of typed values, missing keys at their defaults (or the preset's), checked
+    across keys: the one place the cross-field rules run on input."""
+    workload = typed.get("workload", {})
+    if workload.get("preset", NO_PRESET) != NO_PRESET:
+        given = {f"workload.{key}" for key in workload}
+        typed = {**typed, "workload": {**{
+            dotted.partition(".")[2]: value
+            for dotted, value in _preset_typed(workload["preset"], given).items()}, **workload}}
     config = Config(**{name: _SECTIONS[name](**values) for name, values in typed.items()})
     _check_rules(config)
     return config
+
+
+def _preset_typed(name: str, given: Iterable[str]) -> dict[str, Any]:
+    """The typed ``{"workload.key": value}`` preset ``name`` sets, less the keys ``given``."""
+    given = set(given)
+    return {dotted: parse_value(dotted, value) for dotted, value in preset_values(name).items()
+            if dotted not in given}
 
 
 _NESTED_OR_DOTTED = ("settings either nested, {section: {key: value}}, or dotted, "
@@ -617,6 +635,10 @@ def _check_rules(config: Config) -> None:
             )
     if workload.mode == "closed":
         _check_round_trip_rate(config)
+    if workload.key_distribution == "scrambled_zipf" and workload.zipf_s >= 1:
+        raise ConfigError("workload.zipf_s", workload.zipf_s,
+                          "with workload.key_distribution = 'scrambled_zipf', a number >= 0 "
+                          "and < 1 (YCSB draws it by Gray's method, which needs s < 1)")
     if cache.enabled and rep.replicas == 0 and cache.fill_from == "replicas":
         raise ConfigError(
             "cache.fill_from", cache.fill_from,
@@ -851,6 +873,8 @@ class Config:
         by :func:`parse_value`; the cross-field rules are applied unless ``check`` is False
         (for keys, such as ``run.seed``, that no rule reads). Much cheaper than
         :meth:`with_overrides` for the thousands of points of a sweep."""
+        if parsed.get("workload.preset", NO_PRESET) != NO_PRESET:
+            parsed = {**_preset_typed(parsed["workload.preset"], parsed), **parsed}
         changes: dict[str, dict[str, Any]] = {}
         for dotted, value in parsed.items():
             section, _, key = dotted.partition(".")
