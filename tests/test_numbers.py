@@ -174,3 +174,43 @@ def test_a_lognormal_with_negative_zero_sigma_runs():
     from sim.engine import simulate
 
     assert simulate(config).summary["reads"] > 0
+
+
+# Magnitudes whose arithmetic would overflow, exhaust memory or never finish, each refused at
+# validation with its allowed range: (override, the key named, words of the range).
+MAGNITUDES = [
+    ({"workload.zipf_s": 1e308}, "workload.zipf_s", "between 0 and 10"),
+    ({"workload.zipf_s": 10.5}, "workload.zipf_s", "between 0 and 10"),
+    ({"network.client_latency": "lognormal:median=1ms,sigma=1e300"}, "network.client_latency",
+     "S between 0 and 10"),
+    ({"network.client_latency": "pareto:scale=1ms,alpha=1e-300"}, "network.client_latency",
+     "A between 0.1 and 1e+06"),
+    ({"network.client_latency": "1e300ms"}, "network.client_latency", "between 0 and 1e+09 s"),
+    ({"run.duration": "1e10s"}, "run.duration", "between 0 and 1e9 s"),
+    ({"faults.master_crash_at": "1e12s"}, "faults.master_crash_at", "a duration"),
+    ({"pipeline.batch_size": 10**12}, "pipeline.batch_size", "<= 100,000"),
+    ({"workload.mode": "closed", "workload.clients": 1000, "pipeline.batch_size": 100_000},
+     "pipeline.batch_size", "at most 10,000,000"),
+    ({"workload.value_size": 2**40}, "workload.value_size", "<= 536,870,912"),
+    ({"metrics.visibility_points": 10**9}, "metrics.visibility_points", "<= 10,000"),
+    ({"run.seed": 2**64}, "run.seed", "<= 9,223,372,036,854,775,807"),
+    ({"replication.bandwidth": 1e300}, "replication.bandwidth", "1048576gb"),
+    ({"replication.backlog_size": "1e30gb"}, "replication.backlog_size", "1048576gb"),
+    ({"workload.read_rate": 1e300}, "workload.read_rate", "<= 1e9"),
+]
+
+
+@pytest.mark.parametrize("overrides, key, words", MAGNITUDES)
+def test_magnitudes_beyond_the_model_are_refused_with_their_range(overrides, key, words):
+    with pytest.raises(ConfigError) as info:
+        Config.default().with_overrides(overrides)
+    text = str(info.value)
+    assert text.startswith(key) and words in text and "\n" not in text, text
+
+
+def test_the_largest_allowed_magnitudes_are_accepted():
+    Config.default().with_overrides({
+        "workload.zipf_s": 10, "workload.keys": 1000, "pipeline.batch_size": 100_000,
+        "network.client_latency": "lognormal:median=1us,sigma=10",
+        "replication.delay": "pareto:scale=1us,alpha=0.1", "run.seed": 2**63 - 1,
+        "workload.value_size": 512 * 2**20, "metrics.visibility_points": 10_000})

@@ -207,6 +207,7 @@ MAX_CLIENTS = 100_000
 MAX_REPLICAS = 1_000
 DEFAULT_MAX_QUEUE = 1_000_000  # commands waiting at one node
 MAX_BATCH = 100_000  # commands per pipelined message
+MAX_IN_FLIGHT = 10_000_000  # commands a closed loop's clients hold at once
 MAX_VALUE_SIZE = 512 * 2**20  # bytes (Redis's proto-max-bulk-len)
 MAX_VISIBILITY_POINTS = 10_000
 # Beyond s = 10 the most popular key already takes 99.9% of requests; far beyond it,
@@ -635,6 +636,12 @@ def _check_rules(config: Config) -> None:
             )
     if workload.mode == "closed":
         _check_round_trip_rate(config)
+        if workload.clients * config.pipeline.batch_size > MAX_IN_FLIGHT:
+            raise ConfigError(
+                "pipeline.batch_size", config.pipeline.batch_size,
+                f"closed mode: workload.clients x batch_size commands are in flight at once "
+                f"({workload.clients:,} x {config.pipeline.batch_size:,}), at most "
+                f"{MAX_IN_FLIGHT:,} (each is held in memory)")
     if workload.key_distribution == "scrambled_zipf" and workload.zipf_s >= 1:
         raise ConfigError("workload.zipf_s", workload.zipf_s,
                           "with workload.key_distribution = 'scrambled_zipf', a number >= 0 "
