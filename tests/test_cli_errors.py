@@ -31,6 +31,7 @@ BAD_ARGUMENTS = [
     (["config", "show", "--nosuch"], "--nosuch"),
     (["calibrate"], "--redis"),
     (["calibrate", "--redis", "127.0.0.1:70000"], "--redis"),
+    (["calibrate", "--redis", "127.0.0.1:٦٣٧٩"], "--redis"),
     (["calibrate", "--redis", "127.0.0.1:6379", "--clients", "1"], "--clients"),
     (["calibrate", "--redis", "127.0.0.1:6379", "--read-fraction", "1.5"], "--read-fraction"),
     (["validate", "--keys", "0"], "--keys"),

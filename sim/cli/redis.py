@@ -50,7 +50,7 @@ def _fail(message: str, status: int = 1) -> int:
 def parse_address(text: str) -> tuple[str, int]:
     """``(host, port)`` from ``"HOST:PORT"`` (``[::1]:6379`` for IPv6); ``ValueError`` else."""
     host, sep, port = str(text).rpartition(":")
-    if sep and host and port.isdigit() and 0 < int(port) < 65536:
+    if sep and host and port.isascii() and port.isdigit() and 0 < int(port) < 65536:
         return host.strip("[]"), int(port)
     raise ValueError(f"{text!r} is not HOST:PORT (e.g. 127.0.0.1:6379, port 1..65535)")
 
