@@ -65,9 +65,7 @@ class Model:
         self.env = simpy.Environment()
         self.at = scheduler(self.env)
         self.streams = Streams(config.run.seed)
-        env = self.env
-        self.recorder = Recorder(config.run.warmup, config.run.duration, config.cache.enabled,
-                                 clock=lambda: env._now)
+        self.recorder = Recorder(config.run.warmup, config.run.duration, config.cache.enabled)
         self.fault_stats = FaultStats(config.run.warmup)
         self.visibility = None
         if config.metrics.visibility_probes:
@@ -142,11 +140,12 @@ class Model:
     def _advance(self, end_s: float, progress: Progress | None) -> None:
         if progress is None:
             self._run_to(end_s)
-            return
-        step = self.config.run.horizon / PROGRESS_STEPS
-        while self.env.now < end_s:
-            self._run_to(min(self.env.now + step, end_s))
-            progress(self.env.now, self.config.run.horizon)
+        else:
+            step = self.config.run.horizon / PROGRESS_STEPS
+            while self.env.now < end_s:
+                self._run_to(min(self.env.now + step, end_s))
+                progress(self.env.now, self.config.run.horizon)
+        self.recorder.reached(end_s)
 
     def _run_to(self, end_s: float) -> None:
         """Run to ``end_s`` (s) in chunks of events, checking after each chunk that simulated

@@ -67,6 +67,9 @@ def test_invariants_under_faults(cfg: Config):
             ordered.append((kind, fields))
 
     s = simulate(cfg, trace=trace).summary
+    untraced = simulate(cfg).summary
+    assert {k: v for k, v in s.items() if k != "wall_seconds"} == {
+        k: v for k, v in untraced.items() if k != "wall_seconds"}  # the trace is of this run
 
     # Each master numbers every key's versions one by one from the data it took office with
     # (a deposed master in a split brain goes on numbering its own; a restarted host numbers

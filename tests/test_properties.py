@@ -1,7 +1,10 @@
-"""Invariants over random small configurations (hypothesis), checked on the event trace."""
+"""Invariants over random small configurations (hypothesis), constant delays (ties) among
+them, checked on the event trace of a run that is the untraced run: the same summary, byte for
+byte, and the same events (tests/test_one_semantics.py)."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 
 from hypothesis import HealthCheck, given, settings
@@ -17,6 +20,8 @@ FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthChe
 def test_invariants(cfg):
     log = Log()
     s = simulate(cfg, trace=log).summary
+    untraced = simulate(cfg).summary
+    assert _measured(s) == _measured(untraced)  # the trace below is of the run users run
     commits = log.events["commit"]
 
     # Versions commit in order per key, one at a time, starting at 1.
@@ -58,6 +63,11 @@ def test_invariants(cfg):
         assert 0.0 <= s["stale_read_rate"] <= 1.0
         assert s["stale_read_rate"] == s["stale_reads"] / s["reads"]
     assert sum(p["n"] for p in s["t_visibility"]) <= s["reads"]
+
+
+def _measured(summary: dict) -> str:
+    return json.dumps({k: v for k, v in summary.items() if k != "wall_seconds"},
+                      sort_keys=True)
 
 
 @FAST

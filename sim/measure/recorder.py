@@ -22,9 +22,11 @@ K_STALENESS = 5  # k_staleness reports k = 1..K_STALENESS
 class Recorder:
     """Collects the metrics of one run. Times in seconds; the summary converts to ms."""
 
-    def __init__(self, warmup_s: float, horizon_s: float, cache_enabled: bool,
-                 clock=None) -> None:
-        self.clock = clock  # the simulated time now (a read may be recorded ahead of it)
+    def __init__(self, warmup_s: float, horizon_s: float, cache_enabled: bool) -> None:
+        # How far the run has been simulated (s), told by the engine between stretches of
+        # the run: a read may be recorded ahead of the clock (a cache hit completed when it
+        # was answered), and is measured only once its reply has arrived.
+        self.reached_s = 0.0
         self.t0 = warmup_s
         self.horizon_s = horizon_s
         self.cache_enabled = cache_enabled
@@ -56,9 +58,13 @@ class Recorder:
         self._pending_reads: list[Op] = []  # cleared in place, never replaced
         self.flush_at = FLUSH_AT
 
+    def reached(self, now_s: float) -> None:
+        """The run has been simulated up to ``now_s`` (s)."""
+        self.reached_s = now_s
+
     @property
     def reads(self) -> int:
-        self.flush()
+        self.flush(self.reached_s)
         return int(sum(self._reads))
 
     @property
@@ -67,51 +73,38 @@ class Recorder:
 
     @property
     def stale(self) -> int:
-        self.flush()
+        self.flush(self.reached_s)
         return int(sum(self._stale))
 
     @property
     def cache_reads(self) -> int:
-        self.flush()
+        self.flush(self.reached_s)
         return int(sum(self._cache_reads))
 
     @property
     def hits(self) -> int:
-        self.flush()
+        self.flush(self.reached_s)
         return int(sum(self._hits))
 
-    def read_done(self, op: Op, now: float) -> None:
-        """A read's reply reached its client at ``now``.
-
-        The read is kept as it is and measured with numpy ``FLUSH_AT`` reads at a time (see
-        :meth:`flush`): the hot path costs one attribute and one append. Everything a read is
-        judged by is fixed by then (its version, the newest version at its issue and their
-        commit times), so measuring later changes nothing.
-        """
-        op.done_s = now
-        reads = self._pending_reads
-        reads.append(op)
-        if len(reads) >= FLUSH_AT:
-            self.flush()
-
     def pending_reads(self) -> list[Op]:
-        """The list :meth:`read_done` appends to, for a caller that appends itself (the hot
-        path of a client); it must call :meth:`flush` once the list holds ``FLUSH_AT``."""
+        """The list of finished reads not yet measured, which a client appends to (its hot
+        path: ``op.done_s`` set to the reply's arrival); it must call :meth:`flush` with its
+        time now once the list holds ``FLUSH_AT``. Everything a read is judged by is fixed
+        by then (its version, the newest version at its issue and their commit times), so
+        measuring later changes nothing."""
         return self._pending_reads
 
-    def flush(self, until_s: float | None = None) -> None:
+    def flush(self, until_s: float) -> None:
         """Measure the reads kept since the last flush whose reply arrived before
-        ``until_s`` (default: the simulated time now); the others wait for a later flush,
+        ``until_s`` (s: the caller's simulated time now); the others wait for a later flush,
         or are dropped by the summary if the run ends first, like any reply in flight."""
         pending = self._pending_reads
         if not pending:
             return
         ops = pending[:]
         pending.clear()  # in place: clients hold this list (see Client._read_done)
-        cutoff = until_s if until_s is not None else (
-            self.clock() if self.clock is not None else float("inf"))
         done = np.fromiter([op.done_s for op in ops], np.float64, len(ops))
-        arrived = done < cutoff
+        arrived = done < until_s
         if not arrived.all():
             pending.extend(compress(ops, (~arrived).tolist()))
             ops = list(compress(ops, arrived.tolist()))
@@ -183,7 +176,7 @@ class Recorder:
 
     def extend(self) -> None:
         """Double the measured window (and the batch length) for a run that goes on."""
-        self.flush()
+        self.flush(self.reached_s)
         merged: set[int] = set()
         for bm in (self.stale_bm, self.read_latency_bm, self.hit_bm, self.write_latency_bm):
             lists = tuple(v for v in (bm.num, bm.den) if id(v) not in merged)
@@ -196,7 +189,7 @@ class Recorder:
         """The half-widths of the 95% intervals of the stale-read rate and of the mean read
         latency, each relative to its value (inf while either is unknown; a rate of exactly
         0 with an interval [0, 0] counts as precise)."""
-        self.flush()
+        self.flush(self.reached_s)
         out = []
         for bm in (self.stale_bm, self.read_latency_bm):
             value, lo, hi = bm.estimate()

@@ -19,12 +19,12 @@ from sim.config.schema import Config
 from sim.model.cache import Cache
 from sim.model.client import Client
 from sim.model.cluster import Cluster, ResyncSettings
-from sim.model.kernel import Link, QueueLimit
+from sim.model.kernel import Link, QueueLimit, Thread
 from sim.model.lag import LagMonitor
-from sim.model.master import Master
+from sim.model.master import Master, WriteRules
 from sim.model.probes import LeaderPath, Prober, QuorumPath
 from sim.model.quorum import Coordinator, Peer
-from sim.model.records import Keyspace, Version
+from sim.model.records import Host, Keyspace, Version
 from sim.model.replica import Replica
 from sim.model.routing import Router
 from sim.model.sentinel import Sentinel
@@ -87,12 +87,31 @@ class Builder:
         return [Link(self.sampler(latency, f"link.{node}->client{c}"), self.env)
                 for c in range(self.config.workload.clients)]
 
+    def _host(self, node_id: int, name: str, limit: QueueLimit) -> Host:
+        """A machine of the leader-mode group: its links down to the clients, its cost
+        samplers (each on a stream named after it) and its thread."""
+        srv = self.config.server
+        return Host(node_id, name, self._down(name, self.config.network.client_latency),
+                    self.sampler(srv.batch_overhead, f"server.{name}.overhead"),
+                    self.sampler(srv.service_time, f"server.{name}.service"),
+                    self.sampler(srv.replica_apply_time, f"server.{name}.apply"),
+                    Thread(name, limit))
+
+    def _master_limit(self) -> QueueLimit:
+        srv = self.config.server
+        return self._queue_limit(srv.service_time.mean + srv.batch_overhead.mean)
+
+    def _write_rules(self) -> WriteRules:
+        rep = self.config.replication
+        return WriteRules(rep.wait_replicas, rep.wait_timeout, rep.min_replicas_to_write,
+                          rep.min_replicas_max_lag)
+
     # -- the whole run ----------------------------------------------------------------------
 
     def build(self) -> Nodes:
         cfg = self.config
-        wl, net, srv, rep, cch, pipe = (cfg.workload, cfg.network, cfg.server,
-                                        cfg.replication, cfg.cache, cfg.pipeline)
+        wl, net, rep, cch, pipe = (cfg.workload, cfg.network, cfg.replication, cfg.cache,
+                                   cfg.pipeline)
         env, at, trace = self.env, self.at, self.trace
         replicas: list[Replica] = []
         self.lag = LagMonitor(env, at, replicas, cfg.run.warmup, cfg.run.horizon,
@@ -110,30 +129,21 @@ class Builder:
             cache = Cache(env, at, cache_id, cch.ttl, cch.capacity, cch.on_write,
                           Link(self.sampler(cch.invalidation_delay, "link.master->cache"), self.env),
                           self._down("cache", cch.latency), trace,
-                          direct_hits=pipeline == "now" and trace is None)
+                          direct_hits=pipeline == "now")
         if rep.mode == "quorum":
             return self._build_quorum(cache, on_commit)
         master = Master(
-            env, at, 0, "master", Keyspace({}), 0,
-            self._down("master", net.client_latency),
-            self.sampler(srv.batch_overhead, "server.master.overhead"),
-            self.sampler(srv.service_time, "server.master.service"),
-            rep.wait_replicas, rep.wait_timeout, rep.min_replicas_to_write,
-            rep.min_replicas_max_lag,
+            env, at, self._host(0, "master", self._master_limit()), Keyspace({}), 0,
+            self._write_rules(),
             cache=cache if cache is not None and cch.on_write != "none" else None,
-            cluster=self.cluster, trace=trace, on_commit=on_commit,
-            queue_limit=self._queue_limit(srv.service_time.mean + srv.batch_overhead.mean))
+            cluster=self.cluster, trace=trace, on_commit=on_commit)
         for j in range(rep.replicas):
             name = f"replica{j}"
             replicas.append(Replica(
-                env, at, 1 + j, name, master, master.committed.copy(),
-                Link(self.sampler(rep.delay, f"link.master->{name}"), self.env),
-                self._down(name, net.client_latency),
-                self.sampler(srv.replica_apply_time, f"server.{name}.apply"),
-                self.sampler(srv.batch_overhead, f"server.{name}.overhead"),
-                self.sampler(srv.service_time, f"server.{name}.service"), self.lag,
-                cluster=self.cluster, trace=trace, queue_limit=self._replica_limit(),
-                send_time=self._send_time(), lazy_stream=self.prober is None))
+                env, at, self._host(1 + j, name, self._replica_limit()), master,
+                master.committed.copy(),
+                Link(self.sampler(rep.delay, f"link.master->{name}"), self.env), self.lag,
+                cluster=self.cluster, trace=trace, send_time=self._send_time()))
 
         routers = [Router(rep.read_policy, replicas, self.streams.rng("routing"))]
         fill_policy = rep.read_policy if cch.fill_from == "read_policy" else cch.fill_from
@@ -155,7 +165,7 @@ class Builder:
             self.cluster.start(master, replicas, clients, routers, hosts)
         if self.prober is not None:
             self._wire_prober(clients, cache, LeaderPath(
-                at, Router(rep.read_policy, replicas, self.streams.rng("probe.routing")).route,
+                env, at, Router(rep.read_policy, replicas, self.streams.rng("probe.routing")).route,
                 Router(fill_policy, replicas, self.streams.rng("probe.routing.fill")).route,
                 self.sampler(net.client_latency, "probe.network")))
         self.lag.start()
@@ -298,38 +308,42 @@ class Builder:
     # -- role changes (called by the cluster) -------------------------------------------------
 
     def promoted(self, replica: Replica, old: Master) -> Master:
-        """The master ``replica``'s host becomes: its data, thread and links; the settings of
-        the master it replaces. The store already holds every write that reached the replica
-        (results are fixed at enqueue); those still queued are applied on this thread before
-        any new command, which ``busy_until`` carries over."""
-        rep = self.config.replication
+        """The master ``replica``'s host becomes: its data, links and cost samplers, its
+        thread's backlog (commands still queued there are served before any new one) under
+        the master's queue bound; the settings of the master it replaces. The store already
+        holds every write that reached the replica (results are fixed at enqueue)."""
+        host = replica.host
+        thread = Thread(host.name, old.thread.limit, host.thread.busy_until)
         return Master(
-            self.env, self.at, replica.node_id, replica.name, replica.store.copy(),
-            replica.arrived_offset, replica.down, replica.overhead, replica.service,
-            rep.wait_replicas, rep.wait_timeout, rep.min_replicas_to_write,
-            rep.min_replicas_max_lag, cache=old.cache, cluster=self.cluster, trace=self.trace,
-            busy_until=replica.busy_until, queue_limit=old.queue_limit)
+            self.env, self.at, Host(host.node_id, host.name, host.down, host.overhead,
+                                    host.service, host.apply_time, thread),
+            replica.store.copy(), replica.arrived_offset, old.rules, cache=old.cache,
+            cluster=self.cluster, trace=self.trace)
 
     def restarted(self, old: Master, data: list[Version], offset: int) -> Master:
         """The master ``old``'s host becomes when its redis-server starts again, holding
-        ``data`` (what persistence kept) at replication ``offset``, with no replicas."""
-        rep = self.config.replication
+        ``data`` (what persistence kept) at replication ``offset``, with no replicas: a new
+        process, so an idle thread, under the same ``run.max_queue`` bound."""
+        host = old.host
         return Master(
-            self.env, self.at, old.node_id, old.name, data, offset, old.down, old.overhead,
-            old.service, rep.wait_replicas, rep.wait_timeout, rep.min_replicas_to_write,
-            rep.min_replicas_max_lag, cache=old.cache, cluster=self.cluster, trace=self.trace,
-            busy_until=self.env.now)
+            self.env, self.at, Host(host.node_id, host.name, host.down, host.overhead,
+                                    host.service, host.apply_time,
+                                    Thread(host.name, old.thread.limit, self.env.now)),
+            data, offset, old.rules, cache=old.cache, cluster=self.cluster, trace=self.trace)
 
     def rejoined(self, old: Master, office: Master, office_since_s: float) -> Replica:
         """The replica ``old``'s host becomes under ``office``: it holds the old master's
         data, so it lacks every write of its new master since ``office_since_s``, has no
         offset in its stream yet, and needs a full resync (the cluster connects it)."""
-        name = old.name
+        host, name = old.host, old.name
         return Replica(
-            self.env, self.at, old.node_id, name, office, old.committed.copy(),
-            Link(self.sampler(self.config.replication.delay, f"link.{office.name}->{name}"), self.env),
-            old.down, self.sampler(self.config.server.replica_apply_time,
-                                   f"server.{name}.apply"),
-            old.overhead, old.service, self.lag, cluster=self.cluster, trace=self.trace,
-            arrived_offset=0, synced=False, missing_since=office_since_s, force_full=True,
-            queue_limit=self._replica_limit(), send_time=self._send_time())
+            self.env, self.at, Host(host.node_id, name, host.down, host.overhead,
+                                    host.service,
+                                    self.sampler(self.config.server.replica_apply_time,
+                                                 f"server.{name}.apply"),
+                                    Thread(name, self._replica_limit())),
+            office, old.committed.copy(),
+            Link(self.sampler(self.config.replication.delay, f"link.{office.name}->{name}"),
+                 self.env),
+            self.lag, cluster=self.cluster, trace=self.trace, arrived_offset=0, synced=False,
+            missing_since=office_since_s, force_full=True, send_time=self._send_time())

@@ -36,7 +36,7 @@ class Cache:
         self.down = down  # cache -> client links, by client index
         # A lone hit needs no reply event: its answer and the reply's arrival are known
         # now, so the client completes it at once (see Client.hit). Only where nothing
-        # waits for the reply event itself: open loop, one command a message, no trace.
+        # waits for the reply event itself: open loop, one command a message.
         self.direct_hits = direct_hits
         self.trace = trace
 
@@ -62,9 +62,15 @@ class Cache:
                                version=entry[0].number)
             op.result = None
         if self.direct_hits and ops[0].result is not None:
-            client.hit(ops[0], self.down[client.index].arrival(now))
+            client.hit(ops[0], self.down[client.index].arrival(now), now)
         else:
             self.down[client.index].send(now, client.on_cache_reply, ops)
+
+    def answer(self, key: int, now: float) -> Version | None:
+        """The cached version of ``key`` a lookup arriving ``now`` (s) finds, or None (absent
+        or expired), changing nothing (no LRU touch, no deletion): what a probe reads."""
+        entry = self.entries.get(key)
+        return entry[0] if entry is not None and entry[1] > now else None
 
     def on_fill(self, ev) -> None:
         """Cache-aside fill: the client sets what it read from the store."""

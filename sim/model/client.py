@@ -103,26 +103,28 @@ class Client:
             self._arrived(now)
         master, cache, trace, batch = self.master, self.cache, self.trace, self.batch
         committed, acked, read_max = master.committed, self.acked, self.read_max
-        if cache is not None and trace is None:
+        if cache is not None:
             # Every GET goes to the cache and every SET to the master: two messages, sent in
             # the order of their first commands, as flush() would send them.
             gets = [Op(self, key, False, now, committed[key], acked[key], read_max[key], HIT)
                     for key in read_keys]
             sets = [Op(self, key, True, now, committed[key], 0, 0) for key in write_keys]
+            if trace is not None:
+                self._trace_batch(reads, gets, sets, now)
             messages = ((cache, gets), (master, sets)) if reads[0] else (
                 (master, sets), (cache, gets))
             for node, ops in messages:
                 if ops:
                     self.up[node.node_id].send(now, node.on_message, ops)
             return
-        path = DIRECT if cache is None else HIT
         r = w = 0
         for is_read in reads:
             if is_read:
                 key = read_keys[r]
                 r += 1
-                op = Op(self, key, False, now, committed[key], acked[key], read_max[key], path)
-                node = cache if cache is not None else self.route(self, key, now)
+                op = Op(self, key, False, now, committed[key], acked[key], read_max[key],
+                        DIRECT)
+                node = self.route(self, key, now)
             else:
                 key = write_keys[w]
                 w += 1
@@ -132,6 +134,14 @@ class Client:
                 trace("issue", now, node=self.name, key=key, write=not is_read)
             batch[node].append(op)
         self.flush()
+
+    def _trace_batch(self, reads: list[bool], gets: list[Op], sets: list[Op],
+                     now: float) -> None:
+        """The trace hook's "issue" records of a batch, in command order."""
+        g, s = iter(gets), iter(sets)
+        for is_read in reads:
+            op = next(g) if is_read else next(s)
+            self.trace("issue", now, node=self.name, key=op.key, write=op.write)
 
     def write(self, key: int, now: float) -> None:
         if self.trace is not None:
@@ -201,18 +211,24 @@ class Client:
                 missed = True
         self.outstanding -= hits
         if len(reads) >= self.flush_at:
-            self.recorder.flush()
+            self.recorder.flush(now)
         if missed and self.submit == self._queue:
             self.flush()
         self._check_batch()
 
-    def hit(self, op: Op, arrival_s: float) -> None:
-        """A cache hit whose reply will reach this client at ``arrival_s``: recorded now
-        (the recorder measures it once that time has passed), and what it read counts for
-        the monotonic-read floor of reads issued from then on."""
-        self.recorder.read_done(op, arrival_s)
+    def hit(self, op: Op, arrival_s: float, now: float) -> None:
+        """A cache hit answered ``now`` whose reply will reach this client at ``arrival_s``
+        (s): recorded now (the recorder measures it once that time has passed), and what it
+        read counts for the monotonic-read floor of reads issued from then on."""
+        op.done_s = arrival_s
+        reads = self.reads_done
+        reads.append(op)
+        if len(reads) >= self.flush_at:
+            self.recorder.flush(now)
         self.arriving.append((arrival_s, op.key, op.result.number))
         self.outstanding -= 1
+        if self.trace is not None:
+            self._trace_read(op, arrival_s)
 
     def _arrived(self, now: float) -> None:
         arriving, read_max = self.arriving, self.read_max
@@ -277,7 +293,7 @@ class Client:
         reads = self.reads_done
         reads.append(op)
         if len(reads) >= self.flush_at:
-            self.recorder.flush()
+            self.recorder.flush(now)
         self.outstanding -= 1
         if self.trace is not None:
             self._trace_read(op, now)

@@ -32,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sim.model.kernel import Payload
 from sim.model.records import Keyspace
 from sim.model.sentinel import Sentinel
 
@@ -63,7 +64,8 @@ class Cluster:
                  failover_delay: Callable[[], float] | None, stats, builder, horizon_s: float,
                  trace=None, sentinel: Sentinel | None = None,
                  persistence: tuple[str, float] = ("none", 0.0)) -> None:
-        self.env, self.at, self.trace = env, at, trace
+        self.env, self.trace = env, trace
+        self._schedule = at
         self.faults = faults
         self.settings = settings
         self.failover_delay = failover_delay
@@ -122,6 +124,20 @@ class Cluster:
                      (spec, frozenset(hosts[n] for n in spec.nodes)))
             schedule(spec.end, self._on_heal, spec)
 
+    def at(self, time_s: float, fn, payload) -> None:
+        """Schedule a fault event: before it acts, every replica takes in what has reached it
+        by then, as it would before serving a command (docs/design.md section 1,
+        "Simultaneous events"), so a fault sees the same replicas whatever else happened at
+        that instant."""
+        self._schedule(time_s, self._settled, (fn, payload))
+
+    def _settled(self, ev) -> None:
+        fn, payload = ev._value
+        now = self.env._now
+        for replica in self.replicas:
+            replica.take_in(now)
+        fn(Payload(payload))
+
     # -- reachability ----------------------------------------------------------------------
 
     def reachable(self, client_index: int, node_id: int) -> bool:
@@ -170,7 +186,7 @@ class Cluster:
             # connection (FIN), which arrives behind the data on the same FIFO link.
             for replica in master.replicas:
                 if replica.linked:
-                    replica.sender_died_s = now  # its output buffer dies with it
+                    replica.master_died(now)  # its output buffer dies with it
                     self.draining.add(replica)
                     self.at(replica.link.arrival(now), self._on_closed, replica)
         if self.sentinel is None:
@@ -213,7 +229,7 @@ class Cluster:
         if best.master is not old:  # it was resyncing from old's restarted host
             best.master.remove_replica(best)
         new = self.builder.promoted(best, old)
-        best.retire(new)
+        best.retire(new, now)
         self.replicas.remove(best)
         self._roles_changed()
         old.lost_from = best.arrived_offset

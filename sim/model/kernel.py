@@ -1,12 +1,23 @@
-"""The few pieces every component uses to talk through SimPy: callback events and FIFO links.
+"""The few pieces every component uses to talk through SimPy: callback events, FIFO links,
+a node's inbox and a node's thread.
 
 The hot path never starts a SimPy process per command. A component reacts to a message by a
 plain callback run from a :class:`Call` event, and a link turns a send time into a delivery
-time by arithmetic, so that one message costs one SimPy event at its receiver.
+time by arithmetic, so that one message costs at most one SimPy event at its receiver.
+
+**The delivery rule** (docs/design.md section 1, "Simultaneous events"): a message that has
+reached a node by time t has been taken in by the node before it serves anything at t. A
+message that needs nothing done at its arrival waits in the node's :class:`Inbox`, which the
+node drains whenever it acts or is looked at; one that does (a WAIT acknowledgement, a resync
+that schedules its completion) also wakes the same drain at its arrival. Either way the node
+takes its messages in arrival order and before the commands of the same instant, so the run
+does not depend on which events exist, how many there are, or in which order SimPy pops
+events that share a time.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from heapq import heappop, heappush
 from itertools import repeat
@@ -69,6 +80,11 @@ class Link:
         if env is not None:
             self.queue, self.eid = env._queue, env._eid
 
+    def not_before(self, t: float) -> float:
+        """When a message reaching the far end at ``t`` (s) would be delivered (FIFO: not
+        before the last delivery), without sending anything: what an observer may ask."""
+        return t if t > self.last else self.last
+
     def arrival(self, send_s: float) -> float:
         t = send_s + self.delay()
         if t < self.last:
@@ -82,6 +98,79 @@ class Link:
             t = self.last
         self.last = t
         heappush(self.queue, (t, NORMAL, next(self.eid), Call(fn, payload)))
+
+
+class Inbox:
+    """What has reached a node and not yet been taken in: ``(arrival_s, take, payload)`` in
+    arrival order (one FIFO link feeds it, so arrivals never decrease).
+
+    :meth:`take_in` ``(now)`` runs ``take(payload, arrival_s)`` for every entry that has
+    arrived by ``now``, oldest first; the owner calls it before it acts at ``now`` and
+    whenever it is looked at, so an entry is taken in at the same simulated instant whether
+    or not an event marked its arrival. :meth:`put_waking` also schedules such an event, for
+    entries whose taking-in schedules something of its own (it must happen on time).
+    """
+
+    __slots__ = ("entries", "at")
+
+    def __init__(self, at: Callable[[float, Callable[[Call], None], Any], None]) -> None:
+        self.entries: deque[tuple[float, Callable[[Any, float], None], Any]] = deque()
+        self.at = at
+
+    def put(self, arrival_s: float, take: Callable[[Any, float], None], payload: Any) -> None:
+        self.entries.append((arrival_s, take, payload))
+
+    def put_waking(self, arrival_s: float, take: Callable[[Any, float], None],
+                   payload: Any) -> None:
+        self.entries.append((arrival_s, take, payload))
+        self.at(arrival_s, self._on_arrival, arrival_s)
+
+    def _on_arrival(self, ev) -> None:
+        self.take_in(ev._value)
+
+    def take_in(self, now: float) -> None:
+        """Take in, oldest first, every entry that has arrived by ``now`` (s)."""
+        entries = self.entries
+        while entries and entries[0][0] <= now:
+            arrival, take, payload = entries.popleft()
+            take(payload, arrival)
+
+    def take_in_before(self, end_s: float) -> None:
+        """Take in every entry that arrived strictly before ``end_s`` (a run's horizon: what
+        arrives at it is beyond the run, as SimPy leaves the events at ``until``)."""
+        entries = self.entries
+        while entries and entries[0][0] < end_s:
+            arrival, take, payload = entries.popleft()
+            take(payload, arrival)
+
+    def drop(self) -> None:
+        """Forget everything still on its way (the connection it travelled on broke)."""
+        self.entries.clear()
+
+
+class Thread:
+    """A node's single thread: a FIFO server is one float, ``busy_until`` (s), the time it
+    finishes what it has been given. A command's start is ``start(now)``; ``busy(done_s,
+    now)`` books the thread until ``done_s`` and enforces ``limit`` (``run.max_queue``) on
+    the backlog that leaves. A host's thread outlives its role: a promoted replica's host
+    serves as master on the same thread."""
+
+    __slots__ = ("name", "busy_until", "limit", "backlog_limit_s")
+
+    def __init__(self, name: str, limit: QueueLimit, busy_until: float = 0.0) -> None:
+        self.name = name
+        self.busy_until = busy_until
+        self.limit = limit
+        self.backlog_limit_s = limit.backlog_s
+
+    def start(self, now: float) -> float:
+        """When a command arriving ``now`` (s) starts: after everything queued before it."""
+        return self.busy_until if self.busy_until > now else now
+
+    def busy(self, done_s: float, now: float) -> None:
+        self.busy_until = done_s
+        if done_s - now > self.backlog_limit_s:
+            self.limit.exceeded(self.name, done_s - now, now)
 
 
 class Payload:

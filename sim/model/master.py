@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from dataclasses import dataclass
 
-from sim.model.kernel import Link, Payload, QueueLimit
+from sim.model.kernel import Payload
 from sim.model.records import (
     REFUSED,
     UNAVAILABLE,
     Failure,
     HeldReply,
+    Host,
     Keyspace,
     Op,
     Version,
@@ -18,6 +19,18 @@ from sim.model.records import (
 )
 
 LOG_TRIM_AT = 4096  # write-log length at which the writes every replica has are forgotten
+
+
+@dataclass(frozen=True)
+class WriteRules:
+    """What ``[replication]`` asks of a write at the master: ``wait_replicas`` (WAIT N) with
+    ``wait_timeout_s`` (0 = for ever), and ``min_replicas`` good replicas within
+    ``min_replicas_max_lag_s`` to accept it (Redis: either at 0 disables the check)."""
+
+    wait_replicas: int = 0
+    wait_timeout_s: float = 0.0
+    min_replicas: int = 0
+    min_replicas_max_lag_s: float = 0.0
 
 
 class Master:
@@ -41,37 +54,36 @@ class Master:
     some replica may still lack, which decide what a failover loses. The admission check for
     ``min_replicas_to_write`` holds with or without faults, as in Redis.
 
-    ``committed`` may be handed in (a promoted replica's data); ``busy_until`` (s) likewise
-    carries the promoted host's thread over. ``on_commit(rec, now)``, when given, hears of
-    every commit (the visibility probes).
+    ``committed`` may be handed in (a promoted replica's data), and ``host`` (its id, links,
+    cost samplers and thread) is the machine's, kept across role changes.
+    ``on_commit(rec, now)``, when given, hears of every commit (the visibility probes).
     """
 
-    def __init__(self, env, at, node_id: int, name: str, committed: Keyspace, offset: int,
-                 down: list[Link], overhead: Callable[[], float], service: Callable[[], float],
-                 wait_replicas: int, wait_timeout_s: float, min_replicas: int,
-                 min_replicas_max_lag_s: float, cache=None, cluster=None, trace=None,
-                 busy_until: float = 0.0, queue_limit: QueueLimit | None = None,
+    def __init__(self, env, at, host: Host, committed: Keyspace, offset: int,
+                 rules: WriteRules, cache=None, cluster=None, trace=None,
                  on_commit=None) -> None:
         self.env = env
         self.at = at
-        self.node_id = node_id
-        self.name = name
+        self.host = host
+        self.node_id = host.node_id
+        self.name = host.name
+        self.thread = host.thread
+        self.rules = rules
         self.committed = committed
         self.latest = committed.copy()
         self.offset = offset  # replication offset of the newest write enqueued
         self.commit_offset = offset  # of the newest write committed
-        self.down = down  # master -> client links, by client index
-        self.overhead = overhead
-        self.service = service
-        self.busy_until = busy_until
+        self.down = down = host.down  # master -> client links, by client index
+        self.overhead = host.overhead
+        self.service = host.service
         self.replicas: list = []  # the replicas following this master (they join it)
         self.cache = cache  # the Cache, when it must hear of commits (on_write)
-        self.wait_replicas = wait_replicas
-        self.wait_timeout_s = wait_timeout_s
+        self.wait_replicas = rules.wait_replicas
+        self.wait_timeout_s = rules.wait_timeout_s
         self.outboxes: list[deque[HeldReply]] = [deque() for _ in down]
         # Redis: min-replicas-to-write or min-replicas-max-lag at 0 disables the check.
-        self.min_replicas = min_replicas if min_replicas_max_lag_s > 0 else 0
-        self.min_replicas_max_lag_s = min_replicas_max_lag_s
+        self.min_replicas = rules.min_replicas if rules.min_replicas_max_lag_s > 0 else 0
+        self.min_replicas_max_lag_s = rules.min_replicas_max_lag_s
         # host id -> when that replica stopped acknowledging (None while it is online)
         self.replica_since: dict[int, float | None] = {}
         self.cluster = cluster
@@ -82,8 +94,11 @@ class Master:
         self.keep_after: int | None = None  # offset persisted last, when a restart may come
         self.last_ack_s: float | None = None  # when a write reply last reached a client
         self.log: deque[Version] = deque()
-        self.queue_limit = queue_limit or QueueLimit.none()
-        self.backlog_limit_s = self.queue_limit.backlog_s
+
+    def answer(self, key: int, now: float) -> Version:
+        """The version a GET of ``key`` arriving ``now`` (s) returns: the state at the end of
+        its queue (what a visibility probe reads)."""
+        return self.latest[key]
 
     def add_replica(self, replica) -> None:
         """``replica`` follows this master from now on (its acknowledgement clock starts)."""
@@ -103,8 +118,8 @@ class Master:
         if self.cluster is not None and not self._admit(client, now):
             self.fail(ops, UNAVAILABLE, self.down[client.index].arrival(now))
             return
-        t = self.busy_until if self.busy_until > now else now
-        t += self.overhead()
+        thread = self.thread
+        t = thread.start(now) + self.overhead()
         latest = self.latest
         service = self.service
         at = self.at
@@ -127,9 +142,7 @@ class Master:
                 op.result = last
             else:
                 op.result = latest[op.key]
-        self.busy_until = t
-        if t - now > self.backlog_limit_s:
-            self.queue_limit.exceeded(self.name, t - now, now)
+        thread.busy(t, now)
         at(t, self._on_served, ops)
 
     def _admit(self, client, now: float) -> bool:
@@ -297,7 +310,8 @@ class Master:
             log.clear()
             return
         minority = self.cluster.minority_nodes
-        received = [r.arrived_offset for r in self.replicas
+        now = self.env._now
+        received = [r.received_offset(now) for r in self.replicas
                     if r.linked and r.node_id not in minority]
         if not received:
             return

@@ -13,8 +13,9 @@ Probes do not occupy anything. Every server in the model fixes a command's resul
 message is enqueued (a FIFO thread that alone changes its data), and the cache answers on
 arrival. So the answer a real read would get is the node's state at the instant the read
 arrives: the master's end-of-queue state (``latest``), a replica's or a peer's ``store``, the
-cache entry unexpired at that instant. A probe reads exactly that at its arrival event and
-changes nothing: ordinary reads and writes see the same run with probes as without (the
+cache entry unexpired at that instant, each asked through the node's own ``answer(key,
+now)`` (a replica first takes in what has reached it by then, as it would before serving the
+read). A probe reads exactly that at its arrival event and changes nothing: ordinary reads and writes see the same run with probes as without (the
 probes draw only from their own random streams). What a probe neglects is the load it would
 have added: it does not delay the commands queued behind it, does not refresh the cache's
 LRU order, does not fill the cache on a miss, and is sent as a message of its own (no
@@ -92,21 +93,19 @@ class Prober:
         if cache is None:
             self.path.send(probe, now, False)
             return
-        arrival = now + self.cache_delay()
-        last = client.up[cache.node_id].last
-        self.at(arrival if arrival > last else last, self._at_cache, probe)
+        self.at(client.up[cache.node_id].not_before(now + self.cache_delay()), self._at_cache,
+                probe)
 
     def _at_cache(self, ev) -> None:
         probe = ev._value
         now = self.env._now
         cache = self.cache
-        entry = cache.entries.get(probe.rec.key)
-        if entry is not None and entry[1] > now:
-            self.done(probe, entry[0])
+        got = cache.answer(probe.rec.key, now)
+        if got is not None:
+            self.done(probe, got)
             return
-        back = now + self.cache_delay()
-        last = cache.down[probe.client.index].last
-        self.at(back if back > last else last, self._after_miss, probe)
+        self.at(cache.down[probe.client.index].not_before(now + self.cache_delay()),
+                self._after_miss, probe)
 
     def _after_miss(self, ev) -> None:
         self.path.send(ev._value, self.env._now, True)
@@ -120,7 +119,8 @@ class LeaderPath:
     cache miss), sent over the client's link to the node, answered from the node's state at
     arrival."""
 
-    def __init__(self, at, route, fill_route, network_delay: Callable[[], float]) -> None:
+    def __init__(self, env, at, route, fill_route, network_delay: Callable[[], float]) -> None:
+        self.env = env
         self.at = at
         self.route = route
         self.fill_route = fill_route
@@ -130,16 +130,12 @@ class LeaderPath:
     def send(self, probe: Probe, now: float, fill: bool) -> None:
         client = probe.client
         node = (self.fill_route if fill else self.route)(client, probe.rec.key, now)
-        arrival = now + self.network_delay()
-        last = client.up[node.node_id].last
-        self.at(arrival if arrival > last else last, self._at_node, (probe, node))
+        self.at(client.up[node.node_id].not_before(now + self.network_delay()), self._at_node,
+                (probe, node))
 
     def _at_node(self, ev) -> None:
         probe, node = ev._value
-        key = probe.rec.key
-        # The master answers from its end-of-queue state, a replica from its store.
-        got = node.latest[key] if node is probe.client.master else node.store[key]
-        self.done(probe, got)
+        self.done(probe, node.answer(probe.rec.key, self.env._now))
 
 
 class QuorumPath:
@@ -169,20 +165,17 @@ class QuorumPath:
             arrival = now + self.read_delay()
             if peer.index != home:
                 arrival += self.remote_delay_s
-            self.at(arrival if arrival > link.last else link.last, self._at_peer,
-                    (probe, peer))
+            self.at(link.not_before(arrival), self._at_peer, (probe, peer))
 
     def _at_peer(self, ev) -> None:
         probe, peer = ev._value
         now = self.env._now
-        got = peer.store[probe.rec.key]
-        start = peer.busy_until if peer.busy_until > now else now
-        back = start + self.overhead() + self.service() + self.response_delay()
+        got = peer.answer(probe.rec.key, now)
+        back = peer.thread.start(now) + self.overhead() + self.service() + self.response_delay()
         if peer.index != probe.client.index % len(self.coordinator.peers):
             back += self.remote_delay_s
-        last = peer.response_links[probe.client.index].last
         answers = probe.answers
-        answers.append((back if back > last else last, got))
+        answers.append((peer.response_links[probe.client.index].not_before(back), got))
         coordinator = self.coordinator
         if len(answers) == len(coordinator.peers):
             answers.sort(key=lambda answer: answer[0])

@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from sim.model.kernel import Link, Payload
+from sim.model.kernel import Link, Payload, QueueLimit, Thread
 from sim.model.records import Version
 
 
@@ -52,7 +52,7 @@ class Peer:
         self.service = service
         self.ack_links = ack_links
         self.response_links = response_links
-        self.busy_until = 0.0
+        self.thread = Thread(self.name, QueueLimit.none())
         self.coordinator = None  # the coordinator that owns the run's peers (see join)
 
     def join(self, coordinator) -> None:
@@ -61,12 +61,16 @@ class Peer:
 
     def _serve(self, n: int, now: float) -> float:
         """Completion time (s) of a message of ``n`` commands arriving ``now``."""
-        t = (self.busy_until if self.busy_until > now else now) + self.overhead()
+        t = self.thread.start(now) + self.overhead()
         service = self.service
         for _ in range(n):
             t += service()
-        self.busy_until = t
+        self.thread.busy_until = t
         return t
+
+    def answer(self, key: int, now: float) -> Version:
+        """The version a read of ``key`` arriving ``now`` (s) returns (what a probe reads)."""
+        return self.store[key]
 
     def apply(self, versions: list[Version]) -> None:
         store = self.store

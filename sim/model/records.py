@@ -132,17 +132,24 @@ class WaitGroup:
         self.reply = reply
 
 
-class StreamMessage:
-    """A write on a replication link that can be cut: delivered only while the link's
-    ``epoch`` is still the one it was sent on. ``sent_s`` is when it left the master's
-    output buffer (later than its commit when ``replication.stream_bandwidth`` queues it)."""
+class Host:
+    """What a machine keeps across role changes (docs/design.md section 1, Faults): its id
+    and name ("master", "replica0", ...), its links down to the clients by client index, its
+    cost samplers (s: ``overhead`` per message, ``service`` per command, ``apply_time`` per
+    replicated write) and its :class:`~sim.model.kernel.Thread`. A promoted replica's host
+    serves as master with all of them."""
 
-    __slots__ = ("epoch", "version", "sent_s")
+    __slots__ = ("node_id", "name", "down", "overhead", "service", "apply_time", "thread")
 
-    def __init__(self, epoch: int, version: Version, sent_s: float = 0.0) -> None:
-        self.epoch = epoch
-        self.version = version
-        self.sent_s = sent_s
+    def __init__(self, node_id: int, name: str, down: list, overhead, service, apply_time,
+                 thread) -> None:
+        self.node_id = node_id
+        self.name = name
+        self.down = down
+        self.overhead = overhead
+        self.service = service
+        self.apply_time = apply_time
+        self.thread = thread
 
 
 class Resync:

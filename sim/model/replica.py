@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
 
-from sim.model.kernel import Link, Payload, QueueLimit
-from sim.model.records import UNAVAILABLE, Keyspace, Resync, StreamMessage, Version
+from sim.model.kernel import Inbox, Link, Payload
+from sim.model.records import UNAVAILABLE, Host, Keyspace, Resync, Version
 
 
 class Replica:
@@ -15,56 +14,60 @@ class Replica:
     Applying a write takes ``replica_apply_time`` on the thread that also serves reads, so a
     read queued behind a burst of writes waits, and reads delay replication (as in Redis). The
     thread is FIFO and nothing else changes ``store``, so a command's result is fixed when it
-    is enqueued: the replica needs no completion event, only the arrival of each message.
+    is enqueued: the replica needs no completion event.
 
-    Replication lag is read from ``inflight`` (commit times of writes shipped but not arrived)
-    and ``applying`` ((apply completion time, version) of writes arrived but possibly not yet
-    applied); both hold only what is in flight. Each apply reports its lag peak to ``lag``
-    (the run's :class:`sim.model.lag.LagMonitor`).
+    What the link delivers (writes, resyncs) goes into the replica's :class:`Inbox` and is
+    taken in, in arrival order, before the replica serves anything at or after its arrival
+    and whenever it is looked at (docs/design.md section 1, "Simultaneous events"). Only
+    what must act on time wakes it at the arrival: a write whose apply a WAIT awaits, a
+    resync. So the stream costs no event unless something waits for it, and the run is the
+    same whether or not anything wakes the replica.
+
+    Replication lag is read from ``inflight`` (commit times of writes shipped but not
+    taken in) and ``applying`` ((apply completion time, version) of writes taken in but
+    possibly not yet applied); both hold only what is in flight. Each apply reports its lag
+    peak to ``lag`` (the run's :class:`sim.model.lag.LagMonitor`).
 
     Faults reach a replica through its ``cluster`` (None without faults): its link to the
-    master can be cut (``linked``), with an ``epoch`` carried by every write shipped so that
-    writes in flight on a cut link are dropped, and resynchronised (:meth:`reconnect`), which
-    goes through this same FIFO thread, so enqueue-time results stay exact. Until a resync
-    lands the replica is not ``synced``; with ``serve_stale_data`` off it then refuses reads.
-    A promoted replica is ``retired``; messages still reaching it go to its ``successor``.
+    master can be cut (:meth:`cut`: what is still on its way is dropped) and resynchronised
+    (:meth:`reconnect`), which goes through this same FIFO thread, so enqueue-time results
+    stay exact. Until a resync lands the replica is not ``synced``; with
+    ``serve_stale_data`` off it then refuses reads. A promoted replica is ``retired``;
+    messages still reaching it go to its ``successor``.
     """
 
-    def __init__(self, env, at, node_id: int, name: str, master, store: Keyspace,
-                 link: Link, down: list[Link], apply_time: Callable[[], float],
-                 overhead: Callable[[], float], service: Callable[[], float], lag,
+    def __init__(self, env, at, host: Host, master, store: Keyspace, link: Link, lag,
                  cluster=None, trace=None, arrived_offset: int = 0, synced: bool = True,
                  missing_since: float | None = None, force_full: bool = False,
-                 queue_limit: QueueLimit | None = None, send_time: float = 0.0,
-                 lazy_stream: bool = False) -> None:
+                 send_time: float = 0.0) -> None:
         self.env = env
         self.at = at
-        self.node_id = node_id
-        self.name = name
+        self.host = host
+        self.node_id = host.node_id
+        self.name = host.name
+        self.down = host.down
+        self.thread = host.thread
+        self.apply_time = host.apply_time
+        self.overhead = host.overhead
+        self.service = host.service
         self.store = store
         self.link = link
-        self.down = down
-        self.apply_time = apply_time
-        self.overhead = overhead
-        self.service = service
         self.lag_monitor = lag
         self.cluster = cluster
         self.trace = trace
-        self.busy_until = 0.0
+        self.inbox = Inbox(at)
         self.inflight: deque[float] = deque()
         self.applying: deque[tuple[float, Version]] = deque()
         self.arrived_offset = arrived_offset
         # Fault state: a replica built while it still lacks its master's data (a rejoining
         # host) starts cut off, not synced, missing writes since ``missing_since``.
         self.linked = synced
-        self.epoch = 0
+        self.epoch = 0  # counts connections: a sync completes only on the one it began on
         self.synced = synced
         self.missing_since = missing_since
         self.force_full = force_full  # the next resync must be full (its history diverged)
         self.retired = False
         self.successor = None
-        self.queue_limit = queue_limit or QueueLimit.none()
-        self.backlog_limit_s = self.queue_limit.backlog_s
         self.master = master
         self.sends_acks = master.wait_replicas > 0
         # The master's output buffer towards this replica, when the stream has a bandwidth:
@@ -75,77 +78,55 @@ class Replica:
         self.sender_died_s = float("inf")
         if send_time > 0:
             self.ship = self._ship_queued
-        # Writes on the link, not yet applied: (arrival time, version). Without faults,
-        # WAIT, probes or a trace nothing needs an event at a write's arrival, so it is
-        # applied when the replica next acts or is looked at (the same arithmetic on the
-        # same thread, in arrival order), and the stream costs no event at all.
-        self.arriving: deque[tuple[float, Version]] = deque()
-        if lazy_stream and cluster is None and trace is None and send_time == 0 \
-                and not self.sends_acks:
-            self.ship = self._ship_lazy
         master.add_replica(self)
         if not synced:
-            master.replica_since[node_id] = env.now
+            master.replica_since[self.node_id] = env.now
 
     # -- the stream ------------------------------------------------------------------------
 
     def ship(self, rec: Version, now: float) -> None:
         """The master committed ``rec`` at ``now``: send it down the replication link."""
-        if self.cluster is None:
-            self.inflight.append(now)
-            self.link.send(now, self.on_stream, rec)
-        elif self.linked:
-            self.inflight.append(now)
-            self.at(self.link.arrival(now), self._on_stream_message,
-                    StreamMessage(self.epoch, rec))
-        elif self.missing_since is None:
-            self.missing_since = now
+        if not self.linked:  # only a fault unlinks a replica
+            if self.missing_since is None:
+                self.missing_since = now
+            return
+        self.inflight.append(now)
+        arrival = self.link.arrival(now)
+        if self.sends_acks:
+            self.inbox.put_waking(arrival, self._take_write, rec)
+        else:
+            self.inbox.entries.append((arrival, self._take_write, rec))  # Inbox.put, inlined
 
     def _ship_queued(self, rec: Version, now: float) -> None:
         """:meth:`ship` behind the master's output buffer (``replication.stream_bandwidth``):
         the write leaves it ``send_time`` after the one before, then crosses the link."""
-        if self.cluster is not None and not self.linked:
+        if not self.linked:
             if self.missing_since is None:
                 self.missing_since = now
             return
         sent = (self.send_free if self.send_free > now else now) + self.send_time
         self.send_free = sent
         self.inflight.append(now)
-        if self.cluster is None:
-            self.link.send(sent, self.on_stream, rec)
-        else:
-            self.at(self.link.arrival(sent), self._on_stream_message,
-                    StreamMessage(self.epoch, rec, sent))
+        put = self.inbox.put_waking if self.sends_acks else self.inbox.put
+        put(self.link.arrival(sent), self._take_sent, (rec, sent))
 
-    def _ship_lazy(self, rec: Version, now: float) -> None:
-        """:meth:`ship` without an event: the write waits in ``arriving``."""
-        self.inflight.append(now)
-        self.arriving.append((self.link.arrival(now), rec))
+    def take_in(self, now: float) -> None:
+        """Take in, in order, everything that has arrived by ``now`` (s)."""
+        entries = self.inbox.entries
+        if entries and entries[0][0] <= now:
+            self.inbox.take_in(now)
 
-    def _catch_up(self, now: float) -> None:
-        """Apply, in order, every write that has arrived by ``now``."""
-        arriving = self.arriving
-        while arriving and arriving[0][0] <= now:
-            t, rec = arriving.popleft()
-            self._apply(rec, t)
+    def _take_sent(self, payload: tuple[Version, float], arrival_s: float) -> None:
+        rec, sent = payload
+        # Else it was still in the output buffer of a master process that died.
+        if sent <= self.sender_died_s:
+            self._take_write(rec, arrival_s)
 
-    def _on_stream_message(self, ev) -> None:
-        msg = ev._value
-        # Else it was in flight on a connection since cut, or still in the output buffer
-        # of a master process that died.
-        if msg.epoch == self.epoch and msg.sent_s <= self.sender_died_s:
-            self.on_stream(Payload(msg.version))
-
-    def on_stream(self, ev) -> None:
-        """A write arrived: it is applied on this thread after what is queued there."""
-        self._apply(ev._value, self.env._now)
-
-    def _apply(self, rec: Version, now: float) -> None:
-        start = self.busy_until if self.busy_until > now else now
-        done = start + self.apply_time()
-        self.busy_until = done
-        if done - now > self.backlog_limit_s:
-            self.queue_limit.exceeded(self.name, done - now, now)
+    def _take_write(self, rec: Version, now: float) -> None:
+        """A write arrived at ``now``: it is applied on this thread after what is queued."""
+        thread = self.thread
+        done = thread.start(now) + self.apply_time()
+        thread.busy(done, now)
         self.store[rec.key] = rec
         self.arrived_offset = rec.offset
         self.inflight.popleft()
@@ -170,22 +151,20 @@ class Replica:
         ops = ev._value
         client = ops[0].client
         now = self.env._now
-        arriving = self.arriving
-        if arriving and arriving[0][0] <= now:
-            self._catch_up(now)
+        entries = self.inbox.entries
+        if entries and entries[0][0] <= now:
+            self.inbox.take_in(now)
         if self.cluster is not None and not self._admit(client, ops, now):
             return
-        t = self.busy_until if self.busy_until > now else now
-        t += self.overhead()
+        thread = self.thread
+        t = thread.start(now) + self.overhead()
         store = self.store
         service = self.service
         for op in ops:
             t += service()
             op.result = store[op.key]
             op.node = self
-        self.busy_until = t
-        if t - now > self.backlog_limit_s:
-            self.queue_limit.exceeded(self.name, t - now, now)
+        thread.busy(t, now)
         self.down[client.index].send(t, client.on_reply, ops)
 
     def _admit(self, client, ops, now: float) -> bool:
@@ -204,6 +183,17 @@ class Replica:
 
     # -- what an outside observer sees at the current time --------------------------------
 
+    def answer(self, key: int, now: float) -> Version:
+        """The version a GET of ``key`` arriving ``now`` (s) returns (its store, once what
+        has arrived by then is taken in): what a visibility probe reads."""
+        self.take_in(now)
+        return self.store[key]
+
+    def received_offset(self, now: float) -> int:
+        """Replication offset of the newest write that has reached it by ``now`` (s)."""
+        self.take_in(now)
+        return self.arrived_offset
+
     def _settle(self, now: float) -> None:
         applying = self.applying
         while applying and applying[0][0] <= now:
@@ -211,7 +201,7 @@ class Replica:
 
     def applied_offset(self, now: float) -> int:
         """Replication offset applied by ``now`` (all writes up to it are visible)."""
-        self._catch_up(now)
+        self.take_in(now)
         self._settle(now)
         if self.applying:
             return self.applying[0][1].offset - 1
@@ -219,7 +209,7 @@ class Replica:
 
     def lag(self, now: float) -> float:
         """``now`` minus the commit time of the oldest committed write not yet applied (s)."""
-        self._catch_up(now)
+        self.take_in(now)
         self._settle(now)
         if self.applying:
             lag = now - self.applying[0][1].commit_s
@@ -234,9 +224,11 @@ class Replica:
     # -- faults: cut, follow, resync, retire ------------------------------------------------
 
     def cut(self, now: float) -> None:
-        """The link to the master breaks now: writes in flight on it are lost."""
+        """The link to the master breaks now: what is still on its way on it is lost."""
         if not self.linked:
             return
+        self.take_in(now)
+        self.inbox.drop()
         self.linked = False
         self.synced = False
         self.epoch += 1
@@ -280,6 +272,7 @@ class Replica:
         missed = master.commit_offset - self.arrived_offset
         partial = (not full and missed >= 0
                    and missed * settings.value_size <= settings.backlog_size)
+        self.take_in(now)
         self.linked = True
         self.epoch += 1
         self.sender_died_s = float("inf")
@@ -295,20 +288,23 @@ class Replica:
         # The writes it already applied (or will: they had arrived) are acknowledged by the
         # stream; after a diverged history (``full`` forced) none of this master's are.
         acked_upto = -1 if full else self.arrived_offset
-        self.at(arrive, self._on_resync, Resync(self.epoch, master.committed.copy(),
-                                                master.commit_offset, cost, kind, now,
-                                                acked_upto))
+        # It schedules its completion when it lands: it wakes the replica on arrival.
+        self.inbox.put_waking(arrive, self._take_resync, Resync(
+            self.epoch, master.committed.copy(), master.commit_offset, cost, kind, now,
+            acked_upto))
         return kind
 
-    def _on_resync(self, ev) -> None:
-        resync = ev._value
-        if resync.epoch != self.epoch:  # cut again before the resync arrived
-            return
+    def master_died(self, now: float) -> None:
+        """Its master's process died at ``now``: what had not left its output buffer for
+        this replica never will (what had is still delivered)."""
+        self.take_in(now)
+        self.sender_died_s = now
+
+    def _take_resync(self, resync: Resync, now: float) -> None:
         self.force_full = False  # only now is its history the master's
-        now = self.env._now
-        start = self.busy_until if self.busy_until > now else now
-        done = start + resync.cost_s
-        self.busy_until = done
+        thread = self.thread
+        done = thread.start(now) + resync.cost_s
+        thread.busy_until = done  # a resync is not a command: run.max_queue does not count it
         if self.master in self.cluster.restarted:  # a restarted master's data replaces ours
             theirs = resync.snapshot
             self.cluster.stats.wiped(sum(1 for key, mine in self.store.items()
@@ -335,8 +331,11 @@ class Replica:
         if epoch == self.epoch and master is self.master:
             master.replica_since[self.node_id] = None
 
-    def retire(self, successor) -> None:
-        """This host became ``successor`` (a master): drop the stream, forward messages."""
+    def retire(self, successor, now: float) -> None:
+        """This host became ``successor`` (a master) at ``now``: drop the stream, forward
+        messages."""
+        self.take_in(now)
+        self.inbox.drop()
         self.retired = True
         self.successor = successor
         self.linked = False
