@@ -99,3 +99,18 @@ def _with_handler(parser, fn):
     sub = parser._subparsers._group_actions[0].choices["demo"]
     sub.set_defaults(handler=fn)
     return parser
+
+
+def test_a_sweep_worker_takes_the_sweeps_warning_filters():
+    # A worker started by forkserver or spawn would otherwise have Python's defaults and
+    # print what the command line turns into its one line.
+    from sim.experiment.executors import _start_worker
+
+    saved = warnings.filters[:]
+    try:
+        wanted = [("error", None, Warning, None, 0)]
+        warnings.filters[:] = []
+        _start_worker(wanted)
+        assert warnings.filters == wanted
+    finally:
+        warnings.filters[:] = saved
