@@ -214,3 +214,15 @@ def test_the_largest_allowed_magnitudes_are_accepted():
         "network.client_latency": "lognormal:median=1us,sigma=10",
         "replication.delay": "pareto:scale=1us,alpha=0.1", "run.seed": 2**63 - 1,
         "workload.value_size": 512 * 2**20, "metrics.visibility_points": 10_000})
+
+
+@settings(max_examples=60, deadline=None)
+@given(text=BAD_NUMBERS, where=st.sampled_from(["log:X:100:3", "lin:1:X:3", "log:Xms:1s:3",
+                                                 "lin:1:10:X"]))
+def test_a_sweep_range_refuses_what_is_not_a_decimal_number(text, where):
+    from sim.experiment.sweep import expand_values
+
+    spec = where.replace("X", text)
+    with pytest.raises(ConfigError) as info:
+        expand_values("workload.write_rate", spec, 1000.0, limit=1000)
+    assert "\n" not in str(info.value) and str(info.value).startswith("workload.write_rate")
