@@ -15,6 +15,7 @@ from typing import Any
 import simpy
 
 from sim.config.schema import Config
+from sim.errors import StalledError
 from sim.measure.faults import FaultStats
 from sim.measure.recorder import Recorder
 from sim.measure.visibility import VisibilityStats
@@ -25,6 +26,20 @@ from sim.model.streams import Streams
 
 Progress = Callable[[float, float], None]
 PROGRESS_STEPS = 100  # progress reports over a run's horizon
+# The run checks that simulated time advances once per EVENTS_PER_CHECK events. The fastest
+# run the configuration allows (2e9 ops/s, a handful of events each) makes about 1e10
+# events per simulated second; ten times that means time has all but stopped.
+EVENTS_PER_CHECK = 1 << 20
+MAX_EVENTS_PER_S = 1e11
+
+
+def stall_cause(config: Config) -> str:
+    """Which settings make simulated time crawl, for :class:`StalledError`."""
+    if config.workload.mode == "closed":
+        return ("in closed mode each client's round trip is all but instant: raise "
+                "workload.think_time, network.client_latency or the server.* times")
+    return ("the delays are too short for the rates: raise network.client_latency, "
+            "replication.delay or the server.* times, or lower workload.*_rate")
 
 
 @dataclass
@@ -124,13 +139,25 @@ class Model:
 
     def _advance(self, end_s: float, progress: Progress | None) -> None:
         if progress is None:
-            run_until(self.env, end_s)
+            self._run_to(end_s)
         else:
             step = self.config.run.horizon / PROGRESS_STEPS
             while self.env.now < end_s:
-                run_until(self.env, min(self.env.now + step, end_s))
+                self._run_to(min(self.env.now + step, end_s))
                 progress(self.env.now, self.config.run.horizon)
         self.recorder.reached(end_s)
+
+    def _run_to(self, end_s: float) -> None:
+        """Run to ``end_s`` (s) in chunks of events, checking after each chunk that simulated
+        time moved: a run whose round trips take next to no time (say a think time of 1e-300
+        s and every delay zero) would otherwise loop for ever at one instant."""
+        env = self.env
+        start = env.now
+        while not run_until(env, end_s, EVENTS_PER_CHECK):
+            if env.now - start < EVENTS_PER_CHECK / MAX_EVENTS_PER_S:
+                raise StalledError(EVENTS_PER_CHECK, env.now - start, env.now,
+                                   MAX_EVENTS_PER_S, stall_cause(self.config))
+            start = env.now
 
 
 def _finite(x: float) -> float | None:

@@ -25,7 +25,7 @@ from sim.config.schema import (
 DESIGN_DEFAULTS = {
     "run": {"duration": "30s", "warmup": "2s", "seed": 1, "max_queue": 1_000_000,
             "target_rel_ci": 0, "max_duration": "0s"},
-    "workload": {"mode": "open", "clients": 8, "read_rate": 9000, "write_rate": 1000,
+    "workload": {"preset": "none", "mode": "open", "clients": 8, "read_rate": 9000, "write_rate": 1000,
                  "read_fraction": 0.9, "think_time": "0s", "keys": 1000,
                  "key_distribution": "zipf", "zipf_s": 0.99, "value_size": 100},
     "network": {"client_latency": "250us"},
@@ -207,7 +207,7 @@ BAD = [
     ({"workload": {"read_rate": "fast"}}, "workload.read_rate", "number"),
     ({"workload": {"read_rate": 0, "write_rate": 0}}, "workload.read_rate", "open mode needs"),
     ({"workload": {"read_fraction": 1.5}}, "workload.read_fraction", "between 0 and 1"),
-    ({"workload": {"zipf_s": -0.1}}, "workload.zipf_s", ">= 0"),
+    ({"workload": {"zipf_s": -0.1}}, "workload.zipf_s", "between 0 and 10"),
     ({"workload": {"keys": 0}}, "workload.keys", ">= 1"),
     ({"workload": {"mode": "burst"}}, "workload.mode", "'open', 'closed'"),
     ({"workload": {"key_distribution": "hot"}}, "workload.key_distribution", "'zipf'"),

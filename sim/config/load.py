@@ -120,6 +120,8 @@ def _server_reads(config: Any) -> tuple[float, str]:
         policy = cache.fill_from
     if cache.on_write == "update":
         return 0.0, policy
+    # YCSB's "latest" is a Zipf law over the keys, rotated; "scrambled_zipf" is flatter than
+    # one: the Zipf law's misses stay a lower bound for both.
     return _zipf_misses(wl.read_rate, wl.keys, wl.zipf_s, wl.key_distribution == "uniform",
                         cache.ttl), policy
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import numbers
 import re
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
@@ -45,6 +44,8 @@ from sim.config.faults import (
     times_option,
 )
 from sim.config.load import check_offered_load
+from sim.config.numeric import NUMBER_RULES, is_decimal_text, read_number, to_float
+from sim.config.presets import NO_PRESET, PRESETS, preset_values
 from sim.errors import ConfigError, echo
 
 __all__ = [
@@ -73,7 +74,7 @@ __all__ = [
 ]
 
 MODES = ("open", "closed")
-KEY_DISTRIBUTIONS = ("zipf", "uniform")
+KEY_DISTRIBUTIONS = ("zipf", "uniform", "scrambled_zipf", "latest")
 READ_POLICIES = ("master", "replicas", "any", "sticky", "read-your-writes")
 # Policies that cannot work without at least one replica ("any" falls back to the master).
 REPLICA_READ_POLICIES = ("replicas", "sticky", "read-your-writes")
@@ -90,42 +91,45 @@ NETWORK_DELAY = "network"
 Parse = Callable[[Any, str, Path | None], Any]
 
 
-def _integer(minimum: int, maximum: int | None = None, why: str = "") -> Parse:
-    allowed = f"an integer >= {minimum}"
-    if maximum is not None:
-        allowed += f" and <= {maximum:,}{why}"
+#: Largest integer any key takes unless it says less: what a signed 64-bit counter holds.
+MAX_INTEGER = 2**63 - 1
+
+
+def _integer(minimum: int, maximum: int = MAX_INTEGER, why: str = "") -> Parse:
+    allowed = f"an integer >= {minimum:,} and <= {maximum:,}{why}"
 
     def parse(value: Any, key: str, base_dir: Path | None) -> int:
-        if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-            number = int(value)
-        elif isinstance(value, float) and value.is_integer():  # 2.0 is a fine 2
-            number = int(value)
-        else:
-            raise ConfigError(key, value, allowed)
-        if number < minimum or (maximum is not None and number > maximum):
-            raise ConfigError(key, value, allowed)
-        return number
+        number = None if isinstance(value, str) else read_number(value)
+        # Compared as a Decimal before int(): "1e999999999" must not become a huge int.
+        if (number is None or number != number.to_integral_value()
+                or not minimum <= number <= maximum):
+            raise ConfigError(key, value, _rules(allowed, value))
+        return int(number)
 
+    parse.numeric = True  # type: ignore[attr-defined]  # see numeric_keys()
     return parse
 
 
-def _real(minimum: float, maximum: float | None = None, allowed: str = "") -> Parse:
-    if allowed:
-        pass
-    elif maximum is None:
-        allowed = f"a finite number >= {minimum:g}"
-    else:
-        allowed = f"a number between {minimum:g} and {maximum:g}"
+def _real(minimum: float, maximum: float, allowed: str = "") -> Parse:
+    allowed = allowed or f"a number between {minimum:g} and {maximum:g}"
 
     def parse(value: Any, key: str, base_dir: Path | None) -> float:
-        if not isinstance(value, numbers.Real) or isinstance(value, bool):
-            raise ConfigError(key, value, allowed)
-        number = float(value)
-        if not math.isfinite(number) or number < minimum or (maximum is not None and number > maximum):
-            raise ConfigError(key, value, allowed)
-        return number + 0.0  # -0.0 -> 0.0
+        number = None if isinstance(value, str) else read_number(value)
+        real = None if number is None else to_float(number)
+        if real is None or not minimum <= real <= maximum:
+            raise ConfigError(key, value, _rules(allowed, value))
+        return real
 
+    parse.numeric = True  # type: ignore[attr-defined]  # see numeric_keys()
     return parse
+
+
+def _rules(allowed: str, value: Any) -> str:
+    """``allowed``, and how a number is written when ``value`` was not one at all (a string
+    is not a number here: a TOML number is unquoted, and on the command line it is decimal)."""
+    if isinstance(value, str):
+        return f"{allowed}, as a number (unquoted in TOML) {NUMBER_RULES}"
+    return allowed if read_number(value) is not None else f"{allowed}, {NUMBER_RULES}"
 
 
 def _duration(*, positive: bool = False) -> Parse:
@@ -202,6 +206,15 @@ MAX_KEYS = 10_000_000  # the zipf sampler alone holds 16 bytes per key
 MAX_CLIENTS = 100_000
 MAX_REPLICAS = 1_000
 DEFAULT_MAX_QUEUE = 1_000_000  # commands waiting at one node
+MAX_BATCH = 100_000  # commands per pipelined message
+MAX_IN_FLIGHT = 10_000_000  # commands a closed loop's clients hold at once
+MAX_VALUE_SIZE = 512 * 2**20  # bytes (Redis's proto-max-bulk-len)
+MAX_VISIBILITY_POINTS = 10_000
+# Beyond s = 10 the most popular key already takes 99.9% of requests; far beyond it,
+# k ** s overflows a float for large key spaces.
+MAX_ZIPF_S = 10.0
+ZIPF_ALLOWED = (f"a number between 0 and {MAX_ZIPF_S:g} (0: every key equally popular; at "
+                f"{MAX_ZIPF_S:g} the first key already takes 99.9% of requests)")
 
 
 def _rate() -> Parse:
@@ -251,8 +264,12 @@ class WorkloadConfig:
 
     ``open`` mode uses ``read_rate``/``write_rate``; ``closed`` mode uses
     ``read_fraction`` and ``think_time`` and ignores the rates. ``value_size`` in bytes.
+    ``key_distribution``: ``zipf`` (key 0 the most popular), ``uniform``, and YCSB's
+    ``scrambled_zipf`` and ``latest`` (:mod:`sim.model.ycsb`). ``preset`` (a YCSB core
+    workload, :mod:`sim.config.presets`) sets the keys it names unless they are set beside it.
     """
 
+    preset: str = _option(NO_PRESET, _choice((NO_PRESET, *PRESETS)))
     mode: str = _option("open", _choice(MODES))
     clients: int = _option(8, _integer(1, MAX_CLIENTS))
     read_rate: float = _option(9000.0, _rate())
@@ -262,8 +279,9 @@ class WorkloadConfig:
     keys: int = _option(1000, _integer(1, MAX_KEYS, " (larger key spaces would not fit in "
                                                     "memory)"))
     key_distribution: str = _option("zipf", _choice(KEY_DISTRIBUTIONS))
-    zipf_s: float = _option(0.99, _real(0.0))
-    value_size: int = _option(100, _integer(0))
+    zipf_s: float = _option(0.99, _real(0.0, MAX_ZIPF_S, ZIPF_ALLOWED))
+    value_size: int = _option(100, _integer(0, MAX_VALUE_SIZE, " (bytes: Redis's largest "
+                                                               "string, 512 MiB)"))
 
 
 @dataclass(frozen=True)
@@ -381,7 +399,8 @@ class MetricsConfig:
 
     visibility_probes: bool = _option(False, _flag())
     visibility_horizon: float | str = _option("auto", _duration_or_auto())
-    visibility_points: int = _option(41, _integer(2))
+    visibility_points: int = _option(41, _integer(2, MAX_VISIBILITY_POINTS, " (probes per "
+                                                                            "sampled commit)"))
     visibility_share: float = _option(0.1, _real(0.0, 1.0))
 
 
@@ -390,7 +409,8 @@ class PipelineConfig:
     """[pipeline]: commands per message and, in open mode, how long (seconds) a partial
     batch may wait for more commands."""
 
-    batch_size: int = _option(1, _integer(1))
+    batch_size: int = _option(1, _integer(1, MAX_BATCH, " (commands per message, each "
+                                                        "held in memory)"))
     linger: float = _option(0.0, _duration())
 
 
@@ -474,8 +494,8 @@ def _keys_text(cls: type) -> str:
     return ", ".join(names) if names else "(none yet)"
 
 
-def _parse_section(name: str, table: Any, base_dir: Path | None) -> Any:
-    """One section's dataclass from its table; unknown keys and bad values raise."""
+def _parse_section(name: str, table: Any, base_dir: Path | None) -> dict[str, Any]:
+    """One section's typed values from its table; unknown keys and bad values raise."""
     cls = _SECTIONS[name]
     if not isinstance(table, Mapping):
         raise ConfigError(name, table, f"a table of keys: {_keys_text(cls)}")
@@ -486,7 +506,80 @@ def _parse_section(name: str, table: Any, base_dir: Path | None) -> Any:
         if key not in specs:
             raise ConfigError(dotted, value, f"unknown key; [{name}] allows: {_keys_text(cls)}")
         values[key] = specs[key].metadata["parse"](value, dotted, base_dir)
-    return cls(**values)
+    return values
+
+
+def _parse_tables(data: Any, base_dir: Path | None) -> dict[str, dict[str, Any]]:
+    """``{section: {key: typed value}}`` from settings nested or dotted (see
+    :func:`nested_settings`); nothing is checked across keys yet."""
+    data = nested_settings(data)
+    typed: dict[str, dict[str, Any]] = {}
+    for name, table in data.items():
+        if name not in _SECTIONS:
+            raise ConfigError(
+                "section", name, "unknown section; allowed sections: " + ", ".join(_SECTIONS))
+        typed[name] = _parse_section(name, table, base_dir)
+    return typed
+
+
+def _assemble(typed: Mapping[str, Mapping[str, Any]]) -> Config:
+    """The Config of typed values, missing keys at their defaults (or the preset's), checked
+    across keys: the one place the cross-field rules run on input."""
+    workload = typed.get("workload", {})
+    if workload.get("preset", NO_PRESET) != NO_PRESET:
+        given = {f"workload.{key}" for key in workload}
+        typed = {**typed, "workload": {**{
+            dotted.partition(".")[2]: value
+            for dotted, value in _preset_typed(workload["preset"], given).items()}, **workload}}
+    config = Config(**{name: _SECTIONS[name](**values) for name, values in typed.items()})
+    _check_rules(config)
+    return config
+
+
+def _preset_typed(name: str, given: Iterable[str]) -> dict[str, Any]:
+    """The typed ``{"workload.key": value}`` preset ``name`` sets, less the keys ``given``."""
+    given = set(given)
+    return {dotted: parse_value(dotted, value) for dotted, value in preset_values(name).items()
+            if dotted not in given}
+
+
+_NESTED_OR_DOTTED = ("settings either nested, {section: {key: value}}, or dotted, "
+                     "{'section.key': value}, not both in one table")
+
+
+def nested_settings(data: Any) -> dict[str, Any]:
+    """``{section: {key: value}}`` from settings given nested (a TOML file's shape) or
+    dotted (``{"run.seed": 2}``, the shape of ``--set``, ``with_overrides`` and ``vary``);
+    a mix of both is refused, since which of two spellings of one key wins would be a guess."""
+    if not isinstance(data, Mapping):
+        raise ConfigError("config", data, "a table of sections: " + ", ".join(_SECTIONS))
+    dotted = [key for key in data if isinstance(key, str) and "." in key]
+    if not dotted:
+        return dict(data)
+    plain = [key for key in data if key not in dotted]
+    if plain:
+        raise ConfigError("config", f"{plain[0]!s} and {dotted[0]}", _NESTED_OR_DOTTED)
+    nested: dict[str, dict[str, Any]] = {}
+    for key, value in data.items():
+        section, _, name = key.partition(".")
+        nested.setdefault(section, {})[name] = value
+    return nested
+
+
+def flat_settings(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"section.key": value}`` from settings given dotted or nested (the inverse shape of
+    :func:`nested_settings`, with the same refusal of a mix)."""
+    if not isinstance(data, Mapping):
+        raise ConfigError("settings", data, "a table of settings, e.g. {'run.seed': 2}")
+    if all(isinstance(key, str) and "." in key for key in data):
+        return dict(data)
+    flat: dict[str, Any] = {}
+    for section, table in nested_settings(data).items():
+        if not isinstance(table, Mapping):
+            raise ConfigError(str(section), table, "a table of keys, or dotted keys "
+                              "{'section.key': value}")
+        flat.update({f"{section}.{key}": value for key, value in table.items()})
+    return flat
 
 
 def _check_rules(config: Config) -> None:
@@ -541,6 +634,18 @@ def _check_rules(config: Config) -> None:
                 "non-zero network.client_latency (quorum delays in quorum mode)/server time"
                 + (" and cache.latency" if cache.enabled else ""),
             )
+    if workload.mode == "closed":
+        _check_round_trip_rate(config)
+        if workload.clients * config.pipeline.batch_size > MAX_IN_FLIGHT:
+            raise ConfigError(
+                "pipeline.batch_size", config.pipeline.batch_size,
+                f"closed mode: workload.clients x batch_size commands are in flight at once "
+                f"({workload.clients:,} x {config.pipeline.batch_size:,}), at most "
+                f"{MAX_IN_FLIGHT:,} (each is held in memory)")
+    if workload.key_distribution == "scrambled_zipf" and workload.zipf_s >= 1:
+        raise ConfigError("workload.zipf_s", workload.zipf_s,
+                          "with workload.key_distribution = 'scrambled_zipf', a number >= 0 "
+                          "and < 1 (YCSB draws it by Gray's method, which needs s < 1)")
     if cache.enabled and rep.replicas == 0 and cache.fill_from == "replicas":
         raise ConfigError(
             "cache.fill_from", cache.fill_from,
@@ -556,13 +661,39 @@ def _check_rules(config: Config) -> None:
     check_offered_load(config)
 
 
+def _check_round_trip_rate(config: Config) -> None:
+    """Refuse a closed loop whose clients would make more than MAX_RATE round trips per
+    simulated second: its simulated time would crawl (a think time of 1e-300 s and instant
+    delays would never reach the horizon). The round trip is bounded below by the means of
+    the think time and of the fastest path a batch can take (a cache hit, or the store)."""
+    wl, net, srv, cache = config.workload, config.network, config.server, config.cache
+    server = srv.batch_overhead.mean + srv.service_time.mean
+    if config.replication.mode == "quorum":
+        q = config.quorum
+        store = server + min(q.delay("read", net.client_latency).mean
+                             + q.delay("response", net.client_latency).mean,
+                             q.delay("write", net.client_latency).mean
+                             + q.delay("ack", net.client_latency).mean)
+    else:
+        store = server + 2 * net.client_latency.mean
+    fastest = min(store, 2 * cache.latency.mean) if cache.enabled else store
+    trip = wl.think_time.mean + fastest
+    if trip > 0 and wl.clients / trip > MAX_RATE:
+        raise ConfigError(
+            "workload.think_time", str(wl.think_time),
+            f"closed mode: {wl.clients} clients whose round trip takes {trip:.3g} s on "
+            f"average would make {wl.clients / trip:.3g} round trips per simulated second, "
+            f"more than {MAX_RATE:g}; raise workload.think_time, network.client_latency, "
+            "cache.latency or the server.* times")
+
+
 def parse_value(dotted: str, value: Any, base_dir: Path | None = None) -> Any:
     """One key's value parsed into its type (``"5ms"`` -> 0.005), without the cross-field
     rules; ConfigError for an unknown key or a bad value."""
     section, _, key = str(dotted).partition(".")
     if section not in _SECTIONS:
         raise ConfigError(
-            "key", dotted, "unknown section; allowed sections: " + ", ".join(_SECTIONS))
+            "section", section, "unknown section; allowed sections: " + ", ".join(_SECTIONS))
     cls = _SECTIONS[section]
     spec = next((f for f in fields(cls) if f.name == key), None)
     if spec is None:
@@ -605,7 +736,15 @@ def parse_override_value(text: str) -> Any:
     except ValueError:  # TOMLDecodeError, or an integer too long to convert (4300+ digits)
         return text
     # "1\nother = 2" would parse as two keys: that is not one value.
-    return parsed["value"] if list(parsed) == ["value"] else text
+    if list(parsed) != ["value"]:
+        return text
+    value = parsed["value"]
+    # TOML's other number forms (0x10, 1_000, inf, nan) and overflows (1e309) stay text, which
+    # the number rules of sim.config.numeric then refuse, echoing what was typed.
+    if isinstance(value, int | float) and not isinstance(value, bool) and not (
+            is_decimal_text(text) and math.isfinite(value)):
+        return text
+    return value
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -619,9 +758,27 @@ def parse_override(text: str) -> tuple[str, Any]:
     return dotted, parse_override_value(raw)
 
 
+def _read_toml(path: Path) -> dict[str, Any]:
+    """The tables of a TOML file, read as UTF-8 with or without a byte-order mark (editors on
+    Windows write one; TOML itself does not allow it)."""
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("config file", str(path), f"invalid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError("config file", str(path), f"not UTF-8 text: {exc.reason}") from None
+    except ValueError as exc:  # an integer too long to convert (4300+ digits)
+        reason = str(exc).split(";")[0]
+        raise ConfigError("config file", str(path), f"holds a number too long to read "
+                          f"({echo(reason, 120)[1:-1]})") from None
+    except OSError as exc:
+        raise ConfigError("config file", str(path), f"cannot read: {exc.strerror or exc}") from None
+
+
 def _override_pairs(overrides: Mapping[str, Any] | Iterable[str]) -> list[tuple[str, Any]]:
     if isinstance(overrides, Mapping):
-        pairs = list(overrides.items())
+        pairs = list(flat_settings(overrides).items())
         for dotted, _ in pairs:
             if not isinstance(dotted, str) or not _DOTTED_RE.fullmatch(dotted):
                 raise ConfigError("override", dotted, "expected a key SECTION.KEY, e.g. run.seed")
@@ -669,43 +826,19 @@ class Config:
         return cls()
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Mapping[str, Any]], base_dir: Path | None = None) -> Config:
-        """Parse and validate ``{section: {key: value}}``; missing keys take defaults.
+    def from_dict(cls, data: Mapping[str, Any], base_dir: Path | None = None) -> Config:
+        """Parse and validate ``{section: {key: value}}`` (or the same settings as dotted
+        keys, ``{"section.key": value}``); missing keys take defaults.
 
         ``empirical:`` files are found relative to ``base_dir`` (else the current
         directory). Raises the first problem as a ``ConfigError``.
         """
-        if not isinstance(data, Mapping):
-            raise ConfigError("config", data, "a table of sections: " + ", ".join(_SECTIONS))
-        sections: dict[str, Any] = {}
-        for name, table in data.items():
-            if name not in _SECTIONS:
-                raise ConfigError(
-                    "section", name, "unknown section; allowed sections: " + ", ".join(_SECTIONS)
-                )
-            sections[name] = _parse_section(name, table, base_dir)
-        config = cls(**sections)
-        _check_rules(config)
-        return config
+        return _assemble(_parse_tables(data, base_dir))
 
     @classmethod
     def from_toml(cls, path: str | Path) -> Config:
         """Read a TOML file; ``empirical:`` paths are relative to the file's folder."""
-        path = Path(path)
-        try:
-            with path.open("rb") as stream:
-                data = tomllib.load(stream)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError("config file", str(path), f"invalid TOML: {exc}") from None
-        except UnicodeDecodeError as exc:
-            raise ConfigError("config file", str(path), f"not UTF-8 text: {exc.reason}") from None
-        except ValueError as exc:  # an integer too long to convert (4300+ digits)
-            reason = str(exc).split(";")[0]
-            raise ConfigError("config file", str(path), f"holds a number too long to read "
-                              f"({echo(reason, 120)[1:-1]})") from None
-        except OSError as exc:
-            raise ConfigError("config file", str(path), f"cannot read: {exc.strerror or exc}") from None
-        return cls.from_dict(data, base_dir=path.parent)
+        return cls.load(path)
 
     @classmethod
     def load(
@@ -713,9 +846,16 @@ class Config:
         path: str | Path | None = None,
         overrides: Mapping[str, Any] | Iterable[str] = (),
     ) -> Config:
-        """The file at ``path`` (defaults when None) with ``overrides`` applied."""
-        config = cls.default() if path is None else cls.from_toml(path)
-        return config.with_overrides(overrides)
+        """The file at ``path`` (defaults when None) with ``overrides`` applied, validated
+        once with them: a file that is valid only with its overrides is valid.
+
+        The file's ``empirical:`` paths are relative to its folder, the overrides' to the
+        current directory."""
+        typed = {} if path is None else _parse_tables(_read_toml(Path(path)), Path(path).parent)
+        for dotted, value in _override_pairs(overrides):
+            section, _, key = dotted.partition(".")
+            typed.setdefault(section, {})[key] = parse_value(dotted, value)
+        return _assemble(typed)
 
     def with_overrides(
         self,
@@ -724,24 +864,24 @@ class Config:
     ) -> Config:
         """A new validated config with some keys replaced.
 
-        ``overrides`` is ``{"section.key": value}`` (values used as given) or strings
-        ``"section.key=value"`` (values parsed by ``parse_override_value``); later
-        entries win. Relative ``empirical:`` paths are taken against ``base_dir``.
+        ``overrides`` is ``{"section.key": value}`` or ``{section: {key: value}}`` (values
+        used as given), or strings ``"section.key=value"`` (values parsed by
+        ``parse_override_value``); later entries win. Relative ``empirical:`` paths are
+        taken against ``base_dir``.
         """
         pairs = _override_pairs(overrides)
         if not pairs:
             return self
-        data = self.to_dict()
-        for dotted, value in pairs:
-            section, _, key = dotted.partition(".")
-            data.setdefault(section, {})[key] = value
-        return Config.from_dict(data, base_dir=base_dir)
+        return self.with_values({dotted: parse_value(dotted, value, base_dir)
+                                 for dotted, value in pairs})
 
     def with_values(self, parsed: Mapping[str, Any], check: bool = True) -> Config:
         """A new config with ``{"section.key": value}`` replaced, the values already typed
         by :func:`parse_value`; the cross-field rules are applied unless ``check`` is False
         (for keys, such as ``run.seed``, that no rule reads). Much cheaper than
         :meth:`with_overrides` for the thousands of points of a sweep."""
+        if parsed.get("workload.preset", NO_PRESET) != NO_PRESET:
+            parsed = {**_preset_typed(parsed["workload.preset"], parsed), **parsed}
         changes: dict[str, dict[str, Any]] = {}
         for dotted, value in parsed.items():
             section, _, key = dotted.partition(".")

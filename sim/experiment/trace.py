@@ -65,8 +65,13 @@ class StaleWindow:
 
 
 def _key_shares(config: Config) -> list[float]:
-    """Probability that one operation picks each key (uniform or Zipf, as the workload)."""
+    """Probability that one operation picks each key, as the workload's key distribution
+    (``latest`` in the long run: its skew follows the inserts round the key space)."""
     wl = config.workload
+    if wl.key_distribution == "scrambled_zipf":
+        from sim.model.ycsb import scrambled_zipf_shares
+
+        return [float(p) for p in scrambled_zipf_shares(wl.keys, wl.zipf_s)]
     if wl.key_distribution == "zipf":
         from sim.analysis.analytic import zipf_weights
 

@@ -38,6 +38,7 @@ from sim.model.streams import (
     uniform_taker,
 )
 from sim.model.workload import ClosedLoop, OpenLoop
+from sim.model.ycsb import LatestKeys
 
 
 @dataclass
@@ -291,15 +292,18 @@ class Builder:
     def _workload(self, clients: list[Client]) -> OpenLoop | ClosedLoop:
         wl, streams = self.config.workload, self.streams
         keys = (wl.keys, wl.key_distribution, wl.zipf_s)
+        # YCSB's "latest": reads follow the inserts, so both sides share one state.
+        latest = (LatestKeys(streams.rng("keys.read"), wl.keys, wl.zipf_s)
+                  if wl.key_distribution == "latest" else None)
         if wl.mode == "closed":
             return ClosedLoop(
                 self.at, self.env, clients, self.config.pipeline.batch_size, wl.read_fraction,
                 uniform_taker(streams.rng("closed.kind")),
                 self.sampler(wl.think_time, "closed.think"), wl.think_time.is_zero,
-                key_taker(streams.rng("keys.read"), *keys),
-                key_taker(streams.rng("keys.write"), *keys))
-        read_key = key_sampler(streams.rng("keys.read"), *keys)
-        write_key = key_sampler(streams.rng("keys.write"), *keys)
+                latest.reads if latest else key_taker(streams.rng("keys.read"), *keys),
+                latest.writes if latest else key_taker(streams.rng("keys.write"), *keys))
+        read_key = latest.read if latest else key_sampler(streams.rng("keys.read"), *keys)
+        write_key = latest.write if latest else key_sampler(streams.rng("keys.write"), *keys)
 
         def gap(rate, name):
             return exponential_sampler(streams.rng(name), 1.0 / rate) if rate > 0 else None
