@@ -17,6 +17,7 @@ import simpy
 from sim.config.schema import Config
 from sim.errors import StalledError
 from sim.measure.faults import FaultStats
+from sim.measure.origin import OriginStats
 from sim.measure.recorder import Recorder
 from sim.measure.visibility import VisibilityStats
 from sim.model.build import Builder
@@ -72,8 +73,12 @@ class Model:
             self.visibility = VisibilityStats(
                 probe_offsets(config, self.streams.rng("probe.horizon")), config.run.warmup,
                 config.run.duration)
+        self.origin_stats = None
+        if config.cache.fill_from == "origin":
+            self.origin_stats = OriginStats(config.run.warmup, config.run.horizon)
         self.nodes = Builder(config, self.env, self.at, self.streams, self.recorder,
-                             self.fault_stats, trace, self.visibility).build()
+                             self.fault_stats, trace, self.visibility,
+                             self.origin_stats).build()
         self.master = self.nodes.master
         self.replicas = self.nodes.replicas
         self.cache = self.nodes.cache
@@ -132,6 +137,8 @@ class Model:
                 "read_latency_mean_rel_ci": _finite(latency_rel)}
         if self.visibility is not None:
             summary["visibility"] = self.visibility.summary()
+        if self.origin_stats is not None:
+            summary.update(self.origin_stats.summary(end))
         summary["sim_events"] = next(self.env._eid)
         summary["wall_seconds"] = time.perf_counter() - wall
         summary["config"] = self.config.to_dict()

@@ -38,7 +38,9 @@ DESIGN_DEFAULTS = {
                     "backlog_size": "1mb", "bandwidth": 125e6, "snapshot_load_time": "1ms",
                     "diskless_sync_delay": "0s", "stream_bandwidth": 0},
     "cache": {"enabled": True, "ttl": "1s", "capacity": 0, "latency": "100us",
-              "fill_from": "read_policy", "on_write": "none", "invalidation_delay": "0s"},
+              "fill_from": "read_policy", "on_write": "none", "invalidation_delay": "0s",
+              "stampede": "none", "lease_interval": "10s", "lease_wait": "10ms",
+              "xfetch_beta": 1.0, "ttl_jitter": "0s"},
     "pipeline": {"batch_size": 1, "linger": "0s"},
     "faults": {"master_crash_at": [], "crash_mode": "process", "failover_timeout": "sentinel",
                "sentinel_down_after": "5s", "sentinel_ping_period": "1s",
@@ -49,6 +51,7 @@ DESIGN_DEFAULTS = {
                "read_delay": "network", "response_delay": "network", "read_repair": False, "remote_delay": "0s"},
     "metrics": {"visibility_probes": False, "visibility_horizon": "auto",
                 "visibility_points": 41, "visibility_share": 0.1},
+    "origin": {"servers": 1, "recompute_time": "100ms"},
 }
 
 

@@ -130,6 +130,8 @@ def format_summary(summary: Mapping[str, Any]) -> str:
         lines += _visibility_lines(g("visibility"))
     if _faults_configured(summary):
         lines += _fault_lines(summary)
+    if "origin_recomputes" in summary:
+        lines += _origin_lines(summary)
     precision = g("precision")
     if precision:
         lines.append("Precision")
@@ -167,6 +169,28 @@ def _visibility_lines(vis: Mapping[str, Any]) -> list[str]:
             f"beyond the horizon ({format_number(vis.get('horizon_ms'), 3)} ms)"
         lines.append(_row(label, text + _ms_interval(vis.get(key + "_ci95"))))
     return lines
+
+
+def _origin_lines(summary: Mapping[str, Any]) -> list[str]:
+    """The origin behind the cache (docs/design.md section 9)."""
+    g = summary.get
+    interval = g("recomputes_per_expiry_ci95")
+    ci = (f"  (95% CI {format_number(interval[0], 3)} .. {format_number(interval[1], 3)})"
+          if isinstance(interval, list) and all(map(_is_number, interval)) else "")
+    return [
+        "Origin",
+        _row("recomputes", format_number(g("origin_recomputes"))),
+        _row("recomputes per expiry", format_number(g("recomputes_per_expiry"), 3) + ci),
+        _row("expiries / early refreshes", f"{format_number(g('cache_expiries'))} / "
+             f"{format_number(g('early_refreshes'))}"),
+        _row("load (recomputes/s, mean)", format_number(_get(summary, "origin_load", "mean"))),
+        _row("load (recomputes/s, peak)", format_number(_get(summary, "origin_load", "peak"))),
+        _row("queue wait (ms, mean)", format_number(_get(summary, "origin_queue_ms", "mean"), 3)),
+        _row("queue wait (ms, p99)", format_number(_get(summary, "origin_queue_ms", "p99"), 3)),
+        _row("most at the origin at once", format_number(g("origin_in_flight_max"))),
+        _row("leases issued", format_number(g("leases_issued"))),
+        _row("stale values served", format_number(g("stale_served"))),
+    ]
 
 
 def _faults_configured(summary: Mapping[str, Any]) -> bool:

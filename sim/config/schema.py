@@ -55,12 +55,14 @@ __all__ = [
     "ON_WRITE",
     "READ_POLICIES",
     "REPLICA_READ_POLICIES",
+    "STAMPEDE",
     "CacheConfig",
     "Config",
     "ConfigError",
     "FaultsConfig",
     "NetworkConfig",
     "MetricsConfig",
+    "OriginConfig",
     "PipelineConfig",
     "QuorumConfig",
     "ReplicationConfig",
@@ -78,7 +80,9 @@ KEY_DISTRIBUTIONS = ("zipf", "uniform", "scrambled_zipf", "latest")
 READ_POLICIES = ("master", "replicas", "any", "sticky", "read-your-writes")
 # Policies that cannot work without at least one replica ("any" falls back to the master).
 REPLICA_READ_POLICIES = ("replicas", "sticky", "read-your-writes")
-FILL_FROM = ("read_policy", "master", "replicas")
+FILL_FROM = ("read_policy", "master", "replicas", "origin")
+# What the cache tier does when many readers miss one key at once (docs/design.md section 9).
+STAMPEDE = ("none", "single_flight", "lease", "xfetch", "stale_while_revalidate")
 ON_WRITE = ("none", "invalidate", "update")
 REPLICATION_MODES = ("leader", "quorum")
 # A quorum delay that is the network's one-way client latency (the default).
@@ -130,6 +134,20 @@ def _rules(allowed: str, value: Any) -> str:
     if isinstance(value, str):
         return f"{allowed}, as a number (unquoted in TOML) {NUMBER_RULES}"
     return allowed if read_number(value) is not None else f"{allowed}, {NUMBER_RULES}"
+
+
+def _positive_real(maximum: float = 1e6) -> Parse:
+    allowed = f"a number > 0 and <= {maximum:g}"
+    at_least_zero = _real(0.0, maximum, allowed=allowed)
+
+    def parse(value: Any, key: str, base_dir: Path | None) -> float:
+        number = at_least_zero(value, key, base_dir)
+        if number == 0:
+            raise ConfigError(key, value, allowed)
+        return number
+
+    parse.numeric = True  # type: ignore[attr-defined]  # see numeric_keys()
+    return parse
 
 
 def _duration(*, positive: bool = False) -> Parse:
@@ -205,6 +223,7 @@ MAX_RATE = 1e9  # ops/s, all clients together
 MAX_KEYS = 10_000_000  # the zipf sampler alone holds 16 bytes per key
 MAX_CLIENTS = 100_000
 MAX_REPLICAS = 1_000
+MAX_ORIGIN_SERVERS = 100_000
 DEFAULT_MAX_QUEUE = 1_000_000  # commands waiting at one node
 MAX_BATCH = 100_000  # commands per pipelined message
 MAX_IN_FLIGHT = 10_000_000  # commands a closed loop's clients hold at once
@@ -350,7 +369,11 @@ class ReplicationConfig:
 @dataclass(frozen=True)
 class CacheConfig:
     """[cache]: cache-aside layer; ``ttl`` and one-way ``latency`` in seconds,
-    ``capacity`` in keys (0 = unbounded)."""
+    ``capacity`` in keys (0 = unbounded). ``fill_from = "origin"`` recomputes misses at the
+    [origin]; ``stampede`` then picks the cure for many readers missing one key at once
+    (``lease_interval``: at most one lease per key in it; ``lease_wait``: a lease loser's
+    wait before it asks again; ``xfetch_beta``: XFetch's eagerness). ``ttl_jitter``
+    (seconds) draws each set's TTL uniformly in ttl +- jitter."""
 
     enabled: bool = _option(True, _flag())
     ttl: float = _option(1.0, _duration())
@@ -359,6 +382,23 @@ class CacheConfig:
     fill_from: str = _option("read_policy", _choice(FILL_FROM))
     on_write: str = _option("none", _choice(ON_WRITE))
     invalidation_delay: Distribution = _option(Constant(0.0), _delay())
+    # With fill_from = "origin" (docs/design.md section 9): what a miss of a key others are
+    # already recomputing does, and the settings of the policies that need them (seconds).
+    stampede: str = _option("none", _choice(STAMPEDE))
+    lease_interval: float = _option(10.0, _duration(positive=True))
+    lease_wait: float = _option(0.01, _duration(positive=True))
+    xfetch_beta: float = _option(1.0, _positive_real())
+    ttl_jitter: float = _option(0.0, _duration())
+
+
+@dataclass(frozen=True)
+class OriginConfig:
+    """[origin]: the database behind the cache (``cache.fill_from = "origin"``): ``servers``
+    parallel workers in front of one FIFO queue (``run.max_queue`` bounds it), each recompute
+    taking ``recompute_time`` (seconds, a distribution)."""
+
+    servers: int = _option(1, _integer(1, MAX_ORIGIN_SERVERS))
+    recompute_time: Distribution = _option(Constant(0.1), _delay())
 
 
 @dataclass(frozen=True)
@@ -480,6 +520,7 @@ _SECTIONS: dict[str, type] = {
     "faults": FaultsConfig,
     "quorum": QuorumConfig,
     "metrics": MetricsConfig,
+    "origin": OriginConfig,
 }
 
 
@@ -651,6 +692,7 @@ def _check_rules(config: Config) -> None:
             "cache.fill_from", cache.fill_from,
             "needs replication.replicas >= 1 (it is 0); use 'read_policy' or 'master'",
         )
+    _check_origin_rules(config)
     if rep.mode == "quorum":
         _check_quorum_rules(config)
     if config.metrics.visibility_probes and config.faults.active:
@@ -699,6 +741,31 @@ def parse_value(dotted: str, value: Any, base_dir: Path | None = None) -> Any:
     if spec is None:
         raise ConfigError(dotted, value, f"unknown key; [{section}] allows: {_keys_text(cls)}")
     return spec.metadata["parse"](value, dotted, base_dir)
+
+
+def _check_origin_rules(config: Config) -> None:
+    cache = config.cache
+    if cache.ttl_jitter > cache.ttl:
+        raise ConfigError("cache.ttl_jitter", format_duration(cache.ttl_jitter),
+                          f"must be at most cache.ttl ({format_duration(cache.ttl)}): a TTL "
+                          "cannot be negative")
+    if cache.fill_from != "origin":
+        if cache.stampede != "none":
+            raise ConfigError("cache.stampede", cache.stampede,
+                              "needs cache.fill_from = 'origin' (the cures act on recomputes "
+                              "at the origin); use 'none' or set cache.fill_from")
+        return
+    if not cache.enabled:
+        raise ConfigError("cache.fill_from", cache.fill_from,
+                          "needs cache.enabled = true (only a cache miss recomputes)")
+    if config.replication.mode == "quorum":
+        raise ConfigError("cache.fill_from", cache.fill_from,
+                          "the origin is not modelled in quorum mode yet; use "
+                          "replication.mode = 'leader' or another fill_from")
+    if config.metrics.visibility_probes:
+        raise ConfigError("metrics.visibility_probes", True,
+                          "probes are not modelled with cache.fill_from = 'origin' yet; set "
+                          "it to false or use another fill_from")
 
 
 def _check_quorum_rules(config: Config) -> None:
@@ -819,6 +886,7 @@ class Config:
     faults: FaultsConfig = field(default_factory=FaultsConfig)
     quorum: QuorumConfig = field(default_factory=QuorumConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    origin: OriginConfig = field(default_factory=OriginConfig)
 
     @classmethod
     def default(cls) -> Config:

@@ -18,11 +18,11 @@ from typing import Any
 
 import panel as pn
 
-from sim.config.schema import ON_WRITE, READ_POLICIES
+from sim.config.schema import ON_WRITE, READ_POLICIES, STAMPEDE
 from sim.explore.compute import CancelToken, Outcome, evaluate
 from sim.explore.presets import PRESETS
 from sim.explore.runner import LatestRunner
-from sim.explore.settings import DELAY_KINDS, Settings
+from sim.explore.settings import DELAY_KINDS, STAMPEDE_OFF, Settings
 
 __all__ = ["ExploreApp", "create"]
 
@@ -109,6 +109,12 @@ class ExploreApp:
                                        css_classes=css("ttl_ms")),
             "on_write": w.RadioButtonGroup(label="on write", options=list(ON_WRITE),
                                            css_classes=css("on_write")),
+            "stampede": w.Select(label="misses recompute at an origin, cured by",
+                                 options=[STAMPEDE_OFF, *STAMPEDE], css_classes=css("stampede")),
+            "recompute_ms": w.FloatSlider(label="recompute time (ms)", start=1, end=500, step=1,
+                                          css_classes=css("recompute_ms")),
+            "origin_servers": w.IntSlider(label="origin workers", start=1, end=64,
+                                          css_classes=css("origin_servers")),
             "batch_size": w.DiscreteSlider(label="pipeline batch size", options=BATCH_OPTIONS,
                                            css_classes=css("batch_size")),
             "linger_ms": w.FloatSlider(label="pipeline linger (ms)", start=0, end=2, step=0.1,
@@ -148,7 +154,9 @@ class ExploreApp:
         visible = {
             "write_rate": v["mode"] == "open", "read_rate": v["mode"] == "open",
             "read_fraction": v["mode"] == "closed", "linger_ms": v["mode"] == "open",
-            "ttl_ms": v["cache"], "on_write": v["cache"],
+            "ttl_ms": v["cache"], "on_write": v["cache"], "stampede": v["cache"],
+            "recompute_ms": v["cache"] and v["stampede"] != STAMPEDE_OFF,
+            "origin_servers": v["cache"] and v["stampede"] != STAMPEDE_OFF,
             "crash_at_s": v["crash"], "failover_ms": v["crash"],
         }
         for name, show in visible.items():
@@ -336,6 +344,12 @@ class ExploreApp:
             text += f" (no closed form: {hit.why_not})"
         text += (". A hit answers fast and returns whatever was cached, however many writes "
                  "the key has had since.")
+        if "origin_recomputes" in summary:
+            per = summary["recomputes_per_expiry"]
+            text += (f" **Origin**: {summary['origin_recomputes']:,} recomputes, "
+                     f"{'-' if per is None else f'{per:.3g}'} per expiry, peak load "
+                     f"{summary['origin_load']['peak']:,.0f}/s, mean wait in its queue "
+                     f"{_ms(summary['origin_queue_ms']['mean'])} ms.")
         self.cache_text.object = text
 
     def _show_crash(self, summary: dict, theory: dict, settings: Settings) -> None:
@@ -371,7 +385,8 @@ class ExploreApp:
                   "keys", "zipf_s"),
             group("Replication", "delay_kind", "delay_ms", "replicas", "read_policy",
                   "wait_replicas"),
-            group("Cache", "cache", "ttl_ms", "on_write"),
+            group("Cache", "cache", "ttl_ms", "on_write", "stampede", "recompute_ms",
+                  "origin_servers"),
             group("Pipelining", "batch_size", "linger_ms"),
             group("Failure", "crash", "crash_at_s", "failover_ms"),
             group("Randomness", "seed", collapsed=True),

@@ -65,6 +65,16 @@ _PRESETS = [
         "any replica: those already acknowledged to their client are lost, W (d − L) on "
         "average. Until the failover every write fails. Set WAIT to 1: nothing "
         "acknowledged is lost, and each write waits a replication delay longer.")),
+    Preset("A hot key's expiry and its herd", {
+        "cache": True, "keys": 10, "zipf_s": 0.0, "read_rate": 2000.0, "write_rate": 0.0,
+        "ttl_ms": 500.0, "stampede": "none", "recompute_ms": 50.0, "origin_servers": 64,
+        "read_policy": "master"}, (
+        "Notebook 09: behind the cache an origin recomputes each miss in 50 ms. Ten keys "
+        "read 200 times a second each: when an entry expires, every read of the next 50 ms "
+        "misses too and recomputes, 1 + λD = 11 per expiry. Pick single_flight or lease "
+        "(1 per expiry, the others wait), xfetch (a few early refreshes, no miss) or "
+        "stale_while_revalidate (1, and stale values meanwhile). Then lower the origin "
+        "workers to 1 with no cure, and watch its queue turn the herd into an overload.")),
 ]
 
 PRESETS: dict[str, Preset] = {preset.name: preset for preset in _PRESETS}

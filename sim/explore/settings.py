@@ -21,7 +21,7 @@ from typing import Any
 
 import sim
 
-__all__ = ["DELAY_KINDS", "RUN_SECONDS", "Settings"]
+__all__ = ["DELAY_KINDS", "RUN_SECONDS", "STAMPEDE_OFF", "Settings"]
 
 # The delay distributions a student can pick, each set from its mean (``delay_string``).
 DELAY_KINDS = ("constant", "exp", "uniform", "lognormal", "pareto")
@@ -32,6 +32,7 @@ RUN_SECONDS = 3.0  # simulated seconds of one run: a few thousand reads even at 
 OPS_PER_RUN = 80_000  # bound on the commands of one run, so that a rerun takes about 1 s
 MIN_RUN_SECONDS = 0.25
 WARMUP_SHARE = 0.1  # of the run, before measuring starts
+STAMPEDE_OFF = "off"  # no origin: a miss reads the store
 AFTER_FAILOVER_S = 0.3  # simulated time kept after a failover, to see the new master work
 
 
@@ -73,6 +74,9 @@ class Settings:
     cache: bool
     ttl_ms: float
     on_write: str
+    stampede: str  # "off": misses read the store; else the origin's cure (docs/design.md 9)
+    recompute_ms: float  # the origin's recompute time (constant)
+    origin_servers: int
     batch_size: int
     linger_ms: float
     crash: bool
@@ -97,6 +101,9 @@ class Settings:
             delay_kind=kind, delay_ms=rep.delay.mean * 1e3, replicas=rep.replicas,
             read_policy=rep.read_policy, wait_replicas=rep.wait_replicas,
             cache=cache.enabled, ttl_ms=cache.ttl * 1e3, on_write=cache.on_write,
+            stampede=cache.stampede if cache.fill_from == "origin" else STAMPEDE_OFF,
+            recompute_ms=config.origin.recompute_time.mean * 1e3,
+            origin_servers=config.origin.servers,
             batch_size=pipe.batch_size, linger_ms=pipe.linger * 1e3,
             crash=bool(crashes), crash_at_s=crashes[0] if crashes else 1.5,
             failover_ms=500.0, seed=config.run.seed)
@@ -157,6 +164,12 @@ class Settings:
             "cache.on_write": self.on_write,
             "pipeline.batch_size": self.batch_size, "pipeline.linger": f"{self.linger_ms:.6g}ms",
         }
+        if self.cache and self.stampede != STAMPEDE_OFF:
+            out.update({"cache.fill_from": "origin", "cache.stampede": self.stampede,
+                        "origin.recompute_time": f"{self.recompute_ms:.6g}ms",
+                        "origin.servers": self.origin_servers,
+                        # memcache's 10 s would outlast the page's runs: a lease per TTL
+                        "cache.lease_interval": f"{self.ttl_ms:.6g}ms"})
         if self.crash:
             out["faults.master_crash_at"] = self.crash_at_s
             out["faults.failover_timeout"] = f"{self.failover_ms:.6g}ms"

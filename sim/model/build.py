@@ -22,12 +22,14 @@ from sim.model.cluster import Cluster, ResyncSettings
 from sim.model.kernel import LazyLinks, Link, QueueLimit, Thread
 from sim.model.lag import LagMonitor
 from sim.model.master import Master, WriteRules
+from sim.model.origin import Origin
 from sim.model.probes import LeaderPath, Prober, QuorumPath
 from sim.model.quorum import Coordinator, Peer
 from sim.model.records import Host, Keyspace, Version
 from sim.model.replica import Replica
 from sim.model.routing import Router
 from sim.model.sentinel import Sentinel
+from sim.model.stampede import Policy
 from sim.model.streams import (
     Streams,
     exponential_sampler,
@@ -45,7 +47,8 @@ from sim.model.ycsb import LatestKeys
 class Nodes:
     """The wired components of one run. ``replicas`` is the live list of replicas (a failover
     changes it in place); ``cluster`` is None without faults. In quorum mode ``master`` is the
-    clients' :class:`Coordinator`, ``replicas`` is empty and ``peers`` holds the N peers."""
+    clients' :class:`Coordinator`, ``replicas`` is empty and ``peers`` holds the N peers.
+    ``origin`` is the database behind the cache (``cache.fill_from = "origin"``), else None."""
 
     master: Master | Coordinator
     replicas: list[Replica]
@@ -56,13 +59,14 @@ class Nodes:
     cluster: Cluster | None
     peers: list[Peer] = field(default_factory=list)
     prober: Prober | None = None
+    origin: Origin | None = None
 
 
 class Builder:
     """Builds the nodes of one run from ``config`` on ``env`` (``at`` is its scheduler)."""
 
     def __init__(self, config: Config, env, at, streams: Streams, recorder, fault_stats,
-                 trace=None, visibility=None) -> None:
+                 trace=None, visibility=None, origin_stats=None) -> None:
         self.config = config
         self.env = env
         self.at = at
@@ -71,6 +75,7 @@ class Builder:
         self.fault_stats = fault_stats
         self.trace = trace
         self.visibility = visibility  # a VisibilityStats when metrics.visibility_probes
+        self.origin_stats = origin_stats  # an OriginStats when cache.fill_from = "origin"
         self.cluster: Cluster | None = None
         self.lag: LagMonitor | None = None
         self.prober: Prober | None = None
@@ -124,13 +129,17 @@ class Builder:
         on_commit = self.prober.on_commit if self.prober is not None else None
 
         pipeline = self._pipeline()
-        cache = None
+        cache = origin = None
         cache_id = 1 + rep.replicas
+        if cch.fill_from == "origin":
+            origin = self._origin(cache_id + 1)
         if cch.enabled:
             cache = Cache(env, at, cache_id, cch.ttl, cch.capacity, cch.on_write,
                           Link(self.sampler(cch.invalidation_delay, "link.master->cache"), self.env),
                           self._down("cache", cch.latency), trace,
-                          direct_hits=pipeline == "now")
+                          direct_hits=pipeline == "now" and origin is None,
+                          jitter=self._ttl_jitter(),
+                          stampede=None if origin is None else self._stampede(origin))
         if rep.mode == "quorum":
             return self._build_quorum(cache, on_commit)
         master = Master(
@@ -148,12 +157,17 @@ class Builder:
 
         routers = [Router(rep.read_policy, replicas, self.streams.rng("routing"))]
         fill_policy = rep.read_policy if cch.fill_from == "read_policy" else cch.fill_from
-        if fill_policy != rep.read_policy:
+        if fill_policy not in (rep.read_policy, "origin"):
             routers.append(Router(fill_policy, replicas, self.streams.rng("routing.fill")))
         route, fill_route = routers[0].route, routers[-1].route
         names = {node.node_id: node.name for node in [master, *replicas]}
         if cache is not None:
             names[cache.node_id] = cache.name
+        if origin is not None:
+            names[origin.node_id] = origin.name
+
+            def fill_route(client, key, now):
+                return origin
 
         def up(c: int) -> LazyLinks:
             """Client ``c``'s links to the nodes, by node id."""
@@ -176,7 +190,32 @@ class Builder:
                 self.sampler(net.client_latency, "probe.network")))
         self.lag.start()
         return Nodes(master, replicas, cache, clients, workload, self.lag, self.cluster,
-                     prober=self.prober)
+                     prober=self.prober, origin=origin)
+
+    def _origin(self, node_id: int) -> Origin:
+        cfg = self.config
+        latency = cfg.network.client_latency
+        return Origin(self.env, self.at, node_id, cfg.origin.servers,
+                      self.sampler(cfg.origin.recompute_time, "origin.recompute"),
+                      cfg.run.max_queue, self._down("origin", latency),
+                      Link(self.sampler(latency, "link.origin->cache"), self.env),
+                      self.origin_stats)
+
+    def _stampede(self, origin: Origin) -> Policy:
+        cch = self.config.cache
+        return Policy(cch.stampede, cch.lease_interval, cch.lease_wait, cch.xfetch_beta,
+                      uniform_sampler(self.streams.rng("cache.xfetch")), origin,
+                      Link(self.sampler(self.config.network.client_latency,
+                                        "link.cache->origin"), self.env),
+                      self.origin_stats)
+
+    def _ttl_jitter(self):
+        """None without jitter, else a sampler of a set's TTL offset, uniform in +- jitter (s)."""
+        jitter = self.config.cache.ttl_jitter
+        if not jitter:
+            return None
+        uniform = uniform_sampler(self.streams.rng("cache.ttl_jitter"))
+        return lambda: jitter * (2.0 * uniform() - 1.0)
 
     def _build_quorum(self, cache: Cache | None, on_commit) -> Nodes:
         """Quorum mode: N peers, one coordinator in front of them for every client (it is

@@ -6,10 +6,13 @@ from collections import OrderedDict
 
 from sim.model.kernel import Link
 from sim.model.records import Version
+from sim.model.stampede import Policy, Stampede
 
 
 class Cache:
-    """Answers lookups instantly on arrival (no service time); entries are (Version, expiry_s).
+    """Answers lookups instantly on arrival (no service time); entries are (Version, expiry_s,
+    delta_s), delta_s the duration of the recompute that made the value (0 unless it came
+    from the origin).
 
     Expiry is checked on access, as Redis does lazily, so no event is spent per fill. A fill
     sets ``ttl`` from its arrival and a hit does not extend it (``SET EX`` semantics). With a
@@ -24,7 +27,7 @@ class Cache:
 
     def __init__(self, env, at, node_id: int, ttl_s: float, capacity: int, on_write: str,
                  invalidation: Link, down: list[Link], trace=None,
-                 direct_hits: bool = False) -> None:
+                 direct_hits: bool = False, jitter=None, stampede: Policy | None = None) -> None:
         self.env = env
         self.at = at
         self.node_id = node_id
@@ -39,6 +42,13 @@ class Cache:
         # waits for the reply event itself: open loop, one command a message.
         self.direct_hits = direct_hits
         self.trace = trace
+        self.jitter = jitter  # None, or a sampler of each set's TTL offset (s)
+        self.guard = None
+        if stampede is not None:
+            # With an origin behind it, lookups go through the guard; bound here, so the
+            # plain path pays nothing for it.
+            self.guard = Stampede(self, stampede)
+            self.on_message = self.guard.on_message
 
     def on_message(self, ev) -> None:
         """Lookups from one client: each op gets its cached Version, or None on a miss."""
@@ -81,16 +91,23 @@ class Cache:
         for rec in ev._value:
             self._set(rec, self.env._now, "fill")
 
-    def _set(self, rec: Version, now: float, why: str) -> None:
+    def set(self, rec: Version, now: float, delta_s: float) -> None:
+        """A fill from the origin: ``rec`` recomputed in ``delta_s`` (s)."""
+        self._set(rec, now, "fill", delta_s)
+
+    def _set(self, rec: Version, now: float, why: str, delta_s: float = 0.0) -> None:
         entries = self.entries
-        entries[rec.key] = (rec, now + self.ttl_s)
+        expiry = now + self.ttl_s
+        if self.jitter is not None:
+            expiry += self.jitter()
+        entries[rec.key] = (rec, expiry, delta_s)
         if self.capacity:
             entries.move_to_end(rec.key)
             if len(entries) > self.capacity:
                 entries.popitem(last=False)
         if self.trace is not None:
             self.trace(why, now, node="cache", key=rec.key, version=rec.number,
-                       expires=now + self.ttl_s)
+                       expires=expiry)
 
     def on_commit(self, rec: Version, now: float) -> None:
         """The master committed ``rec``; apply ``on_write`` after the invalidation delay."""
@@ -105,6 +122,8 @@ class Cache:
 
     def _apply_write(self, rec: Version, now: float) -> None:
         if self.on_write == "update":
-            self._set(rec, now, "update")
+            # The value's recompute cost is the key's, whoever set it last.
+            old = self.entries.get(rec.key)
+            self._set(rec, now, "update", old[2] if old is not None else 0.0)
         elif self.entries.pop(rec.key, None) is not None and self.trace is not None:
             self.trace("invalidate", now, node="cache", key=rec.key, version=rec.number)

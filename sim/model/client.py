@@ -221,6 +221,25 @@ class Client:
             self.flush()
         self._check_batch()
 
+    def on_recomputed(self, ev) -> None:
+        """The origin answered a read that missed, ``(op, delta_s)``: the read completes and
+        fills the cache with the value and the recompute's duration (s)."""
+        op, delta_s = ev._value
+        now = self.env._now
+        self._read_done(op, now)
+        cache = self.cache
+        self.up[cache.node_id].send(now, cache.guard.on_recomputed, (op.result, delta_s))
+        self._check_batch()
+
+    def on_hot_miss(self, ev) -> None:
+        """A lease loser, ``(ops, wait_s)``: ask the cache again after the wait (s)."""
+        ops, wait_s = ev._value
+        self.at(self.env._now + wait_s, self._ask_again, ops)
+
+    def _ask_again(self, ev) -> None:
+        cache = self.cache
+        self.up[cache.node_id].send(self.env._now, cache.on_message, ev._value)
+
     def hit(self, op: Op, arrival_s: float, now: float) -> None:
         """A cache hit answered ``now`` whose reply will reach this client at ``arrival_s``
         (s): recorded now (the recorder measures it once that time has passed), and what it

@@ -78,6 +78,7 @@ REFUSED = Failure("refused")
 DIRECT = 0  # sent straight to the store
 HIT = 1  # answered by the cache
 MISS = 2  # asked the cache, missed, then read from the store (and fills the cache)
+WAITED = 3  # missed, then waited for another reader's recompute (single flight, lease)
 
 
 class Op:
