@@ -28,12 +28,15 @@ class Replica:
     possibly not yet applied); both hold only what is in flight. Each apply reports its lag
     peak to ``lag`` (the run's :class:`sim.model.lag.LagMonitor`).
 
-    Faults reach a replica through its ``cluster`` (None without faults): its link to the
-    master can be cut (:meth:`cut`: what is still on its way is dropped) and resynchronised
-    (:meth:`reconnect`), which goes through this same FIFO thread, so enqueue-time results
-    stay exact. Until a resync lands the replica is not ``synced``; with
-    ``serve_stale_data`` off it then refuses reads. A promoted replica is ``retired``;
-    messages still reaching it go to its ``successor``.
+    Faults reach a replica through its ``cluster`` (None without faults), which changes it
+    only through its methods: its link to the master is cut (:meth:`cut`: what is still on
+    its way is dropped) and resynchronised (:meth:`reconnect`; :meth:`relink` does whichever
+    the cluster's state asks), which goes through this same FIFO thread, so enqueue-time
+    results stay exact; it follows another master (:meth:`follow`, with a history of its own
+    after :meth:`diverge` or :meth:`reach_restarted`: a full resync next); its master's
+    process dies under it (:meth:`master_died`). Until a resync lands the replica is not
+    ``synced``; with ``serve_stale_data`` off it then refuses reads. A promoted replica is
+    ``retired`` (:meth:`retire`); messages still reaching it go to its ``successor``.
     """
 
     def __init__(self, env, at, host: Host, master, store: Keyspace, link: Link, lag,
@@ -65,7 +68,7 @@ class Replica:
         self.epoch = 0  # counts connections: a sync completes only on the one it began on
         self.synced = synced
         self.missing_since = missing_since
-        self.force_full = force_full  # the next resync must be full (its history diverged)
+        self._force_full = force_full  # the next resync must be full (its history diverged)
         self.retired = False
         self.successor = None
         self.master = master
@@ -240,6 +243,22 @@ class Replica:
         if since.get(self.node_id) is None:
             since[self.node_id] = now
 
+    @property
+    def force_full(self) -> bool:
+        """Must its next resync be full? (Its history is not its master's: a former master, a
+        follower of one, or a replica of a restarted host.) Cleared when a resync lands."""
+        return self._force_full
+
+    def relink(self, up: bool, now: float) -> str | None:
+        """Bring its link to the state the cluster implies (``up``): "cut" when it breaks now,
+        "partial" or "full" when it reconnects (:meth:`reconnect`), None when it already is."""
+        if self.linked and not up:
+            self.cut(now)
+            return "cut"
+        if not self.linked and up:
+            return self.reconnect(now)
+        return None
+
     def follow(self, master, now: float) -> None:
         """Replicate from ``master`` from now on (the link is connected by the cluster)."""
         self.cut(now)
@@ -250,10 +269,17 @@ class Replica:
         master.replica_since[self.node_id] = now
         self.sends_acks = master.wait_replicas > 0
 
+    def reach_restarted(self, host, now: float) -> None:
+        """Its master's address answers again, served by a restarted process ``host``: it
+        follows ``host``, a new history, so its next resync is full; until that lands it
+        keeps the old master's data and offset (and may still be promoted)."""
+        self.follow(host, now)
+        self._force_full = True
+
     def diverge(self) -> None:
         """Its history is no longer its master's (it followed a deposed master): the next
         resync is full, and its offset counts nothing of the new master's stream."""
-        self.force_full = True
+        self._force_full = True
         self.arrived_offset = 0
 
     def reconnect(self, now: float) -> str:
@@ -268,7 +294,7 @@ class Replica:
         behind it on the link.
         """
         master, settings = self.master, self.cluster.settings
-        full = self.force_full  # stays set until a resync lands (a cut may interrupt this one)
+        full = self._force_full  # stays set until a resync lands (a cut may interrupt this one)
         missed = master.commit_offset - self.arrived_offset
         partial = (not full and missed >= 0
                    and missed * settings.value_size <= settings.backlog_size)
@@ -294,14 +320,19 @@ class Replica:
             acked_upto))
         return kind
 
-    def master_died(self, now: float) -> None:
+    def master_died(self, now: float) -> float | None:
         """Its master's process died at ``now``: what had not left its output buffer for
-        this replica never will (what had is still delivered)."""
+        this replica never will (what had is still delivered). Returns when the connection's
+        close reaches it (s), behind the last data on the FIFO link; None when it was not
+        linked."""
+        if not self.linked:
+            return None
         self.take_in(now)
         self.sender_died_s = now
+        return self.link.arrival(now)
 
     def _take_resync(self, resync: Resync, now: float) -> None:
-        self.force_full = False  # only now is its history the master's
+        self._force_full = False  # only now is its history the master's
         thread = self.thread
         done = thread.start(now) + resync.cost_s
         thread.busy_until = done  # a resync is not a command: run.max_queue does not count it
@@ -332,8 +363,10 @@ class Replica:
             master.replica_since[self.node_id] = None
 
     def retire(self, successor, now: float) -> None:
-        """This host became ``successor`` (a master) at ``now``: drop the stream, forward
-        messages."""
+        """This host became ``successor`` (a master) at ``now``: leave its master, drop the
+        stream, forward messages."""
+        if self in self.master.replicas:
+            self.master.remove_replica(self)
         self.take_in(now)
         self.inbox.drop()
         self.retired = True
