@@ -13,6 +13,7 @@ from sim.model.records import (
     HeldReply,
     Host,
     Keyspace,
+    OnHost,
     Op,
     Version,
     WaitGroup,
@@ -33,7 +34,7 @@ class WriteRules:
     min_replicas_max_lag_s: float = 0.0
 
 
-class Master:
+class Master(OnHost):
     """Serves client messages in arrival order on one thread.
 
     A message of B commands costs ``batch_overhead`` plus ``service_time`` per command, served
@@ -65,25 +66,17 @@ class Master:
     def __init__(self, env, at, host: Host, committed: Keyspace, offset: int,
                  rules: WriteRules, cache=None, cluster=None, trace=None,
                  on_commit=None) -> None:
-        self.env = env
-        self.at = at
-        self.host = host
-        self.node_id = host.node_id
-        self.name = host.name
-        self.thread = host.thread
+        super().__init__(env, at, host)
         self.rules = rules
         self.committed = committed
         self.latest = committed.copy()
         self.offset = offset  # replication offset of the newest write enqueued
         self.commit_offset = offset  # of the newest write committed
-        self.down = down = host.down  # master -> client links, by client index
-        self.overhead = host.overhead
-        self.service = host.service
         self.replicas: list = []  # the replicas following this master (they join it)
         self.cache = cache  # the Cache, when it must hear of commits (on_write)
         self.wait_replicas = rules.wait_replicas
         self.wait_timeout_s = rules.wait_timeout_s
-        self.outboxes: list[deque[HeldReply]] = [deque() for _ in down]
+        self.outboxes: list[deque[HeldReply]] = [deque() for _ in host.down]
         # Redis: min-replicas-to-write or min-replicas-max-lag at 0 disables the check.
         self.min_replicas = rules.min_replicas if rules.min_replicas_max_lag_s > 0 else 0
         self.min_replicas_max_lag_s = rules.min_replicas_max_lag_s

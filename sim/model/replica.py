@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections import deque
 
 from sim.model.kernel import Inbox, Link, Payload
-from sim.model.records import UNAVAILABLE, Host, Keyspace, Resync, Version
+from sim.model.records import UNAVAILABLE, Host, Keyspace, OnHost, Resync, Version
 
 
-class Replica:
+class Replica(OnHost):
     """Receives committed writes over a FIFO link and applies them in stream order.
 
     Applying a write takes ``replica_apply_time`` on the thread that also serves reads, so a
@@ -43,16 +43,8 @@ class Replica:
                  cluster=None, trace=None, arrived_offset: int = 0, synced: bool = True,
                  missing_since: float | None = None, force_full: bool = False,
                  send_time: float = 0.0) -> None:
-        self.env = env
-        self.at = at
-        self.host = host
-        self.node_id = host.node_id
-        self.name = host.name
-        self.down = host.down
-        self.thread = host.thread
+        super().__init__(env, at, host)
         self.apply_time = host.apply_time
-        self.overhead = host.overhead
-        self.service = host.service
         self.store = store
         self.link = link
         self.lag_monitor = lag
@@ -71,7 +63,7 @@ class Replica:
         self._force_full = force_full  # the next resync must be full (its history diverged)
         self.retired = False
         self.successor = None
-        self.master = master
+        self._master = master
         self.sends_acks = master.wait_replicas > 0
         # The master's output buffer towards this replica, when the stream has a bandwidth:
         # each write takes ``send_time`` to leave it; what has not left when the master's
@@ -143,7 +135,7 @@ class Replica:
         if done - rec.commit_s > monitor.max_s:
             monitor.peak(done, rec.commit_s)
         if self.sends_acks:
-            self.at(done, self.master.on_ack, rec)
+            self.at(done, self._master.on_ack, rec)
         if self.trace is not None:
             self.trace("apply", done, node=self.name, key=rec.key, version=rec.number,
                        offset=rec.offset, arrived=now)
@@ -239,9 +231,18 @@ class Replica:
         if self.inflight:
             self.missing_since = self.inflight[0]
             self.inflight.clear()
-        since = self.master.replica_since
+        since = self._master.replica_since
         if since.get(self.node_id) is None:
             since[self.node_id] = now
+
+    @property
+    def master(self):
+        """The master it follows (it changes only through :meth:`follow`)."""
+        return self._master
+
+    def _leave_master(self) -> None:
+        if self in self._master.replicas:
+            self._master.remove_replica(self)
 
     @property
     def force_full(self) -> bool:
@@ -262,9 +263,8 @@ class Replica:
     def follow(self, master, now: float) -> None:
         """Replicate from ``master`` from now on (the link is connected by the cluster)."""
         self.cut(now)
-        if self in self.master.replicas:
-            self.master.remove_replica(self)
-        self.master = master
+        self._leave_master()
+        self._master = master
         master.add_replica(self)
         master.replica_since[self.node_id] = now
         self.sends_acks = master.wait_replicas > 0
@@ -293,7 +293,7 @@ class Replica:
         becomes the master's committed state of now, on its thread, and later writes queue
         behind it on the link.
         """
-        master, settings = self.master, self.cluster.settings
+        master, settings = self._master, self.cluster.settings
         full = self._force_full  # stays set until a resync lands (a cut may interrupt this one)
         missed = master.commit_offset - self.arrived_offset
         partial = (not full and missed >= 0
@@ -336,7 +336,7 @@ class Replica:
         thread = self.thread
         done = thread.start(now) + resync.cost_s
         thread.busy_until = done  # a resync is not a command: run.max_queue does not count it
-        if self.master in self.cluster.restarted:  # a restarted master's data replaces ours
+        if self._master in self.cluster.restarted:  # a restarted master's data replaces ours
             theirs = resync.snapshot
             self.cluster.stats.wiped(sum(1 for key, mine in self.store.items()
                                          if mine.number > theirs[key].number))
@@ -350,23 +350,22 @@ class Replica:
         self.applying.append((done, Version(-1, 0, oldest, resync.offset + 1)))
         self.lag_monitor.peak(done, oldest)
         self.cluster.stats.resync(resync.kind, done - resync.started_s)
-        self.at(done, self._on_synced, (resync.epoch, self.master))
+        self.at(done, self._on_synced, (resync.epoch, self._master))
         if self.sends_acks:
-            self.at(done, self.master.on_resync_ack, (resync.acked_upto, resync.offset))
+            self.at(done, self._master.on_resync_ack, (resync.acked_upto, resync.offset))
         if self.trace is not None:
             self.trace("resync", done, node=self.name, resync=resync.kind,
                        started=resync.started_s, offset=resync.offset)
 
     def _on_synced(self, ev) -> None:
         epoch, master = ev._value
-        if epoch == self.epoch and master is self.master:
+        if epoch == self.epoch and master is self._master:
             master.replica_since[self.node_id] = None
 
     def retire(self, successor, now: float) -> None:
         """This host became ``successor`` (a master) at ``now``: leave its master, drop the
         stream, forward messages."""
-        if self in self.master.replicas:
-            self.master.remove_replica(self)
+        self._leave_master()
         self.take_in(now)
         self.inbox.drop()
         self.retired = True
