@@ -141,15 +141,25 @@ class Cluster:
         partition)?"""
         return node_id not in self.minority_nodes
 
+    def majority_client(self, client_index: int) -> bool:
+        """Is this client on Sentinel's side?"""
+        return client_index not in self.minority_clients
+
+    def divide(self, partition, nodes: frozenset[int], clients: frozenset[int]) -> None:
+        """``partition`` cuts the hosts ``nodes`` and the clients ``clients`` off from the
+        rest from now on (None and empty sets: it healed)."""
+        self.partition = partition
+        self.minority_nodes = nodes
+        self.minority_clients = clients
+
     def reconcile(self, now: float) -> None:
         """Cut or reconnect every replication link to match the cluster's state."""
-        minority = self.minority_nodes
         for replica in self.replicas:
             if replica in self.draining:
                 continue  # its killed master's last writes are still arriving
             master = replica.master
             up = (master.alive and replica.node_id not in self.disconnected
-                  and (replica.node_id in minority) == (master.node_id in minority))
+                  and self.majority(replica.node_id) == self.majority(master.node_id))
             change = replica.relink(up, now)
             if change == "cut":
                 self.event("cut", now, replica.name, master=master.name)

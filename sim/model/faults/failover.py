@@ -45,7 +45,7 @@ class Failover:
         # Sentinel's list of old's replicas holds those that went over to its restarted host.
         others = [r for r in cluster.replicas if cluster.majority(r.node_id)
                   and (r.master is old or cluster.restart_of(r.master, old))]
-        clients = [c for c in cluster.clients if c.index not in cluster.minority_clients]
+        clients = [c for c in cluster.clients if cluster.majority_client(c.index)]
         if timeline is None:
             self._repoint_at_once(new, others, clients, now)
         else:
@@ -119,7 +119,7 @@ class Failover:
         client, demoted = ev._value
         cluster = self.cluster
         office = cluster.office
-        if client.master is office or client.index in cluster.minority_clients:
+        if client.master is office or not cluster.majority_client(client.index):
             return
         if (not demoted and client.master in cluster.restarted
                 and self.sentinel.discovery == "poll"):

@@ -21,9 +21,7 @@ class Partitions:
         spec, nodes = ev._value
         cluster = self.cluster
         now = cluster.env._now
-        cluster.partition = spec
-        cluster.minority_nodes = nodes
-        cluster.minority_clients = frozenset(spec.clients)
+        cluster.divide(spec, nodes, frozenset(spec.clients))
         cluster.event("partition", now, "network", nodes=sorted(nodes),
                       clients=list(spec.clients))
         master = cluster.office
@@ -34,9 +32,7 @@ class Partitions:
     def on_heal(self, ev) -> None:
         cluster = self.cluster
         now = cluster.env._now
-        cluster.partition = None
-        cluster.minority_nodes = frozenset()
-        cluster.minority_clients = frozenset()
+        cluster.divide(None, frozenset(), frozenset())
         cluster.event("heal", now, "network")
         for old in cluster.deposed:
             # Sentinel turns the old master into a replica: what it accepted since the

@@ -53,7 +53,7 @@ class Restarts:
         host.depose(0)  # nothing it accepts survives the demotion: keep its whole log
         cluster.restarted.append(host)
         for client in cluster.clients:
-            if client.master is old and client.index not in cluster.minority_clients:
+            if client.master is old and cluster.majority_client(client.index):
                 client.follow(host)  # the client reconnects to the address it knows
         self._adopt(old, host, now)
         cluster.at(self.sentinel.demote_s(timeline, now), self.on_demote, host)
