@@ -240,10 +240,6 @@ class Replica(OnHost):
         """The master it follows (it changes only through :meth:`follow`)."""
         return self._master
 
-    def _leave_master(self) -> None:
-        if self in self._master.replicas:
-            self._master.remove_replica(self)
-
     @property
     def force_full(self) -> bool:
         """Must its next resync be full? (Its history is not its master's: a former master, a
@@ -268,6 +264,10 @@ class Replica(OnHost):
         master.add_replica(self)
         master.replica_since[self.node_id] = now
         self.sends_acks = master.wait_replicas > 0
+
+    def _leave_master(self) -> None:
+        if self in self._master.replicas:
+            self._master.remove_replica(self)
 
     def reach_restarted(self, host, now: float) -> None:
         """Its master's address answers again, served by a restarted process ``host``: it
