@@ -18,7 +18,7 @@ from sim.config.distributions import Constant
 from sim.config.schema import Config
 from sim.model.cache import Cache
 from sim.model.client import Client
-from sim.model.cluster import Cluster, ResyncSettings
+from sim.model.faults.cluster import Cluster, ResyncSettings
 from sim.model.kernel import LazyLinks, Link, QueueLimit, Thread
 from sim.model.lag import LagMonitor
 from sim.model.master import Master, WriteRules

@@ -13,6 +13,7 @@ from sim.model.records import (
     HeldReply,
     Host,
     Keyspace,
+    OnHost,
     Op,
     Version,
     WaitGroup,
@@ -33,7 +34,7 @@ class WriteRules:
     min_replicas_max_lag_s: float = 0.0
 
 
-class Master:
+class Master(OnHost):
     """Serves client messages in arrival order on one thread.
 
     A message of B commands costs ``batch_overhead`` plus ``service_time`` per command, served
@@ -48,10 +49,13 @@ class Master:
     judge staleness.
 
     Faults reach the master through its ``cluster`` (None in a run without faults, and then
-    none of this costs anything on the hot path): the node can be ``dead`` (every event it
-    scheduled before then does nothing, or fails the commands it carried), a client on the
-    other side of a partition is answered "unavailable", and ``log`` keeps the committed writes
-    some replica may still lack, which decide what a failover loses. The admission check for
+    none of this costs anything on the hot path): a client on the other side of a partition
+    is answered "unavailable", and ``log`` keeps the committed writes some replica may still
+    lack, which decide what a failover loses. The fault controller changes the node only
+    through its methods: :meth:`die` (every event it scheduled before then does nothing, or
+    fails the commands it carried), :meth:`depose` and :meth:`reinstate` (what it loses once
+    out of office, counted by :meth:`take_lost_writes`), :meth:`persist` and
+    :meth:`keep_writes_after` (what a restart keeps). The admission check for
     ``min_replicas_to_write`` holds with or without faults, as in Redis.
 
     ``committed`` may be handed in (a promoted replica's data), and ``host`` (its id, links,
@@ -62,20 +66,12 @@ class Master:
     def __init__(self, env, at, host: Host, committed: Keyspace, offset: int,
                  rules: WriteRules, cache=None, cluster=None, trace=None,
                  on_commit=None) -> None:
-        self.env = env
-        self.at = at
-        self.host = host
-        self.node_id = host.node_id
-        self.name = host.name
-        self.thread = host.thread
+        super().__init__(env, at, host)
         self.rules = rules
         self.committed = committed
         self.latest = committed.copy()
         self.offset = offset  # replication offset of the newest write enqueued
         self.commit_offset = offset  # of the newest write committed
-        self.down = host.down  # master -> client links, by client index
-        self.overhead = host.overhead
-        self.service = host.service
         self.replicas: list = []  # the replicas following this master (they join it)
         self.cache = cache  # the Cache, when it must hear of commits (on_write)
         self.wait_replicas = rules.wait_replicas
@@ -91,8 +87,8 @@ class Master:
         self.trace = trace
         self.on_commit = on_commit  # the visibility probes' hook: on_commit(rec, now)
         self.dead = False
-        self.lost_from: int | None = None  # the promoted replica's offset, once deposed
-        self.keep_after: int | None = None  # offset persisted last, when a restart may come
+        self._lost_from: int | None = None  # the promoted replica's offset, once deposed
+        self._keep_after: int | None = None  # offset persisted last, when a restart may come
         self.last_ack_s: float | None = None  # when a write reply last reached a client
         self.log: deque[Version] = deque()
 
@@ -299,14 +295,60 @@ class Master:
             while outbox:
                 self.fail(outbox.popleft().ops, UNAVAILABLE, None)
 
+    @property
+    def alive(self) -> bool:
+        """False once it died (crashed, or was demoted into a replica)."""
+        return not self.dead
+
+    @property
+    def lost_from(self) -> int | None:
+        """Replication offset above which its writes are lost, once it lost office (None
+        while nothing decided that)."""
+        return self._lost_from
+
+    def followers(self) -> list:
+        """The replicas following it now (a copy: following it may change as they are
+        handled)."""
+        return list(self.replicas)
+
+    def depose(self, lost_from: int) -> None:
+        """It lost office (or never held it, at ``lost_from`` 0): the writes above offset
+        ``lost_from``, which its successor never received, are lost; its log keeps them until
+        :meth:`take_lost_writes` counts them."""
+        self._lost_from = lost_from
+
+    def reinstate(self) -> None:
+        """It holds office after all: nothing it accepts is doomed any more."""
+        self._lost_from = None
+
+    def take_lost_writes(self) -> list[Version]:
+        """The logged writes above :attr:`lost_from` (lost with its history), and the log
+        forgotten, so they are counted once."""
+        lost = [rec for rec in self.log if rec.offset > self._lost_from]
+        self.log.clear()
+        return lost
+
+    def persist(self) -> tuple[Keyspace, int]:
+        """A snapshot (rdb) or fsync (aof) now: its committed data and offset, which a restart
+        keeps; the log keeps only the writes after it (a restart loses those)."""
+        self._keep_after = self.commit_offset
+        return self.committed.copy(), self.commit_offset
+
+    def keep_writes_after(self, persisted_offset: int) -> None:
+        """A restart may come and its disk holds its writes up to ``persisted_offset``: the
+        log keeps every later one, which a restart that cancels the failover loses even
+        though replicas hold them."""
+        self._keep_after = persisted_offset
+
     def trim_log(self) -> None:
         """Forget logged writes that every connected replica Sentinel can reach has received:
         a failover promotes one of them (or one further ahead), so they cannot be lost. Once
         deposed, nothing above the promoted replica's offset is forgotten, and while a restart
-        may come nothing above the offset persisted last (``keep_after``)."""
+        may come nothing above the offset persisted last (:meth:`keep_writes_after`)."""
         log = self.log
-        keep = self.keep_after
-        if not self.replicas and self.lost_from is None and keep is None:
+        keep = self._keep_after
+        lost_from = self._lost_from
+        if not self.replicas and lost_from is None and keep is None:
             # No replica to promote, so no failover can lose these writes (a host that joins
             # later first resyncs to this master's state): keeping them would grow for ever.
             log.clear()
@@ -318,8 +360,8 @@ class Master:
         if not received:
             return
         floor = min(received)
-        if self.lost_from is not None and self.lost_from < floor:
-            floor = self.lost_from
+        if lost_from is not None and lost_from < floor:
+            floor = lost_from
         if keep is not None and keep < floor:
             floor = keep
         while log and log[0].offset <= floor:

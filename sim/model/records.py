@@ -153,6 +153,23 @@ class Host:
         self.thread = thread
 
 
+class OnHost:
+    """A server node on a :class:`Host`: the run's clock ``env`` and scheduler ``at``, and
+    the host's identity, thread, client links and cost samplers, copied to attributes because
+    the hot path reads them on every message."""
+
+    def __init__(self, env, at, host: Host) -> None:
+        self.env = env
+        self.at = at
+        self.host = host
+        self.node_id = host.node_id
+        self.name = host.name
+        self.thread = host.thread
+        self.down = host.down  # node -> client links, by client index
+        self.overhead = host.overhead
+        self.service = host.service
+
+
 class Resync:
     """A resynchronisation on its way to a replica: the master's ``snapshot`` (committed
     versions by key) up to ``offset``; ``cost_s`` of the replica's thread to load it; ``kind``

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections import deque
 
 from sim.model.kernel import Inbox, Link, Payload
-from sim.model.records import UNAVAILABLE, Host, Keyspace, Resync, Version
+from sim.model.records import UNAVAILABLE, Host, Keyspace, OnHost, Resync, Version
 
 
-class Replica:
+class Replica(OnHost):
     """Receives committed writes over a FIFO link and applies them in stream order.
 
     Applying a write takes ``replica_apply_time`` on the thread that also serves reads, so a
@@ -28,28 +28,23 @@ class Replica:
     possibly not yet applied); both hold only what is in flight. Each apply reports its lag
     peak to ``lag`` (the run's :class:`sim.model.lag.LagMonitor`).
 
-    Faults reach a replica through its ``cluster`` (None without faults): its link to the
-    master can be cut (:meth:`cut`: what is still on its way is dropped) and resynchronised
-    (:meth:`reconnect`), which goes through this same FIFO thread, so enqueue-time results
-    stay exact. Until a resync lands the replica is not ``synced``; with
-    ``serve_stale_data`` off it then refuses reads. A promoted replica is ``retired``;
-    messages still reaching it go to its ``successor``.
+    Faults reach a replica through its ``cluster`` (None without faults), which changes it
+    only through its methods: its link to the master is cut (:meth:`cut`: what is still on
+    its way is dropped) and resynchronised (:meth:`reconnect`; :meth:`relink` does whichever
+    the cluster's state asks), which goes through this same FIFO thread, so enqueue-time
+    results stay exact; it follows another master (:meth:`follow`, with a history of its own
+    after :meth:`diverge` or :meth:`reach_restarted`: a full resync next); its master's
+    process dies under it (:meth:`master_died`). Until a resync lands the replica is not
+    ``synced``; with ``serve_stale_data`` off it then refuses reads. A promoted replica is
+    ``retired`` (:meth:`retire`); messages still reaching it go to its ``successor``.
     """
 
     def __init__(self, env, at, host: Host, master, store: Keyspace, link: Link, lag,
                  cluster=None, trace=None, arrived_offset: int = 0, synced: bool = True,
                  missing_since: float | None = None, force_full: bool = False,
                  send_time: float = 0.0) -> None:
-        self.env = env
-        self.at = at
-        self.host = host
-        self.node_id = host.node_id
-        self.name = host.name
-        self.down = host.down
-        self.thread = host.thread
+        super().__init__(env, at, host)
         self.apply_time = host.apply_time
-        self.overhead = host.overhead
-        self.service = host.service
         self.store = store
         self.link = link
         self.lag_monitor = lag
@@ -65,10 +60,10 @@ class Replica:
         self.epoch = 0  # counts connections: a sync completes only on the one it began on
         self.synced = synced
         self.missing_since = missing_since
-        self.force_full = force_full  # the next resync must be full (its history diverged)
+        self._force_full = force_full  # the next resync must be full (its history diverged)
         self.retired = False
         self.successor = None
-        self.master = master
+        self._master = master
         self.sends_acks = master.wait_replicas > 0
         # The master's output buffer towards this replica, when the stream has a bandwidth:
         # each write takes ``send_time`` to leave it; what has not left when the master's
@@ -140,7 +135,7 @@ class Replica:
         if done - rec.commit_s > monitor.max_s:
             monitor.peak(done, rec.commit_s)
         if self.sends_acks:
-            self.at(done, self.master.on_ack, rec)
+            self.at(done, self._master.on_ack, rec)
         if self.trace is not None:
             self.trace("apply", done, node=self.name, key=rec.key, version=rec.number,
                        offset=rec.offset, arrived=now)
@@ -236,24 +231,55 @@ class Replica:
         if self.inflight:
             self.missing_since = self.inflight[0]
             self.inflight.clear()
-        since = self.master.replica_since
+        since = self._master.replica_since
         if since.get(self.node_id) is None:
             since[self.node_id] = now
+
+    @property
+    def master(self):
+        """The master it follows (it changes only through :meth:`follow`)."""
+        return self._master
+
+    @property
+    def force_full(self) -> bool:
+        """Must its next resync be full? (Its history is not its master's: a former master, a
+        follower of one, or a replica of a restarted host.) Cleared when a resync lands."""
+        return self._force_full
+
+    def relink(self, up: bool, now: float) -> str | None:
+        """Bring its link to the state the cluster implies (``up``): "cut" when it breaks now,
+        "partial" or "full" when it reconnects (:meth:`reconnect`), None when it already is."""
+        if self.linked and not up:
+            self.cut(now)
+            return "cut"
+        if not self.linked and up:
+            return self.reconnect(now)
+        return None
 
     def follow(self, master, now: float) -> None:
         """Replicate from ``master`` from now on (the link is connected by the cluster)."""
         self.cut(now)
-        if self in self.master.replicas:
-            self.master.remove_replica(self)
-        self.master = master
+        self._leave_master()
+        self._master = master
         master.add_replica(self)
         master.replica_since[self.node_id] = now
         self.sends_acks = master.wait_replicas > 0
 
+    def _leave_master(self) -> None:
+        if self in self._master.replicas:
+            self._master.remove_replica(self)
+
+    def reach_restarted(self, host, now: float) -> None:
+        """Its master's address answers again, served by a restarted process ``host``: it
+        follows ``host``, a new history, so its next resync is full; until that lands it
+        keeps the old master's data and offset (and may still be promoted)."""
+        self.follow(host, now)
+        self._force_full = True
+
     def diverge(self) -> None:
         """Its history is no longer its master's (it followed a deposed master): the next
         resync is full, and its offset counts nothing of the new master's stream."""
-        self.force_full = True
+        self._force_full = True
         self.arrived_offset = 0
 
     def reconnect(self, now: float) -> str:
@@ -267,8 +293,8 @@ class Replica:
         becomes the master's committed state of now, on its thread, and later writes queue
         behind it on the link.
         """
-        master, settings = self.master, self.cluster.settings
-        full = self.force_full  # stays set until a resync lands (a cut may interrupt this one)
+        master, settings = self._master, self.cluster.settings
+        full = self._force_full  # stays set until a resync lands (a cut may interrupt this one)
         missed = master.commit_offset - self.arrived_offset
         partial = (not full and missed >= 0
                    and missed * settings.value_size <= settings.backlog_size)
@@ -294,18 +320,23 @@ class Replica:
             acked_upto))
         return kind
 
-    def master_died(self, now: float) -> None:
+    def master_died(self, now: float) -> float | None:
         """Its master's process died at ``now``: what had not left its output buffer for
-        this replica never will (what had is still delivered)."""
+        this replica never will (what had is still delivered). Returns when the connection's
+        close reaches it (s), behind the last data on the FIFO link; None when it was not
+        linked."""
+        if not self.linked:
+            return None
         self.take_in(now)
         self.sender_died_s = now
+        return self.link.arrival(now)
 
     def _take_resync(self, resync: Resync, now: float) -> None:
-        self.force_full = False  # only now is its history the master's
+        self._force_full = False  # only now is its history the master's
         thread = self.thread
         done = thread.start(now) + resync.cost_s
         thread.busy_until = done  # a resync is not a command: run.max_queue does not count it
-        if self.master in self.cluster.restarted:  # a restarted master's data replaces ours
+        if self._master in self.cluster.restarted:  # a restarted master's data replaces ours
             theirs = resync.snapshot
             self.cluster.stats.wiped(sum(1 for key, mine in self.store.items()
                                          if mine.number > theirs[key].number))
@@ -319,21 +350,22 @@ class Replica:
         self.applying.append((done, Version(-1, 0, oldest, resync.offset + 1)))
         self.lag_monitor.peak(done, oldest)
         self.cluster.stats.resync(resync.kind, done - resync.started_s)
-        self.at(done, self._on_synced, (resync.epoch, self.master))
+        self.at(done, self._on_synced, (resync.epoch, self._master))
         if self.sends_acks:
-            self.at(done, self.master.on_resync_ack, (resync.acked_upto, resync.offset))
+            self.at(done, self._master.on_resync_ack, (resync.acked_upto, resync.offset))
         if self.trace is not None:
             self.trace("resync", done, node=self.name, resync=resync.kind,
                        started=resync.started_s, offset=resync.offset)
 
     def _on_synced(self, ev) -> None:
         epoch, master = ev._value
-        if epoch == self.epoch and master is self.master:
+        if epoch == self.epoch and master is self._master:
             master.replica_since[self.node_id] = None
 
     def retire(self, successor, now: float) -> None:
-        """This host became ``successor`` (a master) at ``now``: drop the stream, forward
-        messages."""
+        """This host became ``successor`` (a master) at ``now``: leave its master, drop the
+        stream, forward messages."""
+        self._leave_master()
         self.take_in(now)
         self.inbox.drop()
         self.retired = True
