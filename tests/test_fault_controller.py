@@ -102,8 +102,9 @@ def test_a_killed_master_delivers_only_what_had_left_its_output_buffer(killed_s,
     at(killed_s, lambda ev: closed.append(replica.master_died(killed_s)), None)
     env.run()
     assert replica.received_offset(3.0) == received
-    if received == 2:
-        assert closed == [pytest.approx(2.2)]  # the FIN, one link delay behind the kill
+    # The FIN, one link delay behind the kill (2.2), or behind the last write that left (1.5)
+    # when the one still in the buffer never goes (it gives up its place on the link: 1.7).
+    assert closed == [pytest.approx(2.2 if received == 2 else 1.7)]
 
 
 def test_relink_cuts_or_leaves_a_link_and_an_unlinked_replica_has_nothing_to_close():

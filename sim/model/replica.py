@@ -70,6 +70,7 @@ class Replica(OnHost):
         # process dies (``sender_died_s``) is lost with it.
         self.send_time = send_time
         self.send_free = 0.0
+        self.delivered_s = 0.0  # arrival of the last write that left the buffer and arrived
         self.sender_died_s = float("inf")
         if send_time > 0:
             self.ship = self._ship_queued
@@ -113,6 +114,7 @@ class Replica(OnHost):
 
     def _take_sent(self, payload: tuple[Version, float], arrival_s: float) -> None:
         rec, sent = payload
+        self.delivered_s = arrival_s
         # Else it was still in the output buffer of a master process that died.
         if sent <= self.sender_died_s:
             self._take_write(rec, arrival_s)
@@ -329,6 +331,16 @@ class Replica(OnHost):
             return None
         self.take_in(now)
         self.sender_died_s = now
+        entries = self.inbox.entries
+        take = self._take_sent
+        lost = [e for e in entries if e[1] == take and e[2][1] > now]
+        if lost:
+            # Never sent: they give up the places on the link they had reserved, so the close
+            # follows the last write that did leave (or the last delivered one).
+            kept = [e for e in entries if e[1] != take or e[2][1] <= now]
+            entries.clear()
+            entries.extend(kept)
+            self.link.last = max(self.delivered_s, max((e[0] for e in kept), default=0.0))
         return self.link.arrival(now)
 
     def _take_resync(self, resync: Resync, now: float) -> None:
