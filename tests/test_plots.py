@@ -103,7 +103,7 @@ def test_line_with_duration_x_plots_milliseconds_and_panels_per_col():
 
 def test_heatmap_cells_are_the_means():
     df = frame()
-    fig = plots.heatmap(df, "workload.write_rate", "replication.delay", "stale_read_rate")
+    fig = plots.heatmap(df, "workload.write_rate", "stale_read_rate", hue="replication.delay")
     image = fig.axes[0].images[0].get_array()
     expected = df.groupby(["replication.delay", "workload.write_rate"])["stale_read_rate"].mean()
     assert image.shape == (3, 4)
@@ -225,7 +225,7 @@ def _tick_texts(fig, axis):
 
 def test_heatmap_ticks_are_round_numbers():
     df = frame(rates=(10.0, 31.6228, 316.228, 3162.28))
-    fig = plots.heatmap(df, "workload.write_rate", "replication.delay", "stale_read_rate")
+    fig = plots.heatmap(df, "workload.write_rate", "stale_read_rate", hue="replication.delay")
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["10", "32", "320", "3,200"]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["1", "5", "20"]
@@ -237,7 +237,7 @@ def test_titles_say_when_means_pool_a_key_the_figure_does_not_show():
     df = frame()
     df["cache.enabled"] = df["rep"] % 2 == 0
     df.attrs["vary"] = ["workload.write_rate", "replication.delay", "cache.enabled"]
-    fig = plots.heatmap(df, "workload.write_rate", "replication.delay", "stale_read_rate")
+    fig = plots.heatmap(df, "workload.write_rate", "stale_read_rate", hue="replication.delay")
     assert fig._suptitle.get_text() == "stale-read rate: mean of 3 runs, pooled over cache"
     fig = plots.line(df, "workload.write_rate", "stale_read_rate", hue="replication.delay",
                      col="cache.enabled")

@@ -175,8 +175,10 @@ def _tick_labels(key: str, values: Sequence[Any]) -> list[str]:
 
 
 @style.styled
-def heatmap(df: pd.DataFrame, x: str, y: str, metric: str) -> Figure:
-    """Mean of ``metric`` over repetitions on the grid of two varied keys ``x`` and ``y``."""
+def heatmap(df: pd.DataFrame, x: str, y: str, hue: str) -> Figure:
+    """Mean of the metric ``y`` over repetitions on the grid of two varied keys: ``x`` the
+    columns, ``hue`` the rows (``y`` is the metric, as in :func:`line`)."""
+    metric, y = y, hue
     stats = mean_ci(df, [y, x], metric)
     xs, ys = _order(stats[x], x), _order(stats[y], y)
     grid = np.full((len(ys), len(xs)), np.nan)
