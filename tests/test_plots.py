@@ -311,3 +311,11 @@ def test_varied_keys_from_attrs_or_columns():
     assert varied_keys(df) == ["workload.write_rate", "replication.delay"]
     df.attrs.clear()
     assert varied_keys(df) == ["workload.write_rate", "replication.delay"]
+
+
+def test_an_integer_key_gets_whole_number_ticks_only():
+    df = pd.DataFrame({"replication.wait_replicas": [0, 1, 2] * 2, "rep": [0] * 3 + [1] * 3,
+                       "lost_writes": [20, 0, 0, 18, 0, 0], "error": [""] * 6})
+    fig = plots.line(df, "replication.wait_replicas", "lost_writes")
+    ticks = _tick_texts(fig, fig.axes[0].xaxis)
+    assert ticks and all(t.lstrip("-").isdigit() for t in ticks), ticks  # no "0.5"

@@ -114,7 +114,8 @@ def _x_axis(ax: Any, key: str, numbers: Sequence[float] | None, labels: Sequence
         ax.set_xticks(sorted(set(numbers)), [style.format_number(v) for v in sorted(set(numbers))])
         ax.xaxis.set_minor_locator(ticker.NullLocator())
     else:
-        style.number_axis(ax.xaxis, log=False)
+        style.number_axis(ax.xaxis, log=False,
+                          integer=all(float(v).is_integer() for v in numbers))
 
 
 def _positions(values: Sequence[Any], key: str, order: list[Any]) -> list[float]:
