@@ -104,19 +104,36 @@ def test_one_way_to_invoke_the_cli():
 
 def test_the_readme_runs_the_commands_it_should():
     shown = " ".join(c for c, _ in RUNNABLE)
-    for needed in ("repsim run", "repsim config show", "repsim plot results/example",
+    for needed in ("repsim run", "repsim config show", "repsim plot results/my-example",
                    "repsim trace docs/trace-example.toml", "plot_fault_study",
                    "jupyter nbconvert --clear-output"):
         assert needed in shown, needed
 
 
+def _git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", "-c", "user.name=readme", "-c", "user.email=readme@invalid",
+                           *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
-    """A scratch copy of what the commands read and write (docs, the example sweep, the
-    notebooks), so the checkout is left alone; the project's interpreter first on PATH."""
+    """A fresh clone, as a new user has it: every tracked file of the checkout (as it is now,
+    edits included) committed into a new repository, so that a command writing over a
+    tracked file shows in ``git status``; the project's interpreter first on PATH."""
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("needs git and a git checkout, to copy the tracked files")
     root = tmp_path_factory.mktemp("readme")
-    for part in ("docs", "results/example", "notebooks", "examples"):
-        shutil.copytree(ROOT / part, root / part)
+    for name in _git(ROOT, "ls-files", "-z").split("\0"):
+        if name and (ROOT / name).is_file():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, root / name)
+    _git(root, "init", "-q")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", "the checkout as tested")
+    # The example sweep is too slow to run here; what it writes is the committed example
+    # (test_the_committed_example_is_the_readme_sweep_under_current_defaults), so its plot
+    # command gets that.
+    shutil.copytree(ROOT / "results" / "example", root / "results" / "my-example")
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
            "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
     return root, env
@@ -139,6 +156,32 @@ def test_readme_command_runs_as_written(workdir, command, expected):
         for line in expected.splitlines():
             if line.strip():
                 assert _normal(line) in _normal(printed), f"{command}: {line!r} not printed"
+    changed = _git(root, "status", "--porcelain", "--untracked-files=no")
+    assert not changed, f"{command} wrote over tracked files:\n{changed}"
+
+
+def _example_sweep() -> str:
+    """The README's example sweep command (the one whose plot is results/example's)."""
+    commands = [c for _, body, _ in _blocks() for c, _ in _commands(body)
+                if c.startswith("repsim sweep") and "workload.write_rate=log:10:10000:7" in c]
+    assert len(commands) == 1, commands
+    return commands[0]
+
+
+def test_the_committed_example_is_the_readme_sweep_under_current_defaults(tmp_path):
+    # Rerun into a copy of results/example, the README's sweep must resume with nothing left
+    # to compute: same base configuration (today's defaults), same grid, every row there.
+    copy = tmp_path / "example"
+    shutil.copytree(ROOT / "results" / "example", copy)
+    command = re.sub(r"--out \S+", f"--out {copy}", _example_sweep().split("#")[0])
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
+    done = subprocess.run(["bash", "-c", command + " --quiet"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    meta = json.loads((copy / "meta.json").read_text())
+    assert meta["runs"][-1]["computed"] == 0
+    assert "grew_from" not in meta["runs"][-1]
 
 
 def _run_json(*overrides: str) -> dict:
