@@ -5,7 +5,8 @@
 
 Each quoted figure is found by the words around it (a pattern that must match exactly once)
 and recomputed from the run the README shows: the worked example's three runs, the crash of
-the Faults section and its restart. The printed tables below ``repsim run`` commands are
+the Faults section and its restart, and the Redis calibration that ``make figures`` wrote to
+docs/redis-calibrated.toml. The printed tables below ``repsim run`` commands are
 rewritten line by line from what that command prints. ``tests/test_readme_numbers.py`` checks
 that the README is what this script would write, so a change of the model that moves a number
 fails the suite until the script is rerun. Durations of commands ("about 40 s") are measured
@@ -76,6 +77,54 @@ QUOTES: list[tuple[str, Callable[[Runs], tuple[str, ...]]]] = [
                 f"{r['restart']['restart_lost_writes']:,}", f"{r['restart']['keys_wiped']:,}")),
 ]
 
+CALIBRATED = ROOT / "docs" / "redis-calibrated.toml"
+UNITS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
+
+
+def _seconds(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(ns|us|ms|s)", text).groups()
+    return float(number) * UNITS[unit]
+
+
+@functools.cache
+def calibration() -> dict[str, float]:
+    """The fit ``make figures`` wrote to docs/redis-calibrated.toml: L, o and s per command
+    (seconds) and the fit's errors (%), from the lines ``repsim calibrate`` writes there."""
+    text = CALIBRATED.read_text()
+    per = re.search(r"per message: GET (\S+) \+ (\S+) per command, SET (\S+) \+ (\S+) per "
+                    r"command", text).groups()
+    errors = re.search(r"rms error ([\d.]+)%, max ([\d.]+)%", text).groups()
+    latency = re.search(r'client_latency = "(\S+)"', text).group(1)
+    return {"L": _seconds(latency), "o_get": _seconds(per[0]), "s_get": _seconds(per[1]),
+            "o_set": _seconds(per[2]), "s_set": _seconds(per[3]),
+            "rms": float(errors[0]), "max": float(errors[1])}
+
+
+def _us(seconds: float) -> str:
+    from sim.plot.style import format_number
+
+    return format_number(seconds * 1e6, 2)
+
+
+def _one_client(cmd: str, depth: int, unit: float, digits: int) -> str:
+    """The fitted model's throughput of one closed-loop client, B / (2L + o + B s)."""
+    c = calibration()
+    rate = depth / (2 * c["L"] + c[f"o_{cmd}"] + depth * c[f"s_{cmd}"])
+    return f"{rate / unit:.{digits}f}"
+
+
+CALIBRATION_QUOTES: list[tuple[str, Callable[[], tuple[str, ...]]]] = [
+    (rf"the fit gave L = {N} µs, o = {N} µs \(GET\) / {N} µs \(SET\) per message and "
+     rf"s = {N} µs\s+\(GET\) / {N} µs \(SET\) per command",
+     lambda: tuple(_us(calibration()[k]) for k in ("L", "o_get", "o_set", "s_get", "s_set"))),
+    (rf"one client gets {N}k \(GET\) / {N}k \(SET\) commands/s unpipelined and\s+{N}M "
+     rf"\(GET\) / {N}M \(SET\) at depth 128",
+     lambda: (_one_client("get", 1, 1e3, 0), _one_client("set", 1, 1e3, 0),
+              _one_client("get", 128, 1e6, 2), _one_client("set", 128, 1e6, 2))),
+    (rf"The fitted curves are within {N}% of every measured\s+point \(rms {N}%\)",
+     lambda: (f"{calibration()['max']:.0f}", f"{calibration()['rms']:.1f}")),
+]
+
 # Printed tables: (the text just before the block, the run whose report it shows).
 BLOCKS = [("repsim run --set run.duration=10s\n```\n\n", "cached"),
           ("--set faults.master_crash_at=10s --set faults.sentinel_down_after=500ms\n```\n\n",
@@ -125,17 +174,25 @@ def _rewrite_block(text: str, anchor: str, report: str) -> str:
     return text[:body_start] + "\n".join(lines) + "\n" + text[body_end:]
 
 
+def _substitute(text: str, pattern: str, values: tuple[str, ...]) -> str:
+    """``text`` with the numbers of the one match of ``pattern`` replaced by ``values``."""
+    found = list(re.finditer(pattern, text))
+    if len(found) != 1:
+        raise SystemExit(f"readme_numbers: {pattern!r} matches {len(found)} times in the "
+                         "README; it should match once")
+    match = found[0]
+    for i in range(len(values), 0, -1):  # from the end: earlier spans stay valid
+        text = text[:match.start(i)] + values[i - 1] + text[match.end(i):]
+    return text
+
+
 def rewrite(text: str) -> str:
     """``text`` (the README) with every quoted number recomputed."""
     summaries, reports = runs()
     for pattern, numbers in QUOTES:
-        found = list(re.finditer(pattern, text))
-        if len(found) != 1:
-            raise SystemExit(f"readme_numbers: {pattern!r} matches {len(found)} times in the "
-                             "README; it should match once")
-        match, values = found[0], numbers(summaries)
-        for i in range(len(values), 0, -1):  # from the end: earlier spans stay valid
-            text = text[:match.start(i)] + values[i - 1] + text[match.end(i):]
+        text = _substitute(text, pattern, numbers(summaries))
+    for pattern, numbers in CALIBRATION_QUOTES:
+        text = _substitute(text, pattern, numbers())
     for anchor, name in BLOCKS:
         text = _rewrite_block(text, anchor, reports[name])
     return text
