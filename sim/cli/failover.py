@@ -68,6 +68,14 @@ def format_table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _bar_text(value: float) -> str:
+    """A bar's value as the table prints it: whole above 100 (12,417; 1,670), else three
+    digits (53.4, 0)."""
+    from sim.plot.style import format_number
+
+    return f"{value:,.0f}" if abs(value) >= 100 else format_number(value, 3)
+
+
 def figure(results: list[dict[str, Any]]):
     """Lost writes and write outage per case, real beside simulated (a matplotlib Figure).
 
@@ -92,7 +100,7 @@ def figure(results: list[dict[str, Any]]):
                 values = [r[side][key] or 0 for r in results]
                 bars = ax.barh([y + shift for y in ys], values, height=0.4, label=label,
                                color=colour, hatch=hatch, edgecolor="white")
-                ax.bar_label(bars, [style.format_number(v, 5) for v in values], padding=3,
+                ax.bar_label(bars, [_bar_text(v) for v in values], padding=3,
                              fontsize="small")
             if key == "lost_writes" and top > 100:
                 ax.set_xscale("symlog", linthresh=10)
