@@ -15,7 +15,7 @@ from typing import Any
 import simpy
 
 from sim.config.schema import Config
-from sim.errors import StalledError
+from sim.errors import ConfigError, StalledError
 from sim.measure.faults import FaultStats
 from sim.measure.origin import OriginStats
 from sim.measure.recorder import Recorder
@@ -177,6 +177,11 @@ def simulate(config: Config | None = None, trace=None, keep_model: bool = False,
     when given (for tests and the trace view); ``keep_model`` keeps the wired components;
     ``progress(now_s, horizon_s)`` hears how far the run has got (simulated seconds)."""
     config = config if config is not None else Config.default()
+    if not isinstance(config, Config):
+        # A dict here would fail deep inside the model with an AttributeError.
+        raise ConfigError("config", type(config).__name__,
+                          "a sim.Config; build one with sim.Config.from_dict({...}) or "
+                          "sim.Config.default().with_overrides({...})")
     model = Model(config, trace)
     summary = model.run(progress)
     return Result(config=config, summary=summary, model=model if keep_model else None)

@@ -333,7 +333,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         if kind == "heatmap":
             if not args.hue:
                 raise ConfigError("--hue", None, "the second key of the heatmap (its rows)")
-            fig = plots.heatmap(df, x, args.hue, y)
+            fig = plots.heatmap(df, x, y, args.hue)
         elif kind == "batch":
             fig = plots.latency_vs_batch(df, x, y, hue=args.hue)
         elif kind == "tradeoff":

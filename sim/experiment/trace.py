@@ -347,8 +347,10 @@ def trace(config: Config | None = None, keys: Sequence[int] | int = (0,),
             f"would record about {expected:.0f} events for keys {keys}, more than the limit "
             f"of {max_events}; choose a shorter window ({hint}), a less popular key, or lower "
             f"rates")
-    # Events up to t1 do not depend on the horizon: stop the run there.
-    overrides: dict[str, Any] = {"run.duration": t1}
+    # Events up to t1 do not depend on the horizon: stop the run there, whatever precision
+    # target would have made it run on.
+    overrides: dict[str, Any] = {"run.duration": t1, "run.target_rel_ci": 0.0,
+                                 "run.max_duration": 0.0}
     if config.run.warmup >= t1:
         overrides["run.warmup"] = 0.0
     recorder = _Recorder(keys, t0, t1, max_events)

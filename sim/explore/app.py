@@ -18,11 +18,15 @@ from typing import Any
 
 import panel as pn
 
+from sim.config.faults import CRASH_MODES
 from sim.config.schema import ON_WRITE, READ_POLICIES, STAMPEDE
+from sim.explore import figures
 from sim.explore.compute import CancelToken, Outcome, evaluate
 from sim.explore.presets import PRESETS
 from sim.explore.runner import LatestRunner
 from sim.explore.settings import DELAY_KINDS, STAMPEDE_OFF, Settings
+from sim.plot import trace as trace_style
+from sim.plot.style import colour_name
 
 __all__ = ["ExploreApp", "create"]
 
@@ -45,6 +49,36 @@ def _ms(value: float | None) -> str:
     if value is None:
         return "–"
     return f"{value:.3g}" if value < 100 else f"{value:,.0f}"
+
+
+def _precision(summary: dict) -> str:
+    """How precise the run's readouts are, as the run's stop says."""
+    p = summary.get("precision")
+    if not p:
+        return "fixed length"
+    target = f"±{100 * p['target_rel_ci']:g} %"
+    if p["stopped_by"] == "precision":
+        return f"run until the readouts were within {target}"
+    worst = max((v for v in (p["stale_read_rate_rel_ci"], p["read_latency_mean_rel_ci"])
+                 if v is not None), default=None)
+    reached = f"±{100 * worst:.2g} %" if worst is not None else "no interval yet"
+    return f"stopped at its length limit before {target}: {reached}"
+
+
+def trace_caption(note: str, cache: bool) -> str:
+    """The space-time trace's caption, naming the colours :mod:`sim.plot.trace` draws."""
+    t = trace_style
+    text = (f"**What happened to one key** ({note}). One line per node, time running left "
+            f"to right. {colour_name(t.WRITE).capitalize()}: a client's write goes to the "
+            "master and its reply comes back (dotted); grey: the master streams the write to "
+            "each replica (a dot where the replica applies it); "
+            f"{colour_name(t.FRESH)}: reads that returned the newest version; dashed "
+            f"{colour_name(t.STALE)}: reads that returned an older one. Light "
+            f"{colour_name(t.STALE)} shading: a replica or the cache holds an outdated value.")
+    if cache:
+        text += (f" {colour_name(t.CACHE).capitalize()}: the cache's entry (a triangle where "
+                 "it is filled, a cross where it expires or is invalidated).")
+    return text
 
 
 def _with_option(options: list, value: Any) -> list:
@@ -120,6 +154,8 @@ class ExploreApp:
             "linger_ms": w.FloatSlider(label="pipeline linger (ms)", start=0, end=2, step=0.1,
                                        css_classes=css("linger_ms")),
             "crash": w.Checkbox(label="crash the master", css_classes=css("crash")),
+            "crash_mode": w.RadioButtonGroup(label="crash mode", options=list(CRASH_MODES),
+                                             css_classes=css("crash_mode")),
             "crash_at_s": w.FloatSlider(label="crash at (s)", start=0.5, end=2.0, step=0.1,
                                         css_classes=css("crash_at_s")),
             "failover_ms": w.FloatSlider(label="failover after (ms)", start=100, end=1000,
@@ -157,7 +193,7 @@ class ExploreApp:
             "ttl_ms": v["cache"], "on_write": v["cache"], "stampede": v["cache"],
             "recompute_ms": v["cache"] and v["stampede"] != STAMPEDE_OFF,
             "origin_servers": v["cache"] and v["stampede"] != STAMPEDE_OFF,
-            "crash_at_s": v["crash"], "failover_ms": v["crash"],
+            "crash_mode": v["crash"], "crash_at_s": v["crash"], "failover_ms": v["crash"],
         }
         for name, show in visible.items():
             self.widgets[name].visible = show
@@ -260,7 +296,7 @@ class ExploreApp:
             del points[:-HISTORY_POINTS]
         superseded = self.runner.superseded
         self.status.object = (
-            f"Last run: {outcome.run_seconds:.2g} s of simulated time, "
+            f"Last run: {outcome.run_seconds:.3g} s of simulated time ({_precision(summary)}), "
             f"{summary['reads']:,} reads and {summary['writes']:,} writes measured, "
             f"computed and drawn in {outcome.wall_seconds:.2f} s"
             + (f" ({superseded} older runs cancelled or skipped)" if superseded else "") + ".")
@@ -269,12 +305,7 @@ class ExploreApp:
         self._show_latency(summary, theory)
         self._show_cache(summary, theory)
         self._show_crash(summary, theory, s)
-        self.trace_caption.object = (
-            f"**What happened to one key** ({outcome.trace_note}). One line per node, time "
-            "running left to right. Blue: a client's write goes to the master and its reply "
-            "comes back; grey: the master streams the write to each replica (a dot where the "
-            "replica applies it); green and red: reads that returned the newest version or an "
-            "older one. Red shading: a replica or the cache holds an outdated value.")
+        self.trace_caption.object = trace_caption(outcome.trace_note, s.cache)
         for pane, name in ((self.stale_figure, "stale"), (self.tvis_figure, "tvis"),
                            (self.trace_figure, "trace")):
             pane.object = outcome.images.get(name)
@@ -296,8 +327,10 @@ class ExploreApp:
         caption = (f"About {per_hundred:.3g} reads in 100 returned an older version than the "
                    "master held when the read was issued. ")
         if formula.applies:
-            caption += (f"The grey curve is the closed form ({formula.formula}), the red point "
-                        "this run; move the write rate and the point follows the curve. ")
+            caption += (f"The grey curve is the closed form ({formula.formula}), the "
+                        f"{colour_name(figures.THIS_RUN)} point this run (earlier runs "
+                        f"{colour_name(figures.EARLIER)}, faded); move the write rate and the "
+                        "point follows the curve. ")
         else:
             caption += f"No closed form here: {formula.why_not}. "
         self.stale_caption.object = caption
@@ -359,7 +392,9 @@ class ExploreApp:
             return
         lost = theory["lost"]
         outage = summary["failover_duration_ms"]["mean"]
-        text = (f"**Crash at {settings.crash_at_s:g} s**: {summary['lost_writes']} "
+        how = ("the host drops off the network" if settings.crash_mode == "network"
+               else "the redis-server process is killed, its host stays up")
+        text = (f"**Crash at {settings.crash_at_s:g} s** ({how}): {summary['lost_writes']} "
                 "acknowledged writes lost")
         if lost.applies:
             text += f" (theory {lost.value:.3g}: {lost.formula})"
@@ -388,7 +423,7 @@ class ExploreApp:
             group("Cache", "cache", "ttl_ms", "on_write", "stampede", "recompute_ms",
                   "origin_servers"),
             group("Pipelining", "batch_size", "linger_ms"),
-            group("Failure", "crash", "crash_at_s", "failover_ms"),
+            group("Failure", "crash", "crash_mode", "crash_at_s", "failover_ms"),
             group("Randomness", "seed", collapsed=True),
             width=SIDEBAR_WIDTH)
         main = pn.Column(

@@ -39,7 +39,7 @@ _PRESETS = [
         "Notebook 02: 100 equally popular keys, reads from a random replica, a constant 5 ms "
         "replication delay. A read is stale when it reaches a replica less than 5 ms after "
         "a write of its key: with writes at λ per key, 1 − e^(−λd) of the time. Move the "
-        "write rate and watch the red point follow the curve; double the delay instead and "
+        "write rate and watch this run's point follow the curve; double the delay instead and "
         "you get the same as doubling the write rate. Then pick the read-your-writes policy.")),
     Preset("Token store (SETEX)", {
         "cache": False, "keys": 1000, "zipf_s": 0.0, "read_rate": 5000.0,
@@ -52,19 +52,23 @@ _PRESETS = [
     Preset("The cache that hides a lagging replica", {
         "cache": True, "ttl_ms": 250.0, "on_write": "invalidate", "delay_kind": "exp",
         "delay_ms": 20.0, "read_policy": "replicas"}, (
-        "Notebook 03: the replicas lag 20 ms, but reads hit the cache almost always, so read "
+        "Notebook 03: the replicas lag 20 ms, but most reads hit the cache, so read "
         "latency looks excellent. Writes invalidate the cache entry; the next read misses, "
         "reads a replica that has not applied the write yet, and puts the old value back in "
         "the cache for the whole TTL. Compare on_write = update, a shorter TTL, or the cache "
         "off.")),
     Preset("The crash that loses acknowledged writes", {
         "cache": False, "read_rate": 1000.0, "write_rate": 1000.0, "delay_kind": "constant",
-        "delay_ms": 20.0, "crash": True, "crash_at_s": 1.0, "failover_ms": 500.0}, (
-        "Notebook 06: the master crashes at 1 s; 0.5 s later Sentinel promotes the replica "
-        "furthest ahead. Writes committed in the last 20 ms before the crash had not reached "
-        "any replica: those already acknowledged to their client are lost, W (d − L) on "
-        "average. Until the failover every write fails. Set WAIT to 1: nothing "
-        "acknowledged is lost, and each write waits a replication delay longer.")),
+        "delay_ms": 20.0, "crash": True, "crash_mode": "network", "crash_at_s": 1.0,
+        "failover_ms": 500.0}, (
+        "Notebook 06: at 1 s the master's host drops off the network (crash mode network); "
+        "0.5 s later Sentinel promotes the replica furthest ahead. Writes committed in the "
+        "last 20 ms before the crash were still on the wire and never reached a replica: "
+        "those already acknowledged to their client are lost, W (d − L) on average. Until "
+        "the failover every write fails. Switch the crash mode to process (a killed "
+        "redis-server on a host that stays up): what it had sent still arrives, and nothing "
+        "is lost. Or set WAIT to 1: nothing acknowledged is lost, and each write waits a "
+        "replication delay longer.")),
     Preset("A hot key's expiry and its herd", {
         "cache": True, "keys": 10, "zipf_s": 0.0, "read_rate": 2000.0, "write_rate": 0.0,
         "ttl_ms": 500.0, "stampede": "none", "recompute_ms": 50.0, "origin_servers": 64,

@@ -9,6 +9,11 @@ repsim's defaults and keeps no defaults of its own, except for the three the pag
 the run length, the crash time and the failover time (a default failover of 5 to 6 s would
 not fit in a run of a few seconds).
 
+The run length follows the precision: every run sets ``run.target_rel_ci`` to TARGET_REL_CI,
+so it lasts at least a short minimum and goes on until the stale-read rate and the mean read
+latency are each known within +-5 %, or until its budget of OPS_PER_RUN commands is spent.
+Every readout on the page then has the same precision, whatever the rates.
+
 Extension point: when ``replication.mode = "quorum"`` exists, its R, W and N become fields
 here, a branch in :meth:`Settings.overrides` and three controls in :mod:`sim.explore.app`.
 """
@@ -21,16 +26,16 @@ from typing import Any
 
 import sim
 
-__all__ = ["DELAY_KINDS", "RUN_SECONDS", "STAMPEDE_OFF", "Settings"]
+__all__ = ["DELAY_KINDS", "STAMPEDE_OFF", "TARGET_REL_CI", "Settings"]
 
 # The delay distributions a student can pick, each set from its mean (``delay_string``).
 DELAY_KINDS = ("constant", "exp", "uniform", "lognormal", "pareto")
 LOGNORMAL_SIGMA = 1.0  # a moderate tail: p99 about 10 times the median
 PARETO_ALPHA = 2.5  # heavy tail with a finite variance (as in the README's examples)
 
-RUN_SECONDS = 3.0  # simulated seconds of one run: a few thousand reads even at low rates
-OPS_PER_RUN = 80_000  # bound on the commands of one run, so that a rerun takes about 1 s
-MIN_RUN_SECONDS = 0.25
+TARGET_REL_CI = 0.05  # relative half-width of the 95% intervals a run aims for
+MIN_RUN_SECONDS = 1.0  # simulated: the shortest run, a few batches even at low rates
+OPS_PER_RUN = 160_000  # bound on the commands of one run, so that a rerun takes about 1 s
 WARMUP_SHARE = 0.1  # of the run, before measuring starts
 STAMPEDE_OFF = "off"  # no origin: a miss reads the store
 AFTER_FAILOVER_S = 0.3  # simulated time kept after a failover, to see the new master work
@@ -80,6 +85,7 @@ class Settings:
     batch_size: int
     linger_ms: float
     crash: bool
+    crash_mode: str  # faults.crash_mode: "process" loses nothing on the wire, "network" does
     crash_at_s: float
     failover_ms: float
     seed: int
@@ -105,7 +111,8 @@ class Settings:
             recompute_ms=config.origin.recompute_time.mean * 1e3,
             origin_servers=config.origin.servers,
             batch_size=pipe.batch_size, linger_ms=pipe.linger * 1e3,
-            crash=bool(crashes), crash_at_s=crashes[0] if crashes else 1.5,
+            crash=bool(crashes), crash_mode=config.faults.crash_mode,
+            crash_at_s=crashes[0] if crashes else 1.5,
             failover_ms=500.0, seed=config.run.seed)
         return replace(settings, **changes)
 
@@ -138,21 +145,24 @@ class Settings:
             config.server.batch_overhead.mean, config.server.service_time.mean)
         return self.clients * per_client
 
-    def run_seconds(self) -> float:
-        """Simulated length of one run: RUN_SECONDS, shorter when the rates would make it
-        slow (OPS_PER_RUN commands at most), longer when a crash and its failover need it."""
-        rate = self.ops_per_s()
-        seconds = RUN_SECONDS if rate <= 0 else min(RUN_SECONDS, OPS_PER_RUN / rate)
-        seconds = max(seconds, MIN_RUN_SECONDS)
+    def run_seconds(self) -> tuple[float, float]:
+        """(shortest, longest) simulated seconds of one run: MIN_RUN_SECONDS (longer when a
+        crash and its failover need it) up to the time OPS_PER_RUN commands take; the run
+        stops in between when its intervals reach TARGET_REL_CI."""
+        shortest = MIN_RUN_SECONDS
         if self.crash:
-            seconds = max(seconds, self.crash_at_s + self.failover_ms / 1e3 + AFTER_FAILOVER_S)
-        return seconds
+            shortest = max(shortest, self.crash_at_s + self.failover_ms / 1e3 + AFTER_FAILOVER_S)
+        rate = self.ops_per_s()
+        longest = shortest if rate <= 0 else max(shortest, OPS_PER_RUN / rate)
+        return shortest, longest
 
     def overrides(self) -> dict[str, Any]:
         """The ``{"section.key": value}`` overrides of the default config these controls set."""
-        seconds = self.run_seconds()
+        shortest, longest = self.run_seconds()
         out: dict[str, Any] = {
-            "run.duration": seconds, "run.warmup": WARMUP_SHARE * seconds, "run.seed": self.seed,
+            "run.duration": shortest, "run.warmup": WARMUP_SHARE * shortest,
+            "run.target_rel_ci": TARGET_REL_CI, "run.max_duration": longest,
+            "run.seed": self.seed,
             "workload.mode": self.mode, "workload.clients": self.clients,
             "workload.read_rate": self.read_rate, "workload.write_rate": self.write_rate,
             "workload.read_fraction": self.read_fraction, "workload.keys": self.keys,
@@ -172,6 +182,7 @@ class Settings:
                         "cache.lease_interval": f"{self.ttl_ms:.6g}ms"})
         if self.crash:
             out["faults.master_crash_at"] = self.crash_at_s
+            out["faults.crash_mode"] = self.crash_mode
             out["faults.failover_timeout"] = f"{self.failover_ms:.6g}ms"
         return out
 
