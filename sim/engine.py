@@ -116,6 +116,7 @@ class Model:
                 "simulated_duration_s": end, "stale_read_rate_rel_ci": _finite(stale_rel),
                 "read_latency_mean_rel_ci": _finite(latency_rel)}
         if self.visibility is not None:
+            self.nodes.prober.finish(end)
             summary["visibility"] = self.visibility.summary()
         summary["sim_events"] = next(self.env._eid)
         summary["wall_seconds"] = time.perf_counter() - wall

@@ -169,10 +169,10 @@ class Builder:
             hosts = {"master": 0, **{f"replica{j}": 1 + j for j in range(rep.replicas)}}
             self.cluster.start(master, replicas, clients, routers, hosts)
         if self.prober is not None:
-            self._wire_prober(clients, cache, LeaderPath(
-                env, at, Router(rep.read_policy, replicas, self.streams.rng("probe.routing")).route,
-                Router(fill_policy, replicas, self.streams.rng("probe.routing.fill")).route,
-                self.sampler(net.client_latency, "probe.network")))
+            rng = self.streams.rng
+            self._wire_prober(cache, LeaderPath(
+                replicas, clients, rep.read_policy, fill_policy, rng("probe.routing"),
+                rng("probe.routing.fill"), (net.client_latency, rng("probe.network"))))
         self.lag.start()
         return Nodes(master, replicas, cache, clients, workload, self.lag, self.cluster,
                      prober=self.prober)
@@ -233,11 +233,12 @@ class Builder:
                    for c in range(n_clients)]
         workload = self._workload(clients)
         if self.prober is not None:
-            self._wire_prober(clients, cache, QuorumPath(
-                env, at, coordinator, self.sampler(delay["read"], "probe.read"),
-                self.sampler(delay["response"], "probe.response"), q.remote_delay,
-                self.sampler(srv.batch_overhead, "probe.overhead"),
-                self.sampler(srv.service_time, "probe.service")))
+            rng = self.streams.rng
+            self._wire_prober(cache, QuorumPath(coordinator, {
+                "read": (delay["read"], rng("probe.read")),
+                "overhead": (srv.batch_overhead, rng("probe.overhead")),
+                "service": (srv.service_time, rng("probe.service")),
+                "response": (delay["response"], rng("probe.response"))}, q.remote_delay))
         return Nodes(coordinator, [], cache, clients, workload, self.lag, None, peers,
                      self.prober)
 
@@ -252,12 +253,11 @@ class Builder:
     def _prober(self) -> Prober:
         cfg, streams = self.config, self.streams
         return Prober(self.env, self.at, self.visibility.offsets_s, cfg.metrics.visibility_share,
-                      uniform_sampler(streams.rng("probe.share")),
-                      integer_sampler(streams.rng("probe.clients"), cfg.workload.clients),
-                      cfg.run.warmup, cfg.run.duration, self.visibility.add)
+                      uniform_sampler(streams.rng("probe.share")), streams.rng("probe.clients"),
+                      cfg.workload.clients, cfg.run.warmup, cfg.run.duration, self.visibility)
 
-    def _wire_prober(self, clients: list[Client], cache: Cache | None, path) -> None:
-        self.prober.wire(clients, cache, self.sampler(self.config.cache.latency, "probe.cache"),
+    def _wire_prober(self, cache: Cache | None, path) -> None:
+        self.prober.wire(cache, (self.config.cache.latency, self.streams.rng("probe.cache")),
                          path)
 
     def _replica_limit(self) -> QueueLimit:

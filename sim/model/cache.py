@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 
 from sim.model.kernel import Link
@@ -72,9 +73,32 @@ class Cache:
         entry = self.entries.get(key)
         return entry[0] if entry is not None and entry[1] > now else None
 
-    def delivery(self, client_index: int, t: float) -> float:
-        """When a reply reaching client ``client_index`` at ``t`` (s) would be delivered."""
-        return self.down[client_index].not_before(t)
+    def state(self, key: int) -> tuple[int, float]:
+        """(version number, expiry in s) of ``key``'s entry, expired or not; (-1, -inf) when
+        there is none: what a probe's answer at a later instant starts from."""
+        entry = self.entries.get(key)
+        return (entry[0].number, entry[1]) if entry is not None else (-1, -math.inf)
+
+    def watch(self, changes) -> None:
+        """Tell ``changes`` (the visibility probes') of every change of an entry, as
+        ``add(key, (now_s, number, expiry_s))`` with the entry's new :meth:`state`; a run
+        without probes keeps the bare methods."""
+        self.changes = changes
+        self._set = self._set_watched
+        self._apply_write = self._apply_write_watched
+
+    def _set_watched(self, rec: Version, now: float, why: str) -> None:
+        entries = self.entries
+        evicted = (next(iter(entries)) if self.capacity and rec.key not in entries
+                   and len(entries) >= self.capacity else None)
+        Cache._set(self, rec, now, why)
+        self.changes.add(rec.key, (now, *self.state(rec.key)))
+        if evicted is not None:
+            self.changes.add(evicted, (now, *self.state(evicted)))
+
+    def _apply_write_watched(self, rec: Version, now: float) -> None:
+        Cache._apply_write(self, rec, now)
+        self.changes.add(rec.key, (now, *self.state(rec.key)))
 
     def on_fill(self, ev) -> None:
         """Cache-aside fill: the client sets what it read from the store."""

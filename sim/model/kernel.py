@@ -79,11 +79,6 @@ class Link:
         if env is not None:
             self.queue, self.eid = env._queue, env._eid
 
-    def not_before(self, t: float) -> float:
-        """When a message reaching the far end at ``t`` (s) would be delivered (FIFO: not
-        before the last delivery), without sending anything: what an observer may ask."""
-        return t if t > self.last else self.last
-
     def arrival(self, send_s: float) -> float:
         t = send_s + self.delay()
         if t < self.last:

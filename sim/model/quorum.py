@@ -79,15 +79,28 @@ class Peer:
         """When a command arriving ``now`` (s) would start on this peer's thread."""
         return self.thread.start(now)
 
-    def response_delivery(self, client_index: int, t: float) -> float:
-        """When a response reaching client ``client_index`` at ``t`` (s) would be delivered."""
-        return self.response_links[client_index].not_before(t)
-
     def apply(self, versions: list[Version]) -> None:
         store = self.store
         for rec in versions:
             if rec.number > store[rec.key].number:
                 store[rec.key] = rec
+
+    def watch(self, changes) -> None:
+        """Tell ``changes`` (the visibility probes') of every write taken in, as ``add(key,
+        (arrival_s, peer index, version number))``; a run without probes keeps the bare
+        :meth:`apply`."""
+        self.changes = changes
+        self.apply = self._apply_watched
+
+    def _apply_watched(self, versions: list[Version]) -> None:
+        store, logs, now = self.store, self.changes.logs, self.env._now
+        for rec in versions:
+            key = rec.key
+            if rec.number > store[key].number:
+                store[key] = rec
+            log = logs.get(key)  # Changes.add, inlined: it runs for every write a peer takes
+            if log is not None:
+                log.entries.append((now, self.index, rec.number))
 
     def on_write(self, ev) -> None:
         """A write message ``(call, versions)`` arrived: apply, ack when served."""
@@ -174,11 +187,6 @@ class Coordinator:
         self.trace = trace
         for peer in peers:
             peer.join(self)
-
-    def read_delivery(self, client_index: int, peer_index: int, t: float) -> float:
-        """When a read from client ``client_index`` reaching peer ``peer_index`` at ``t`` (s)
-        would be delivered (what a visibility probe may ask)."""
-        return self.read_links[client_index][peer_index].not_before(t)
 
     def on_message(self, ev) -> None:
         """A client's message: its writes and its reads each go to all N peers."""

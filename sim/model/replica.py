@@ -189,6 +189,11 @@ class Replica:
         self.take_in(now)
         return self.store[key]
 
+    def shipped_arrival(self) -> float:
+        """When the write shipped last reaches this replica (s): its delivery on the FIFO
+        link, fixed when it was shipped (what a visibility probe asks right after a commit)."""
+        return self.link.last
+
     def received_offset(self, now: float) -> int:
         """Replication offset of the newest write that has reached it by ``now`` (s)."""
         self.take_in(now)
