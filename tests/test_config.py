@@ -46,7 +46,8 @@ DESIGN_DEFAULTS = {
                "client_discovery": "poll", "client_poll_interval": "100ms",
                "master_recover_after": "0s", "replica_disconnects": [], "partitions": []},
     "quorum": {"read": 1, "write": 1, "write_delay": "network", "ack_delay": "network",
-               "read_delay": "network", "response_delay": "network", "read_repair": False, "remote_delay": "0s"},
+               "read_delay": "network", "response_delay": "network", "read_repair": False, "remote_delay": "0s",
+               "link_order": "fifo"},
     "metrics": {"visibility_probes": False, "visibility_horizon": "auto",
                 "visibility_points": 41, "visibility_share": 0.1},
 }

@@ -19,7 +19,7 @@ from sim.config.schema import Config
 from sim.model.cache import Cache
 from sim.model.client import Client
 from sim.model.cluster import Cluster, ResyncSettings
-from sim.model.kernel import LazyLinks, Link, QueueLimit, Thread
+from sim.model.kernel import IndependentLink, LazyLinks, Link, QueueLimit, Thread
 from sim.model.lag import LagMonitor
 from sim.model.master import Master, WriteRules
 from sim.model.probes import LeaderPath, Prober, QuorumPath
@@ -189,12 +189,14 @@ class Builder:
         committed = Keyspace({})  # sparse, as in leader mode: version 0 shared by all
         n_peers = cfg.replication.replicas
 
+        make = Link if q.link_order == "fifo" else IndependentLink
+
         def link(kind: str, c: int, j: int, name: str) -> Link:
             sample = self.sampler(delay[kind], name)
             if q.remote_delay and c % n_peers != j:  # another datacenter
                 extra = q.remote_delay
-                return Link(lambda: sample() + extra)
-            return Link(sample)
+                return make(lambda: sample() + extra)
+            return make(sample)
 
         def back(kind: str, j: int) -> LazyLinks:
             """Peer ``j``'s ``kind`` links to the clients, by client index."""

@@ -94,6 +94,20 @@ class Link:
         heappush(self.queue, (t, NORMAL, next(self.eid), Call(fn, payload)))
 
 
+class IndependentLink(Link):
+    """A link on which each message takes its own delay, so a later message may overtake
+    an earlier one (no head-of-line blocking): the WARS model's assumption, chosen by
+    ``quorum.link_order = "independent"``. A subclass, so the FIFO link pays no flag."""
+
+    __slots__ = ()
+
+    def arrival(self, send_s: float) -> float:
+        return send_s + self.delay()
+
+    def send(self, send_s: float, fn: Callable[[Call], None], payload: Any) -> None:
+        heappush(self.queue, (send_s + self.delay(), NORMAL, next(self.eid), Call(fn, payload)))
+
+
 class Inbox:
     """What has reached a node and not yet been taken in: ``(arrival_s, take, payload)`` in
     arrival order (one FIFO link feeds it, so arrivals never decrease).
