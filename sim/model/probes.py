@@ -45,9 +45,10 @@ from collections import deque
 
 import numpy as np
 
-BATCH = 256  # probed commits evaluated together: numpy's per-call cost over 256 x 41 probes
+BATCH = 256  # probed commits evaluated together: numpy per-call costs spread over 256 x 41
 TRIM = 64  # a key's log is cut once that many of its entries precede every open window
 NONE = -1  # the version number of "no cached entry"
+INF = float("inf")
 
 
 class Changes:
@@ -325,6 +326,7 @@ class QuorumPath:
         self.read_quorum = coordinator.read_quorum
         self.draws = draws
         self.remote_delay_s = remote_delay_s  # added between a client and a remote peer
+        self.ordered = self.read_quorum < len(self.peers)  # else every answer counts
         self.changes = Changes()
         for peer in self.peers:
             peer.watch(self.changes)
@@ -333,10 +335,9 @@ class QuorumPath:
         """At the commit: -inf for each peer holding the version (or a newer one), +inf for
         the others (their arrivals are read from the key's changes); each peer's start."""
         key, number = rec.key, rec.number
-        reached, starts = [], []
-        for peer in self.peers:
-            reached.append(-np.inf if peer.answer(key, now).number >= number else np.inf)
-            starts.append(peer.starts(now))
+        reached = [-INF if peer.answer(key, now).number >= number else INF
+                   for peer in self.peers]
+        starts = [peer.starts(now) for peer in self.peers] if self.ordered else None
         return reached, starts, self.changes.open(key)
 
     def _draw(self, name: str, shape) -> np.ndarray:
@@ -344,42 +345,42 @@ class QuorumPath:
         return dist.draw(rng, int(np.prod(shape))).reshape(shape)
 
     def times(self, batch: Batch, send: np.ndarray, clients: np.ndarray, fill: bool):
+        # Peers first, (peer, commit, offset): numpy reduces fast over a leading axis.
         n = len(self.peers)
-        shape = (*send.shape, n)
-        remote = np.where(np.arange(n) != (clients % n)[..., None], self.remote_delay_s, 0.0)
-        arrive = send[..., None] + self._draw("read", shape) + remote
+        shape = (n, *send.shape)
+        remote = np.where(np.arange(n)[:, None, None] != clients % n, self.remote_delay_s, 0.0)
+        arrive = send + self._draw("read", shape) + remote
         # The answer is complete when the last peer has been reached.
-        return arrive.max(axis=2), (arrive, remote)
+        return arrive.max(axis=0), (arrive, remote)
 
     def answers(self, batch: Batch, store, now: float) -> np.ndarray:
         arrive, remote = store
         rows = []
-        inf = np.inf
         for rec, (first, _, window) in zip(batch.recs, batch.known, strict=True):
-            if inf in first:
+            if INF in first:
                 first = list(first)
                 need = rec.number
                 for t, j, number in window.since():
                     if number >= need and t < first[j]:
                         first[j] = t
             rows.append(first)
-        has = np.array(rows)[:, None, :] <= arrive
-        consistent = has.any(axis=2)
-        if self.read_quorum >= len(self.peers):
+        has = np.array(rows).T[:, :, None] <= arrive
+        consistent = has.any(axis=0)
+        if not self.ordered:
             return consistent
         # Which R peers answer first matters only where the peers disagree: the response
         # times are drawn for those probes alone (the draws are independent of the answers).
-        mixed = consistent & ~has.all(axis=2)
+        mixed = consistent & ~has.all(axis=0)
         rows, cols = np.nonzero(mixed)
         if len(rows):
-            shape = (len(rows), len(self.peers))
-            starts = np.array([known[1] for known in batch.known])[rows]
-            back = (np.maximum(arrive[rows, cols], starts) + self._draw("overhead", shape)
+            shape = (len(self.peers), len(rows))
+            starts = np.array([known[1] for known in batch.known]).T[:, rows]
+            back = (np.maximum(arrive[:, rows, cols], starts) + self._draw("overhead", shape)
                     + self._draw("service", shape) + self._draw("response", shape)
-                    + remote[rows, cols])
-            order = np.argsort(back, axis=1, kind="stable")[:, :self.read_quorum]
-            consistent[rows, cols] = np.take_along_axis(has[rows, cols], order, axis=1).any(
-                axis=1)
+                    + remote[:, rows, cols])
+            order = np.argsort(back, axis=0, kind="stable")[:self.read_quorum]
+            consistent[rows, cols] = np.take_along_axis(has[:, rows, cols], order, axis=0).any(
+                axis=0)
         return consistent
 
     def close(self, batch: Batch) -> None:
