@@ -22,7 +22,7 @@ from sim.model.cluster import Cluster, ResyncSettings
 from sim.model.kernel import IndependentLink, LazyLinks, Link, QueueLimit, Thread
 from sim.model.lag import LagMonitor
 from sim.model.master import Master, WriteRules
-from sim.model.probes import LeaderPath, Prober, QuorumPath
+from sim.model.probes import Changes, LeaderPath, Prober, QuorumPath
 from sim.model.quorum import Coordinator, Peer
 from sim.model.records import Host, Keyspace, Version
 from sim.model.replica import Replica
@@ -129,7 +129,8 @@ class Builder:
             cache = Cache(env, at, cache_id, cch.ttl, cch.capacity, cch.on_write,
                           Link(self.sampler(cch.invalidation_delay, "link.master->cache"), self.env),
                           self._down("cache", cch.latency), trace,
-                          direct_hits=pipeline == "now")
+                          direct_hits=pipeline == "now",
+                          changes=self.prober.cache_changes if self.prober is not None else None)
         if rep.mode == "quorum":
             return self._build_quorum(cache, on_commit)
         master = Master(
@@ -188,6 +189,7 @@ class Builder:
                  for name in ("write", "ack", "read", "response")}
         committed = Keyspace({})  # sparse, as in leader mode: version 0 shared by all
         n_peers = cfg.replication.replicas
+        changes = Changes() if self.prober is not None else None  # what probes read
 
         make = Link if q.link_order == "fifo" else IndependentLink
 
@@ -205,7 +207,7 @@ class Builder:
         peers = [Peer(env, at, j, committed.copy(),
                       self.sampler(srv.batch_overhead, f"server.peer{j}.overhead"),
                       self.sampler(srv.service_time, f"server.peer{j}.service"),
-                      back("ack", j), back("response", j))
+                      back("ack", j), back("response", j), changes)
                  for j in range(n_peers)]
 
         def links(kind: str) -> LazyLinks:
@@ -240,7 +242,8 @@ class Builder:
                 "read": (delay["read"], rng("probe.read")),
                 "overhead": (srv.batch_overhead, rng("probe.overhead")),
                 "service": (srv.service_time, rng("probe.service")),
-                "response": (delay["response"], rng("probe.response"))}, q.remote_delay))
+                "response": (delay["response"], rng("probe.response"))}, q.remote_delay,
+                changes))
         return Nodes(coordinator, [], cache, clients, workload, self.lag, None, peers,
                      self.prober)
 

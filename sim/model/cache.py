@@ -25,7 +25,7 @@ class Cache:
 
     def __init__(self, env, at, node_id: int, ttl_s: float, capacity: int, on_write: str,
                  invalidation: Link, down: list[Link], trace=None,
-                 direct_hits: bool = False) -> None:
+                 direct_hits: bool = False, changes=None) -> None:
         self.env = env
         self.at = at
         self.node_id = node_id
@@ -40,6 +40,12 @@ class Cache:
         # waits for the reply event itself: open loop, one command a message.
         self.direct_hits = direct_hits
         self.trace = trace
+        # The visibility probes' log of every change of a probed key's entry: a hook that
+        # only records, so a run without probes keeps the bare methods.
+        self.changes = changes
+        if changes is not None:
+            self._set = self._set_watched
+            self._apply_write = self._apply_write_watched
 
     def on_message(self, ev) -> None:
         """Lookups from one client: each op gets its cached Version, or None on a miss."""
@@ -79,15 +85,9 @@ class Cache:
         entry = self.entries.get(key)
         return (entry[0].number, entry[1]) if entry is not None else (-1, -math.inf)
 
-    def watch(self, changes) -> None:
-        """Tell ``changes`` (the visibility probes') of every change of an entry, as
-        ``add(key, (now_s, number, expiry_s))`` with the entry's new :meth:`state`; a run
-        without probes keeps the bare methods."""
-        self.changes = changes
-        self._set = self._set_watched
-        self._apply_write = self._apply_write_watched
-
     def _set_watched(self, rec: Version, now: float, why: str) -> None:
+        """:meth:`_set`, then ``changes.add(key, (now_s, number, expiry_s))`` with the new
+        :meth:`state` of the key set and of the one evicted, if any."""
         entries = self.entries
         evicted = (next(iter(entries)) if self.capacity and rec.key not in entries
                    and len(entries) >= self.capacity else None)
@@ -97,6 +97,7 @@ class Cache:
             self.changes.add(evicted, (now, *self.state(evicted)))
 
     def _apply_write_watched(self, rec: Version, now: float) -> None:
+        """:meth:`_apply_write`, then the key's new :meth:`state` to ``changes``."""
         Cache._apply_write(self, rec, now)
         self.changes.add(rec.key, (now, *self.state(rec.key)))
 

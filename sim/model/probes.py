@@ -148,7 +148,7 @@ class Prober:
         self.open: dict[int, Batch] = {}  # closed batches not yet answered, by id
         self.cache = None
         self.cache_delay = None
-        self.cache_changes: Changes | None = None
+        self.cache_changes = Changes()  # the cache records into it (see Cache)
         self.path = None
 
     def wire(self, cache, cache_delay, path) -> None:
@@ -157,9 +157,6 @@ class Prober:
         self.cache = cache
         self.cache_delay = cache_delay
         self.path = path
-        if cache is not None:
-            self.cache_changes = Changes()
-            cache.watch(self.cache_changes)
 
     def on_commit(self, rec, now: float) -> None:
         if now < self.warmup_s or self.uniform() >= self.share or now >= self.horizon_s:
@@ -320,16 +317,15 @@ class QuorumPath:
     first R responses (by response arrival at the coordinator). ``draws`` holds the probes'
     (distribution, stream) pairs for ``read``, ``overhead``, ``service``, ``response``."""
 
-    def __init__(self, coordinator, draws: dict, remote_delay_s: float) -> None:
+    def __init__(self, coordinator, draws: dict, remote_delay_s: float,
+                 changes: Changes) -> None:
         self.coordinator = coordinator
         self.peers = coordinator.peers
         self.read_quorum = coordinator.read_quorum
         self.draws = draws
         self.remote_delay_s = remote_delay_s  # added between a client and a remote peer
         self.ordered = self.read_quorum < len(self.peers)  # else every answer counts
-        self.changes = Changes()
-        for peer in self.peers:
-            peer.watch(self.changes)
+        self.changes = changes  # the peers record into it (see Peer)
 
     def known(self, rec, now: float):
         """At the commit: -inf for each peer holding the version (or a newer one), +inf for

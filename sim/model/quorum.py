@@ -43,7 +43,7 @@ class Peer:
 
     def __init__(self, env, at, index: int, store: Keyspace, overhead: Callable[[], float],
                  service: Callable[[], float], ack_links: Mapping[int, Link],
-                 response_links: Mapping[int, Link]) -> None:
+                 response_links: Mapping[int, Link], changes=None) -> None:
         self.env = env
         self.at = at
         self.index = index
@@ -55,6 +55,11 @@ class Peer:
         self.response_links = response_links
         self.thread = Thread(self.name, QueueLimit.none())
         self.coordinator = None  # the coordinator that owns the run's peers (see join)
+        # The visibility probes' log of what each write does to a probed key: a hook that
+        # only records, so a run without probes keeps the bare apply.
+        self.changes = changes
+        if changes is not None:
+            self.apply = self._apply_watched
 
     def join(self, coordinator) -> None:
         """Answer ``coordinator`` from now on (it takes the run's peers when built)."""
@@ -85,22 +90,13 @@ class Peer:
             if rec.number > store[rec.key].number:
                 store[rec.key] = rec
 
-    def watch(self, changes) -> None:
-        """Tell ``changes`` (the visibility probes') of every write taken in, as ``add(key,
-        (arrival_s, peer index, version number))``; a run without probes keeps the bare
-        :meth:`apply`."""
-        self.changes = changes
-        self.apply = self._apply_watched
-
     def _apply_watched(self, versions: list[Version]) -> None:
-        store, logs, now = self.store, self.changes.logs, self.env._now
+        """:meth:`apply`, then ``changes.add(key, (arrival_s, peer index, version
+        number))`` for each write taken in."""
+        Peer.apply(self, versions)
+        add, now, index = self.changes.add, self.env._now, self.index
         for rec in versions:
-            key = rec.key
-            if rec.number > store[key].number:
-                store[key] = rec
-            log = logs.get(key)  # Changes.add, inlined: it runs for every write a peer takes
-            if log is not None:
-                log.entries.append((now, self.index, rec.number))
+            add(rec.key, (now, index, rec.number))
 
     def on_write(self, ev) -> None:
         """A write message ``(call, versions)`` arrived: apply, ack when served."""
