@@ -73,12 +73,6 @@ class Cache:
         else:
             self.down[client.index].send(now, client.on_cache_reply, ops)
 
-    def answer(self, key: int, now: float) -> Version | None:
-        """The cached version of ``key`` a lookup arriving ``now`` (s) finds, or None (absent
-        or expired), changing nothing (no LRU touch, no deletion): what a probe reads."""
-        entry = self.entries.get(key)
-        return entry[0] if entry is not None and entry[1] > now else None
-
     def state(self, key: int) -> tuple[int, float]:
         """(version number, expiry in s) of ``key``'s entry, expired or not; (-1, -inf) when
         there is none: what a probe's answer at a later instant starts from."""

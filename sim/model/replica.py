@@ -183,12 +183,6 @@ class Replica:
 
     # -- what an outside observer sees at the current time --------------------------------
 
-    def answer(self, key: int, now: float) -> Version:
-        """The version a GET of ``key`` arriving ``now`` (s) returns (its store, once what
-        has arrived by then is taken in): what a visibility probe reads."""
-        self.take_in(now)
-        return self.store[key]
-
     def shipped_arrival(self) -> float:
         """When the write shipped last reaches this replica (s): its delivery on the FIFO
         link, fixed when it was shipped (what a visibility probe asks right after a commit)."""
