@@ -34,7 +34,8 @@ What the one-pass evaluation takes from the commit instant instead of the probe'
 send time (docs/design.md section 8): a probe's message does not wait behind ordinary
 messages on its link (it is delivered its own delay after it is sent, as in the WARS
 model), a quorum peer starts serving a probe after the backlog it had at the commit, and
-read-your-writes routing asks the replica's applied offset when the batch is evaluated.
+read-your-writes routing asks the replica's applied offset when the batch is drawn (at its
+last commit).
 Neglected as before: the probe's own load (it delays nothing queued behind it, refreshes
 no LRU order, fills no cache) and pipelining waits.
 """
