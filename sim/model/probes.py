@@ -207,7 +207,7 @@ class Prober:
         whose answer was complete before it, as the run's events before it are."""
         del self.open[id(batch)]
         commit, valid, cache_s, done, store = batch.times
-        consistent = self.path.answers(batch, store, self.env._now)
+        consistent = self.path.answers(batch, store)
         if cache_s is not None:
             hit, fresh = self._cache_answers(batch, cache_s)
             consistent = np.where(hit, fresh, consistent)
@@ -300,7 +300,7 @@ class LeaderPath:
                     node[b, i] = 0
         return node
 
-    def answers(self, batch: Batch, store, now: float) -> np.ndarray:
+    def answers(self, batch: Batch, store) -> np.ndarray:
         node, arrive = store
         # Column 0, the master: its end-of-queue state holds the version since its enqueue.
         reached = np.full((len(batch.recs), len(self.replicas) + 1), -np.inf)
@@ -350,7 +350,7 @@ class QuorumPath:
         # The answer is complete when the last peer has been reached.
         return arrive.max(axis=0), (arrive, remote)
 
-    def answers(self, batch: Batch, store, now: float) -> np.ndarray:
+    def answers(self, batch: Batch, store) -> np.ndarray:
         arrive, remote = store
         rows = []
         for rec, (first, _, window) in zip(batch.recs, batch.known, strict=True):
