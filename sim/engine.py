@@ -136,6 +136,7 @@ class Model:
                 "simulated_duration_s": end, "stale_read_rate_rel_ci": _finite(stale_rel),
                 "read_latency_mean_rel_ci": _finite(latency_rel)}
         if self.visibility is not None:
+            self.nodes.prober.finish(end)
             summary["visibility"] = self.visibility.summary()
         if self.origin_stats is not None:
             summary.update(self.origin_stats.summary(end))

@@ -77,6 +77,7 @@ __all__ = [
 
 MODES = ("open", "closed")
 KEY_DISTRIBUTIONS = ("zipf", "uniform", "scrambled_zipf", "latest")
+LINK_ORDERS = ("fifo", "independent")  # quorum.link_order
 READ_POLICIES = ("master", "replicas", "any", "sticky", "read-your-writes")
 # Policies that cannot work without at least one replica ("any" falls back to the master).
 REPLICA_READ_POLICIES = ("replicas", "sticky", "read-your-writes")
@@ -413,7 +414,9 @@ class QuorumConfig:
     saw to the peers that answered it with an older one. ``remote_delay`` (seconds, one way)
     places the peers in N datacenters: client c sits in peer c mod N's, and every message
     between a client and a peer of another datacenter takes that much longer (the WAN setting
-    of PBS)."""
+    of PBS). ``link_order``: ``"fifo"`` (each (client, peer, kind) link is one TCP-like
+    stream: a message is not delivered before an earlier one) or ``"independent"`` (each
+    message its own delay, as the WARS model assumes: no head-of-line blocking)."""
 
     read: int = _option(1, _integer(1))
     write: int = _option(1, _integer(1))
@@ -423,6 +426,7 @@ class QuorumConfig:
     response_delay: Distribution | str = _option(NETWORK_DELAY, _delay_or_network())
     read_repair: bool = _option(False, _flag())
     remote_delay: float = _option(0.0, _duration())
+    link_order: str = _option("fifo", _choice(LINK_ORDERS))
 
     def delay(self, name: str, network: Distribution) -> Distribution:
         """The distribution of ``<name>_delay``, with ``"network"`` resolved."""

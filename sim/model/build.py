@@ -19,11 +19,11 @@ from sim.config.schema import Config
 from sim.model.cache import Cache
 from sim.model.client import Client
 from sim.model.faults.cluster import Cluster, ResyncSettings
-from sim.model.kernel import LazyLinks, Link, QueueLimit, Thread
+from sim.model.kernel import IndependentLink, LazyLinks, Link, QueueLimit, Thread
 from sim.model.lag import LagMonitor
 from sim.model.master import Master, WriteRules
 from sim.model.origin import Origin
-from sim.model.probes import LeaderPath, Prober, QuorumPath
+from sim.model.probes import Changes, LeaderPath, Prober, QuorumPath
 from sim.model.quorum import Coordinator, Peer
 from sim.model.records import Host, Keyspace, Version
 from sim.model.replica import Replica
@@ -139,7 +139,8 @@ class Builder:
                           self._down("cache", cch.latency), trace,
                           direct_hits=pipeline == "now" and origin is None,
                           jitter=self._ttl_jitter(),
-                          stampede=None if origin is None else self._stampede(origin))
+                          stampede=None if origin is None else self._stampede(origin),
+                          changes=self.prober.cache_changes if self.prober is not None else None)
         if rep.mode == "quorum":
             return self._build_quorum(cache, on_commit)
         master = Master(
@@ -184,10 +185,10 @@ class Builder:
             hosts = {"master": 0, **{f"replica{j}": 1 + j for j in range(rep.replicas)}}
             self.cluster.start(master, replicas, clients, routers, hosts)
         if self.prober is not None:
-            self._wire_prober(clients, cache, LeaderPath(
-                env, at, Router(rep.read_policy, replicas, self.streams.rng("probe.routing")).route,
-                Router(fill_policy, replicas, self.streams.rng("probe.routing.fill")).route,
-                self.sampler(net.client_latency, "probe.network")))
+            rng = self.streams.rng
+            self._wire_prober(cache, LeaderPath(
+                replicas, clients, rep.read_policy, fill_policy, rng("probe.routing"),
+                rng("probe.routing.fill"), (net.client_latency, rng("probe.network"))))
         self.lag.start()
         return Nodes(master, replicas, cache, clients, workload, self.lag, self.cluster,
                      prober=self.prober, origin=origin)
@@ -228,13 +229,16 @@ class Builder:
                  for name in ("write", "ack", "read", "response")}
         committed = Keyspace({})  # sparse, as in leader mode: version 0 shared by all
         n_peers = cfg.replication.replicas
+        changes = Changes() if self.prober is not None else None  # what probes read
+
+        make = Link if q.link_order == "fifo" else IndependentLink
 
         def link(kind: str, c: int, j: int, name: str) -> Link:
             sample = self.sampler(delay[kind], name)
             if q.remote_delay and c % n_peers != j:  # another datacenter
                 extra = q.remote_delay
-                return Link(lambda: sample() + extra)
-            return Link(sample)
+                return make(lambda: sample() + extra)
+            return make(sample)
 
         def back(kind: str, j: int) -> LazyLinks:
             """Peer ``j``'s ``kind`` links to the clients, by client index."""
@@ -243,7 +247,7 @@ class Builder:
         peers = [Peer(env, at, j, committed.copy(),
                       self.sampler(srv.batch_overhead, f"server.peer{j}.overhead"),
                       self.sampler(srv.service_time, f"server.peer{j}.service"),
-                      back("ack", j), back("response", j))
+                      back("ack", j), back("response", j), changes)
                  for j in range(n_peers)]
 
         def links(kind: str) -> LazyLinks:
@@ -273,11 +277,13 @@ class Builder:
                    for c in range(n_clients)]
         workload = self._workload(clients)
         if self.prober is not None:
-            self._wire_prober(clients, cache, QuorumPath(
-                env, at, coordinator, self.sampler(delay["read"], "probe.read"),
-                self.sampler(delay["response"], "probe.response"), q.remote_delay,
-                self.sampler(srv.batch_overhead, "probe.overhead"),
-                self.sampler(srv.service_time, "probe.service")))
+            rng = self.streams.rng
+            self._wire_prober(cache, QuorumPath(coordinator, {
+                "read": (delay["read"], rng("probe.read")),
+                "overhead": (srv.batch_overhead, rng("probe.overhead")),
+                "service": (srv.service_time, rng("probe.service")),
+                "response": (delay["response"], rng("probe.response"))}, q.remote_delay,
+                changes))
         return Nodes(coordinator, [], cache, clients, workload, self.lag, None, peers,
                      self.prober)
 
@@ -292,12 +298,11 @@ class Builder:
     def _prober(self) -> Prober:
         cfg, streams = self.config, self.streams
         return Prober(self.env, self.at, self.visibility.offsets_s, cfg.metrics.visibility_share,
-                      uniform_sampler(streams.rng("probe.share")),
-                      integer_sampler(streams.rng("probe.clients"), cfg.workload.clients),
-                      cfg.run.warmup, cfg.run.duration, self.visibility.add)
+                      uniform_sampler(streams.rng("probe.share")), streams.rng("probe.clients"),
+                      cfg.workload.clients, cfg.run.warmup, cfg.run.duration, self.visibility)
 
-    def _wire_prober(self, clients: list[Client], cache: Cache | None, path) -> None:
-        self.prober.wire(clients, cache, self.sampler(self.config.cache.latency, "probe.cache"),
+    def _wire_prober(self, cache: Cache | None, path) -> None:
+        self.prober.wire(cache, (self.config.cache.latency, self.streams.rng("probe.cache")),
                          path)
 
     def _replica_limit(self) -> QueueLimit:

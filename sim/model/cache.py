@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 
 from sim.model.kernel import Link
@@ -27,7 +28,8 @@ class Cache:
 
     def __init__(self, env, at, node_id: int, ttl_s: float, capacity: int, on_write: str,
                  invalidation: Link, down: list[Link], trace=None,
-                 direct_hits: bool = False, jitter=None, stampede: Policy | None = None) -> None:
+                 direct_hits: bool = False, jitter=None, stampede: Policy | None = None,
+                 changes=None) -> None:
         self.env = env
         self.at = at
         self.node_id = node_id
@@ -49,6 +51,12 @@ class Cache:
             # plain path pays nothing for it.
             self.guard = Stampede(self, stampede)
             self.on_message = self.guard.on_message
+        # The visibility probes' log of every change of a probed key's entry: a hook that
+        # only records, so a run without probes keeps the bare methods.
+        self.changes = changes
+        if changes is not None:
+            self._set = self._set_watched
+            self._apply_write = self._apply_write_watched
 
     def on_message(self, ev) -> None:
         """Lookups from one client: each op gets its cached Version, or None on a miss."""
@@ -76,15 +84,27 @@ class Cache:
         else:
             self.down[client.index].send(now, client.on_cache_reply, ops)
 
-    def answer(self, key: int, now: float) -> Version | None:
-        """The cached version of ``key`` a lookup arriving ``now`` (s) finds, or None (absent
-        or expired), changing nothing (no LRU touch, no deletion): what a probe reads."""
+    def state(self, key: int) -> tuple[int, float]:
+        """(version number, expiry in s) of ``key``'s entry, expired or not; (-1, -inf) when
+        there is none: what a probe's answer at a later instant starts from."""
         entry = self.entries.get(key)
-        return entry[0] if entry is not None and entry[1] > now else None
+        return (entry[0].number, entry[1]) if entry is not None else (-1, -math.inf)
 
-    def delivery(self, client_index: int, t: float) -> float:
-        """When a reply reaching client ``client_index`` at ``t`` (s) would be delivered."""
-        return self.down[client_index].not_before(t)
+    def _set_watched(self, rec: Version, now: float, why: str, delta_s: float = 0.0) -> None:
+        """:meth:`_set`, then ``changes.add(key, (now_s, number, expiry_s))`` with the new
+        :meth:`state` of the key set and of the one evicted, if any."""
+        entries = self.entries
+        evicted = (next(iter(entries)) if self.capacity and rec.key not in entries
+                   and len(entries) >= self.capacity else None)
+        Cache._set(self, rec, now, why, delta_s)
+        self.changes.add(rec.key, (now, *self.state(rec.key)))
+        if evicted is not None:
+            self.changes.add(evicted, (now, *self.state(evicted)))
+
+    def _apply_write_watched(self, rec: Version, now: float) -> None:
+        """:meth:`_apply_write`, then the key's new :meth:`state` to ``changes``."""
+        Cache._apply_write(self, rec, now)
+        self.changes.add(rec.key, (now, *self.state(rec.key)))
 
     def on_fill(self, ev) -> None:
         """Cache-aside fill: the client sets what it read from the store."""

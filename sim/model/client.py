@@ -72,11 +72,6 @@ class Client:
         self.submit = {"now": self._send_now, "linger": self._queue_linger,
                        "explicit": self._queue}[pipeline]
 
-    def delivery(self, node_id: int, t: float) -> float:
-        """When a message of this client reaching node ``node_id`` at ``t`` (s) would be
-        delivered (FIFO behind what it sent before): what a visibility probe may ask."""
-        return self.up[node_id].not_before(t)
-
     def follow(self, master) -> None:
         """Write to (and judge staleness against) ``master`` from now on."""
         self.master = master

@@ -92,11 +92,6 @@ class Master(OnHost):
         self.last_ack_s: float | None = None  # when a write reply last reached a client
         self.log: deque[Version] = deque()
 
-    def answer(self, key: int, now: float) -> Version:
-        """The version a GET of ``key`` arriving ``now`` (s) returns: the state at the end of
-        its queue (what a visibility probe reads)."""
-        return self.latest[key]
-
     def add_replica(self, replica) -> None:
         """``replica`` follows this master from now on (its acknowledgement clock starts)."""
         self.replicas.append(replica)

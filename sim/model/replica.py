@@ -180,11 +180,10 @@ class Replica(OnHost):
 
     # -- what an outside observer sees at the current time --------------------------------
 
-    def answer(self, key: int, now: float) -> Version:
-        """The version a GET of ``key`` arriving ``now`` (s) returns (its store, once what
-        has arrived by then is taken in): what a visibility probe reads."""
-        self.take_in(now)
-        return self.store[key]
+    def shipped_arrival(self) -> float:
+        """When the write shipped last reaches this replica (s): its delivery on the FIFO
+        link, fixed when it was shipped (what a visibility probe asks right after a commit)."""
+        return self.link.last
 
     def received_offset(self, now: float) -> int:
         """Replication offset of the newest write that has reached it by ``now`` (s)."""
