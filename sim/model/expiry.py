@@ -137,13 +137,21 @@ class MasterExpiry:
         self.max_checked = 0
         self.max_busy_s = 0.0
         self.cycles = 0
+        self.start_s = 0.0
+        self.ticks = 0
 
     def attach(self, master) -> None:
-        """Serve ``master`` from now on; its first cycle runs one period from now."""
+        """Serve ``master`` from now on; its cycles run every period from now."""
         self.master = master
-        first = master.env.now + self.period_s
-        if first < self.horizon_s:
-            self.at(first, self._on_cycle, None)
+        self.start_s = master.env.now
+        self._schedule()
+
+    def _schedule(self) -> None:
+        # The k-th cycle at start + k period: counted, not summed, so no rounding piles up.
+        self.ticks += 1
+        t = self.start_s + self.ticks * self.period_s
+        if t < self.horizon_s:
+            self.at(t, self._on_cycle, None)
 
     # -- commands -------------------------------------------------------------------------
 
@@ -180,9 +188,7 @@ class MasterExpiry:
     def _on_cycle(self, ev) -> None:
         master = self.master
         now = master.env._now
-        nxt = now + self.period_s
-        if nxt < self.horizon_s:
-            self.at(nxt, self._on_cycle, None)
+        self._schedule()
         if master.dead:
             return
         # It runs on the master's thread after what is queued there, on the state at the
