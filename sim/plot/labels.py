@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-SECTIONS = ("run", "workload", "network", "server", "replication", "cache", "pipeline", "faults")
+SECTIONS = ("run", "workload", "network", "server", "replication", "cache", "pipeline", "faults",
+            "clocks")
 DURATION = "duration"
 
 # Config key -> (words for the axis, unit or DURATION). Keys not listed get their own name.
@@ -30,6 +31,7 @@ KEYS: dict[str, tuple[str, str | None]] = {
     "workload.keys": ("keys", None),
     "workload.zipf_s": ("Zipf exponent s", None),
     "workload.value_size": ("value size", "bytes"),
+    "workload.key_ttl": ("key TTL in the store", DURATION),
     "network.client_latency": ("client latency, one way", DURATION),
     "server.service_time": ("service time", DURATION),
     "server.batch_overhead": ("overhead per message", DURATION),
@@ -64,9 +66,13 @@ METRICS = {
     "monotonic_violations": "monotonic-read violations",
     "wall_seconds": "wall time",
     "sim_events": "simulated events",
+    "expired_read_rate": "expired-read rate",
+    "expired_read_age_ms": "expired-read age",
+    "hidden_live_rate": "hidden-live-key rate",
+    "expired_keys_held": "expired keys held, peak",
 }
 COUNTS = ("reads", "writes", "stale_reads", "ryw_violations", "monotonic_violations",
-          "sim_events")
+          "sim_events", "expired_keys_held")
 SUFFIX_UNITS = (("_ms", "ms"), ("_ops_s", "ops/s"), ("_seconds", "s"), ("_rate", "fraction"))
 
 
