@@ -54,6 +54,7 @@ __all__ = [
     "MODES",
     "ON_WRITE",
     "READ_POLICIES",
+    "REPLICA_EXPIRY",
     "REPLICA_READ_POLICIES",
     "CacheConfig",
     "ClocksConfig",

@@ -79,6 +79,9 @@ class Settings:
     crash_at_s: float
     failover_ms: float
     seed: int
+    key_ttl_ms: float  # the store's own TTL (workload.key_ttl), 0 = keys never expire
+    replica_clock_ms: float  # every replica's clock minus the master's (negative: behind)
+    replica_expiry: str  # "clock" (Redis 3.2+) or "master_del"
 
     @classmethod
     def from_config(cls, config: sim.Config, **changes: Any) -> Settings:
@@ -90,6 +93,8 @@ class Settings:
                                 config.pipeline)
         crashes = config.faults.master_crash_at
         kind = rep.delay.kind if rep.delay.kind in DELAY_KINDS else "exp"
+        offsets = config.clocks.offsets
+        skew_s = offsets[1] - offsets[0] if len(offsets) > 1 else 0.0
         settings = cls(
             mode=wl.mode, write_rate=wl.write_rate, read_rate=wl.read_rate,
             read_fraction=wl.read_fraction, clients=wl.clients, keys=wl.keys,
@@ -99,7 +104,8 @@ class Settings:
             cache=cache.enabled, ttl_ms=cache.ttl * 1e3, on_write=cache.on_write,
             batch_size=pipe.batch_size, linger_ms=pipe.linger * 1e3,
             crash=bool(crashes), crash_at_s=crashes[0] if crashes else 1.5,
-            failover_ms=500.0, seed=config.run.seed)
+            failover_ms=500.0, seed=config.run.seed, key_ttl_ms=wl.key_ttl * 1e3,
+            replica_clock_ms=round(skew_s * 1e3, 9), replica_expiry=rep.replica_expiry)
         return replace(settings, **changes)
 
     @classmethod
@@ -157,6 +163,11 @@ class Settings:
             "cache.on_write": self.on_write,
             "pipeline.batch_size": self.batch_size, "pipeline.linger": f"{self.linger_ms:.6g}ms",
         }
+        if self.key_ttl_ms > 0:
+            out["workload.key_ttl"] = f"{self.key_ttl_ms:.6g}ms"
+            out["replication.replica_expiry"] = self.replica_expiry
+            if self.replica_clock_ms:
+                out["clocks.offsets"] = [0.0] + [self.replica_clock_ms / 1e3] * self.replicas
         if self.crash:
             out["faults.master_crash_at"] = self.crash_at_s
             out["faults.failover_timeout"] = f"{self.failover_ms:.6g}ms"
