@@ -66,7 +66,8 @@ class Model:
         self.env = simpy.Environment()
         self.at = scheduler(self.env)
         self.streams = Streams(config.run.seed)
-        self.recorder = Recorder(config.run.warmup, config.run.duration, config.cache.enabled)
+        self.recorder = Recorder(config.run.warmup, config.run.duration, config.cache.enabled,
+                                 config.workload.key_ttl)
         self.fault_stats = FaultStats(config.run.warmup)
         self.visibility = None
         if config.metrics.visibility_probes:

@@ -126,6 +126,16 @@ def format_summary(summary: Mapping[str, Any]) -> str:
         lines.append("k-staleness (share of reads within k versions)")
         lines.append(_row("k = " + " / ".join(key[1:] for key in ks),
                           " / ".join(format_percent(value) for value in ks.values())))
+    if g("expired_read_rate") is not None:  # only a store with TTLs (workload.key_ttl)
+        lines.append("Expiry (the store's TTL)")
+        lines.append(_row("expired-read rate", format_percent(g("expired_read_rate"))
+                          + _ci_text(g("expired_read_rate_ci95"))))
+        for stat in ("mean", "p99"):
+            lines.append(_row(f"expired-read age (ms, {stat})",
+                              format_number(_get(summary, "expired_read_age_ms", stat), 3)))
+        lines.append(_row("hidden-live rate", format_percent(g("hidden_live_rate"))
+                          + _ci_text(g("hidden_live_rate_ci95"))))
+        lines.append(_row("expired keys held (peak)", format_number(g("expired_keys_held"))))
     if isinstance(g("visibility"), Mapping):
         lines += _visibility_lines(g("visibility"))
     if _faults_configured(summary):

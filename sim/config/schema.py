@@ -30,6 +30,7 @@ from sim.config.distributions import (
     parse_distribution,
     parse_duration,
 )
+from sim.config.expiry import check_expiry_rules, clock_list_option
 from sim.config.faults import (
     CLIENT_DISCOVERY,
     CRASH_MODES,
@@ -54,9 +55,11 @@ __all__ = [
     "MODES",
     "ON_WRITE",
     "READ_POLICIES",
+    "REPLICA_EXPIRY",
     "REPLICA_READ_POLICIES",
     "STAMPEDE",
     "CacheConfig",
+    "ClocksConfig",
     "Config",
     "ConfigError",
     "FaultsConfig",
@@ -86,6 +89,7 @@ FILL_FROM = ("read_policy", "master", "replicas", "origin")
 STAMPEDE = ("none", "single_flight", "lease", "xfetch", "stale_while_revalidate")
 ON_WRITE = ("none", "invalidate", "update")
 REPLICATION_MODES = ("leader", "quorum")
+REPLICA_EXPIRY = ("clock", "master_del")
 # A quorum delay that is the network's one-way client latency (the default).
 NETWORK_DELAY = "network"
 
@@ -302,6 +306,9 @@ class WorkloadConfig:
     zipf_s: float = _option(0.99, _real(0.0, MAX_ZIPF_S, ZIPF_ALLOWED))
     value_size: int = _option(100, _integer(0, MAX_VALUE_SIZE, " (bytes: Redis's largest "
                                                                "string, 512 MiB)"))
+    # Redis's own TTL on the store (SET ... EX key_ttl), 0 = none; ttl_share of writes carry it.
+    key_ttl: float = _option(0.0, _duration())
+    ttl_share: float = _option(1.0, _real(0.0, 1.0))
 
 
 @dataclass(frozen=True)
@@ -327,6 +334,7 @@ class ServerConfig:
     persistence: str = _option("none", _choice(PERSISTENCE))
     snapshot_interval: float = _option(60.0, _duration(positive=True))
     fsync_interval: float = _option(1.0, _duration())
+    hz: int = _option(10, _integer(1, 500, " (Redis's range)"))  # active expire cycles per s
 
 
 @dataclass(frozen=True)
@@ -365,6 +373,9 @@ class ReplicationConfig:
     snapshot_load_time: Distribution = _option(Constant(1e-3), _delay())
     diskless_sync_delay: float = _option(0.0, _duration())  # Redis repl-diskless-sync-delay
     stream_bandwidth: float = _option(0.0, stream_rate_option)  # bytes/s, 0 = no limit
+    # How a replica treats a key whose TTL has passed: "clock" (Redis 3.2+: missing by its own
+    # clock) or "master_del" (older: served until the master's DEL arrives).
+    replica_expiry: str = _option("clock", _choice(REPLICA_EXPIRY))
 
 
 @dataclass(frozen=True)
@@ -449,6 +460,23 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True)
+class ClocksConfig:
+    """[clocks]: each node's clock, read by every expiry decision it makes. ``offsets``
+    (seconds, one per node, master first: that node's clock minus true time at time 0) and
+    ``drift_ppm`` (parts per million its clock gains, one per node); an empty list means 0
+    for every node. A node's clock reads ``offset + t (1 + drift_ppm 1e-6)`` at true time t."""
+
+    offsets: tuple[float, ...] = _option((), clock_list_option("offsets"))
+    drift_ppm: tuple[float, ...] = _option((), clock_list_option("drift_ppm"))
+
+    def clock(self, node: int) -> tuple[float, float]:
+        """(offset s, drift as a fraction) of node ``node`` (0 the master, 1 + j replica j)."""
+        offset = self.offsets[node] if self.offsets else 0.0
+        drift = self.drift_ppm[node] * 1e-6 if self.drift_ppm else 0.0
+        return offset, drift
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     """[pipeline]: commands per message and, in open mode, how long (seconds) a partial
     batch may wait for more commands."""
@@ -525,6 +553,7 @@ _SECTIONS: dict[str, type] = {
     "quorum": QuorumConfig,
     "metrics": MetricsConfig,
     "origin": OriginConfig,
+    "clocks": ClocksConfig,
 }
 
 
@@ -704,6 +733,7 @@ def _check_rules(config: Config) -> None:
                           "probes are not modelled with faults yet; remove the [faults] "
                           "settings or set it to false")
     check_fault_rules(config)
+    check_expiry_rules(config)
     check_offered_load(config)
 
 
@@ -891,6 +921,7 @@ class Config:
     quorum: QuorumConfig = field(default_factory=QuorumConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     origin: OriginConfig = field(default_factory=OriginConfig)
+    clocks: ClocksConfig = field(default_factory=ClocksConfig)
 
     @classmethod
     def default(cls) -> Config:

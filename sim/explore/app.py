@@ -19,7 +19,7 @@ from typing import Any
 import panel as pn
 
 from sim.config.faults import CRASH_MODES
-from sim.config.schema import ON_WRITE, READ_POLICIES, STAMPEDE
+from sim.config.schema import ON_WRITE, READ_POLICIES, REPLICA_EXPIRY, STAMPEDE
 from sim.explore import figures
 from sim.explore.compute import CancelToken, Outcome, evaluate
 from sim.explore.presets import PRESETS
@@ -38,6 +38,7 @@ CUSTOM = "(your own settings)"
 KEY_OPTIONS = [1, 10, 100, 1000, 10000]
 TTL_OPTIONS_MS = [10, 50, 100, 250, 500, 1000, 2000]
 BATCH_OPTIONS = [1, 2, 4, 8, 16, 32, 64]
+KEY_TTL_OPTIONS_MS = [0, 100, 250, 500, 1000, 2000]
 TYPES = {"float": float, "int": int, "bool": bool, "str": str}  # Settings' field annotations
 
 
@@ -161,6 +162,15 @@ class ExploreApp:
             "failover_ms": w.FloatSlider(label="failover after (ms)", start=100, end=1000,
                                          step=50, css_classes=css("failover_ms")),
             "seed": w.IntInput(label="seed", start=0, css_classes=css("seed")),
+            "key_ttl_ms": w.DiscreteSlider(label="key TTL in the store (ms, 0 = none)",
+                                           options=KEY_TTL_OPTIONS_MS,
+                                           css_classes=css("key_ttl_ms")),
+            "replica_clock_ms": w.FloatSlider(label="replica clocks vs the master's (ms)",
+                                              start=-200, end=200, step=10,
+                                              css_classes=css("replica_clock_ms")),
+            "replica_expiry": w.RadioButtonGroup(label="replica expiry",
+                                                 options=list(REPLICA_EXPIRY),
+                                                 css_classes=css("replica_expiry")),
         }
 
     def settings(self) -> Settings:
@@ -194,6 +204,7 @@ class ExploreApp:
             "recompute_ms": v["cache"] and v["stampede"] != STAMPEDE_OFF,
             "origin_servers": v["cache"] and v["stampede"] != STAMPEDE_OFF,
             "crash_mode": v["crash"], "crash_at_s": v["crash"], "failover_ms": v["crash"],
+            "replica_clock_ms": v["key_ttl_ms"] > 0, "replica_expiry": v["key_ttl_ms"] > 0,
         }
         for name, show in visible.items():
             self.widgets[name].visible = show
@@ -273,6 +284,7 @@ class ExploreApp:
         self.latency = md("", css_classes=["explore-latency"])
         self.cache_text = md("", css_classes=["explore-cache"])
         self.crash_text = md("", css_classes=["explore-crash"])
+        self.expiry_text = md("", css_classes=["explore-expiry"])
         self.trace_caption = md("", css_classes=["explore-trace-caption"])
         self.trace_figure = pn.pane.PNG(None, width=990, css_classes=["explore-trace-figure"])
 
@@ -305,6 +317,7 @@ class ExploreApp:
         self._show_latency(summary, theory)
         self._show_cache(summary, theory)
         self._show_crash(summary, theory, s)
+        self._show_expiry(summary)
         self.trace_caption.object = trace_caption(outcome.trace_note, s.cache)
         for pane, name in ((self.stale_figure, "stale"), (self.tvis_figure, "tvis"),
                            (self.trace_figure, "trace")):
@@ -405,6 +418,19 @@ class ExploreApp:
                  "and could retry; the lost ones were told OK).")
         self.crash_text.object = text
 
+    def _show_expiry(self, summary: dict) -> None:
+        rate = summary["expired_read_rate"]
+        if rate is None:  # the store's keys do not expire
+            self.expiry_text.object = ""
+            return
+        age = summary["expired_read_age_ms"]
+        self.expiry_text.object = (
+            f"**Keys that expire**: {_pct(rate, 2)} of reads returned a key whose TTL had "
+            f"passed (up to {_ms(age['p99'])} ms past it, p99); {_pct(summary['hidden_live_rate'], 2)} "
+            "answered \"missing\" for a key still live; at most "
+            f"{summary['expired_keys_held']:,} expired keys waited at the master for its "
+            "active expire cycle.")
+
     # -- layout ------------------------------------------------------------------------------
 
     def _layout(self):
@@ -424,6 +450,8 @@ class ExploreApp:
                   "origin_servers"),
             group("Pipelining", "batch_size", "linger_ms"),
             group("Failure", "crash", "crash_mode", "crash_at_s", "failover_ms"),
+            group("Keys that expire", "key_ttl_ms", "replica_clock_ms", "replica_expiry",
+                  collapsed=True),
             group("Randomness", "seed", collapsed=True),
             width=SIDEBAR_WIDTH)
         main = pn.Column(
@@ -434,7 +462,7 @@ class ExploreApp:
                              width=520),
                    pn.Column(self.tvis_figure, self.tvis_caption, width=520)),
             pn.Row(pn.Column(self.latency, width=520),
-                   pn.Column(self.cache_text, self.crash_text, width=520)),
+                   pn.Column(self.cache_text, self.crash_text, self.expiry_text, width=520)),
             self.trace_figure, self.trace_caption,
             sizing_mode="stretch_width")
         return pn.Row(sidebar, main, sizing_mode="stretch_width")

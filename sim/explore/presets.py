@@ -49,6 +49,17 @@ _PRESETS = [
         "replica. A stale read is a revoked token still accepted. The t-visibility curve "
         "says how likely a check t ms after the logout still accepts the old token. The "
         "7-day TTL bounds nothing: try WAIT 2, or the master read policy.")),
+    Preset("An expired token accepted (clock skew)", {
+        "cache": False, "keys": 100, "zipf_s": 0.0, "read_rate": 5000.0, "write_rate": 100.0,
+        "replicas": 1, "delay_kind": "exp", "delay_ms": 1.0, "read_policy": "replicas",
+        "key_ttl_ms": 1000.0, "replica_clock_ms": -100.0, "replica_expiry": "clock"}, (
+        "Notebook 07, last section: tokens written with a TTL (1 s here stands for 7 days), "
+        "the replica's clock 100 ms behind the master's. Since Redis 7 a TTL travels as an "
+        "absolute timestamp, and a replica judges it by its own clock, so it accepts an "
+        "expired token for up to 100 ms, or until the master's DEL arrives: about "
+        "e^(−λT)(1 − e^(−λs)) of its checks. Move the clock to 0 and it accepts none; ahead, "
+        "it refuses live tokens instead. Pick master_del (Redis before 3.2) to see the "
+        "window the master's active expire cycle leaves even with perfect clocks.")),
     Preset("The cache that hides a lagging replica", {
         "cache": True, "ttl_ms": 250.0, "on_write": "invalidate", "delay_kind": "exp",
         "delay_ms": 20.0, "read_policy": "replicas"}, (

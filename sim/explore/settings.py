@@ -89,6 +89,9 @@ class Settings:
     crash_at_s: float
     failover_ms: float
     seed: int
+    key_ttl_ms: float  # the store's own TTL (workload.key_ttl), 0 = keys never expire
+    replica_clock_ms: float  # every replica's clock minus the master's (negative: behind)
+    replica_expiry: str  # "clock" (Redis 3.2+) or "master_del"
 
     @classmethod
     def from_config(cls, config: sim.Config, **changes: Any) -> Settings:
@@ -100,6 +103,8 @@ class Settings:
                                 config.pipeline)
         crashes = config.faults.master_crash_at
         kind = rep.delay.kind if rep.delay.kind in DELAY_KINDS else "exp"
+        offsets = config.clocks.offsets
+        skew_s = offsets[1] - offsets[0] if len(offsets) > 1 else 0.0
         settings = cls(
             mode=wl.mode, write_rate=wl.write_rate, read_rate=wl.read_rate,
             read_fraction=wl.read_fraction, clients=wl.clients, keys=wl.keys,
@@ -113,7 +118,8 @@ class Settings:
             batch_size=pipe.batch_size, linger_ms=pipe.linger * 1e3,
             crash=bool(crashes), crash_mode=config.faults.crash_mode,
             crash_at_s=crashes[0] if crashes else 1.5,
-            failover_ms=500.0, seed=config.run.seed)
+            failover_ms=500.0, seed=config.run.seed, key_ttl_ms=wl.key_ttl * 1e3,
+            replica_clock_ms=round(skew_s * 1e3, 9), replica_expiry=rep.replica_expiry)
         return replace(settings, **changes)
 
     @classmethod
@@ -180,6 +186,11 @@ class Settings:
                         "origin.servers": self.origin_servers,
                         # memcache's 10 s would outlast the page's runs: a lease per TTL
                         "cache.lease_interval": f"{self.ttl_ms:.6g}ms"})
+        if self.key_ttl_ms > 0:
+            out["workload.key_ttl"] = f"{self.key_ttl_ms:.6g}ms"
+            out["replication.replica_expiry"] = self.replica_expiry
+            if self.replica_clock_ms:
+                out["clocks.offsets"] = [0.0] + [self.replica_clock_ms / 1e3] * self.replicas
         if self.crash:
             out["faults.master_crash_at"] = self.crash_at_s
             out["faults.crash_mode"] = self.crash_mode

@@ -11,6 +11,7 @@ from itertools import compress
 
 import numpy as np
 
+from sim.measure.expiry import ExpiryStats, no_expiry_summary
 from sim.measure.metrics import FLUSH_AT, LogHistogram, RatioBatchMeans, TVisibility
 from sim.model.records import HIT, Op
 
@@ -22,7 +23,8 @@ K_STALENESS = 5  # k_staleness reports k = 1..K_STALENESS
 class Recorder:
     """Collects the metrics of one run. Times in seconds; the summary converts to ms."""
 
-    def __init__(self, warmup_s: float, horizon_s: float, cache_enabled: bool) -> None:
+    def __init__(self, warmup_s: float, horizon_s: float, cache_enabled: bool,
+                 key_ttl_s: float = 0.0) -> None:
         # How far the run has been simulated (s), told by the engine between stretches of
         # the run: a read may be recorded ahead of the clock (a cache hit completed when it
         # was answered), and is measured only once its reply has arrived.
@@ -56,6 +58,9 @@ class Recorder:
         self._cache_reads = self.hit_bm.den
         self._hits = self.hit_bm.num
         self._pending_reads: list[Op] = []  # cleared in place, never replaced
+        # The store's TTL measures (workload.key_ttl > 0), None without them.
+        self.expiry = (ExpiryStats(key_ttl_s, warmup_s, horizon_s, self._reads)
+                       if key_ttl_s > 0 else None)
         self.flush_at = FLUSH_AT
 
     def reached(self, now_s: float) -> None:
@@ -130,6 +135,8 @@ class Recorder:
         nb = len(self._reads)
         _add_into(self._reads, np.bincount(b, minlength=nb))
         _add_into(self._read_latency_sum, np.bincount(b, weights=latency, minlength=nb))
+        if self.expiry is not None:
+            self.expiry.add(ops, b.tolist())
         stale = got < want
         if stale.any():
             _add_into(self._stale, np.bincount(b[stale], minlength=nb))
@@ -178,7 +185,9 @@ class Recorder:
         """Double the measured window (and the batch length) for a run that goes on."""
         self.flush(self.reached_s)
         merged: set[int] = set()
-        for bm in (self.stale_bm, self.read_latency_bm, self.hit_bm, self.write_latency_bm):
+        extra = self.expiry.batch_means if self.expiry is not None else ()
+        for bm in (self.stale_bm, self.read_latency_bm, self.hit_bm, self.write_latency_bm,
+                   *extra):
             lists = tuple(v for v in (bm.num, bm.den) if id(v) not in merged)
             merged.update(id(v) for v in lists)
             bm.double(lists)
@@ -245,6 +254,8 @@ class Recorder:
             },
             "t_visibility": self.tvis.curve(),
             "k_staleness": self.k_staleness(reads),
+            **(self.expiry.summary(self.horizon_s) if self.expiry is not None
+               else no_expiry_summary()),
         }
 
     def k_staleness(self, reads: int) -> dict[str, float | None]:

@@ -18,6 +18,7 @@ from sim.config.distributions import Constant
 from sim.config.schema import Config
 from sim.model.cache import Cache
 from sim.model.client import Client
+from sim.model.expiry import Clock, MasterExpiry, ReplicaExpiry
 from sim.model.faults.cluster import Cluster, ResyncSettings
 from sim.model.kernel import IndependentLink, LazyLinks, Link, QueueLimit, Thread
 from sim.model.lag import LagMonitor
@@ -147,14 +148,16 @@ class Builder:
             env, at, self._host(0, "master", self._master_limit()), Keyspace({}), 0,
             self._write_rules(),
             cache=cache if cache is not None and cch.on_write != "none" else None,
-            cluster=self.cluster, trace=trace, on_commit=on_commit)
+            cluster=self.cluster, trace=trace, on_commit=on_commit,
+            expiry=self._master_expiry())
         for j in range(rep.replicas):
             name = f"replica{j}"
             replicas.append(Replica(
                 env, at, self._host(1 + j, name, self._replica_limit()), master,
                 master.committed.copy(),
                 Link(self.sampler(rep.delay, f"link.master->{name}"), self.env), self.lag,
-                cluster=self.cluster, trace=trace, send_time=self._send_time()))
+                cluster=self.cluster, trace=trace, send_time=self._send_time(),
+                expiry=self._replica_expiry(1 + j)))
 
         routers = [Router(rep.read_policy, replicas, self.streams.rng("routing"))]
         fill_policy = rep.read_policy if cch.fill_from == "read_policy" else cch.fill_from
@@ -286,6 +289,38 @@ class Builder:
                 changes))
         return Nodes(coordinator, [], cache, clients, workload, self.lag, None, peers,
                      self.prober)
+
+    def _clock(self, node_id: int) -> Clock:
+        return Clock(*self.config.clocks.clock(node_id))
+
+    def _master_expiry(self) -> MasterExpiry | None:
+        """The store's TTL at the master (None without ``workload.key_ttl``): its draws come
+        from streams of their own, so the rest of the run keeps its samples."""
+        cfg = self.config
+        wl = cfg.workload
+        if wl.key_ttl <= 0:
+            return None
+        share = wl.ttl_share
+        if share >= 1.0:
+            def carries() -> bool:
+                return True
+        else:
+            draw = uniform_sampler(self.streams.rng("expiry.ttl_share"))
+
+            def carries() -> bool:
+                return draw() < share
+        stats = self.recorder.expiry
+        expiry = MasterExpiry(self.at, self._clock(0), wl.key_ttl, carries,
+                              uniform_sampler(self.streams.rng("expiry.sample")),
+                              cfg.server.service_time.mean, cfg.server.hz, stats.held,
+                              cfg.run.horizon)
+        stats.watch(expiry.index.advance)
+        return expiry
+
+    def _replica_expiry(self, node_id: int) -> ReplicaExpiry | None:
+        if self.config.workload.key_ttl <= 0:
+            return None
+        return ReplicaExpiry(self._clock(node_id), self.config.replication.replica_expiry)
 
     def _pipeline(self) -> str:
         wl, pipe = self.config.workload, self.config.pipeline

@@ -61,11 +61,13 @@ class Master(OnHost):
     ``committed`` may be handed in (a promoted replica's data), and ``host`` (its id, links,
     cost samplers and thread) is the machine's, kept across role changes.
     ``on_commit(rec, now)``, when given, hears of every commit (the visibility probes).
+    ``expiry`` (a :class:`sim.model.expiry.MasterExpiry`, None when the store has no TTL)
+    hears of every SET and GET it serves, and runs the active expire cycle.
     """
 
     def __init__(self, env, at, host: Host, committed: Keyspace, offset: int,
                  rules: WriteRules, cache=None, cluster=None, trace=None,
-                 on_commit=None) -> None:
+                 on_commit=None, expiry=None) -> None:
         super().__init__(env, at, host)
         self.rules = rules
         self.committed = committed
@@ -91,6 +93,9 @@ class Master(OnHost):
         self._keep_after: int | None = None  # offset persisted last, when a restart may come
         self.last_ack_s: float | None = None  # when a write reply last reached a client
         self.log: deque[Version] = deque()
+        self.expiry = expiry
+        if expiry is not None:
+            expiry.attach(self)
 
     def add_replica(self, replica) -> None:
         """``replica`` follows this master from now on (its acknowledgement clock starts)."""
@@ -116,6 +121,7 @@ class Master(OnHost):
         service = self.service
         at = self.at
         need = self.min_replicas
+        expiry = self.expiry
         last = None  # a SET that is the message's last command: committed by the reply event
         for op in ops:
             t += service()
@@ -132,8 +138,12 @@ class Master(OnHost):
                 last = Version(k, latest[k].number + 1, t, self.offset)
                 latest[k] = last
                 op.result = last
+                if expiry is not None:
+                    expiry.wrote(last, t)
             else:
                 op.result = latest[op.key]
+                if expiry is not None:
+                    expiry.read(op, t)
         thread.busy(t, now)
         at(t, self._on_served, ops)
 

@@ -15,10 +15,13 @@ class Version:
     ``acks`` counts replicas that applied it and ``wait`` is the :class:`WaitGroup` of a WAIT
     blocked on it (``replication.wait_replicas``); ``acked`` is set when its writer received
     the reply, so that a failover counts the acknowledged writes it discards.
+    ``expire_at`` is the absolute expiry (s, by the master's clock: Redis 7's PXAT) of a SET
+    that carries a TTL, None for one without; only a run whose store has TTLs
+    (``workload.key_ttl``) sets it, so that a run without them pays nothing per write.
     """
 
     __slots__ = ("key", "number", "commit_s", "superseded_s", "offset", "acks", "wait",
-                 "acked")
+                 "acked", "expire_at")
 
     def __init__(self, key: int, number: int, commit_s: float, offset: int) -> None:
         self.key = key
@@ -90,11 +93,12 @@ class Op:
     highest version of the key this client had received from an earlier read. ``result`` is
     the Version the command read or wrote (a :class:`Failure` for an error reply, None for a
     cache miss); ``node`` the node that served it; ``done_s`` when its reply reached the
-    client (set by the recorder).
+    client (set by the recorder). With the store's TTL on, the node that serves a read also
+    sets ``served_s`` (when it was served) and ``missing`` (it answered "no such key").
     """
 
     __slots__ = ("client", "key", "write", "issue_s", "newest", "ryw_floor", "mono_floor",
-                 "result", "path", "node", "done_s")
+                 "result", "path", "node", "done_s", "served_s", "missing")
 
     def __init__(self, client, key: int, write: bool, issue_s: float, newest: Version,
                  ryw_floor: int, mono_floor: int, path: int = DIRECT) -> None:

@@ -37,12 +37,16 @@ class Replica(OnHost):
     process dies under it (:meth:`master_died`). Until a resync lands the replica is not
     ``synced``; with ``serve_stale_data`` off it then refuses reads. A promoted replica is
     ``retired`` (:meth:`retire`); messages still reaching it go to its ``successor``.
+
+    ``expiry`` (a :class:`sim.model.expiry.ReplicaExpiry`, None when the store has no TTL)
+    decides whether a read of a key with a TTL answers "missing"; its reads are then served
+    by :meth:`_on_message_expiring`, which also records when each read was served.
     """
 
     def __init__(self, env, at, host: Host, master, store: Keyspace, link: Link, lag,
                  cluster=None, trace=None, arrived_offset: int = 0, synced: bool = True,
                  missing_since: float | None = None, force_full: bool = False,
-                 send_time: float = 0.0) -> None:
+                 send_time: float = 0.0, expiry=None) -> None:
         super().__init__(env, at, host)
         self.apply_time = host.apply_time
         self.store = store
@@ -74,6 +78,9 @@ class Replica(OnHost):
         self.sender_died_s = float("inf")
         if send_time > 0:
             self.ship = self._ship_queued
+        self.expiry = expiry
+        if expiry is not None:  # chosen once here: a run without TTLs pays nothing per read
+            self.on_message = self._on_message_expiring
         master.add_replica(self)
         if not synced:
             master.replica_since[self.node_id] = env.now
@@ -162,6 +169,26 @@ class Replica(OnHost):
             op.result = store[op.key]
             op.node = self
         thread.busy(t, now)
+        self.down[client.index].send(t, client.on_reply, ops)
+
+    def _on_message_expiring(self, ev) -> None:
+        """:meth:`on_message` for a store with TTLs: each read's answer, "missing" or not, is
+        judged when it is served (``op.served_s``)."""
+        ops = ev._value
+        now = self.env._now
+        self.take_in(now)
+        client = ops[0].client
+        if self.cluster is not None and not self._admit(client, ops, now):
+            return
+        missing = self.expiry.missing
+        t = self.thread.start(now) + self.overhead()
+        for op in ops:
+            t += self.service()
+            op.node = self
+            rec = op.result = self.store[op.key]
+            op.served_s = t
+            op.missing = missing(rec, t)
+        self.thread.busy(t, now)
         self.down[client.index].send(t, client.on_reply, ops)
 
     def _admit(self, client, ops, now: float) -> bool:

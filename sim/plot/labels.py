@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 SECTIONS = ("run", "workload", "network", "server", "replication", "cache", "pipeline", "faults",
-            "origin")
+            "origin", "clocks")
 DURATION = "duration"
 
 # Config key -> (words for the axis, unit or DURATION). Keys not listed get their own name.
@@ -31,6 +31,7 @@ KEYS: dict[str, tuple[str, str | None]] = {
     "workload.keys": ("keys", None),
     "workload.zipf_s": ("Zipf exponent s", None),
     "workload.value_size": ("value size", "bytes"),
+    "workload.key_ttl": ("key TTL in the store", DURATION),
     "network.client_latency": ("client latency, one way", DURATION),
     "server.service_time": ("service time", DURATION),
     "server.batch_overhead": ("overhead per message", DURATION),
@@ -77,9 +78,13 @@ METRICS = {
     "origin_load": "origin load",
     "origin_queue_ms": "origin queue wait",
     "stale_served": "stale values served",
+    "expired_read_rate": "expired-read rate",
+    "expired_read_age_ms": "expired-read age",
+    "hidden_live_rate": "hidden-live-key rate",
+    "expired_keys_held": "expired keys held, peak",
 }
 COUNTS = ("reads", "writes", "stale_reads", "ryw_violations", "monotonic_violations",
-          "sim_events", "origin_recomputes", "stale_served")
+          "sim_events", "origin_recomputes", "stale_served", "expired_keys_held")
 SUFFIX_UNITS = (("_ms", "ms"), ("_ops_s", "ops/s"), ("_seconds", "s"), ("_rate", "fraction"))
 
 
