@@ -15,6 +15,7 @@ from typing import Any
 import simpy
 
 from sim.config.schema import Config
+from sim.measure.client_cache import ClientCacheStats
 from sim.measure.faults import FaultStats
 from sim.measure.recorder import Recorder
 from sim.measure.visibility import VisibilityStats
@@ -50,7 +51,10 @@ class Model:
         self.env = simpy.Environment()
         self.at = scheduler(self.env)
         self.streams = Streams(config.run.seed)
-        self.recorder = Recorder(config.run.warmup, config.run.duration, config.cache.enabled)
+        self.recorder = Recorder(config.run.warmup, config.run.duration, config.cache.enabled,
+                                 config.client_cache.enabled)
+        self.client_cache = (ClientCacheStats(config.run.warmup, config.run.horizon)
+                             if config.client_cache.enabled else None)
         self.fault_stats = FaultStats(config.run.warmup)
         self.visibility = None
         if config.metrics.visibility_probes:
@@ -58,7 +62,8 @@ class Model:
                 probe_offsets(config, self.streams.rng("probe.horizon")), config.run.warmup,
                 config.run.duration)
         self.nodes = Builder(config, self.env, self.at, self.streams, self.recorder,
-                             self.fault_stats, trace, self.visibility).build()
+                             self.fault_stats, trace, self.visibility,
+                             self.client_cache).build()
         self.master = self.nodes.master
         self.replicas = self.nodes.replicas
         self.cache = self.nodes.cache
@@ -117,6 +122,10 @@ class Model:
                 "read_latency_mean_rel_ci": _finite(latency_rel)}
         if self.visibility is not None:
             summary["visibility"] = self.visibility.summary()
+        if self.client_cache is not None:
+            self.client_cache.finish(self.clients, self.master, self.replicas, end)
+            summary.update(recorder.client_cache_summary())
+            summary.update(self.client_cache.summary())
         summary["sim_events"] = next(self.env._eid)
         summary["wall_seconds"] = time.perf_counter() - wall
         summary["config"] = self.config.to_dict()

@@ -78,6 +78,7 @@ REFUSED = Failure("refused")
 DIRECT = 0  # sent straight to the store
 HIT = 1  # answered by the cache
 MISS = 2  # asked the cache, missed, then read from the store (and fills the cache)
+LOCAL = 3  # answered by the client's own cache (client_cache), at its issue
 
 
 class Op:
@@ -89,11 +90,13 @@ class Op:
     highest version of the key this client had received from an earlier read. ``result`` is
     the Version the command read or wrote (a :class:`Failure` for an error reply, None for a
     cache miss); ``node`` the node that served it; ``done_s`` when its reply reached the
-    client (set by the recorder).
+    client (set by the recorder). ``caching`` is set only with a client-side cache: the
+    read asks its server to track the key (always, but in optin mode only for the reads
+    sent with ``CLIENT CACHING yes``).
     """
 
     __slots__ = ("client", "key", "write", "issue_s", "newest", "ryw_floor", "mono_floor",
-                 "result", "path", "node", "done_s")
+                 "result", "path", "node", "done_s", "caching")
 
     def __init__(self, client, key: int, write: bool, issue_s: float, newest: Version,
                  ryw_floor: int, mono_floor: int, path: int = DIRECT) -> None:

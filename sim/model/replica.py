@@ -39,7 +39,7 @@ class Replica:
     def __init__(self, env, at, host: Host, master, store: Keyspace, link: Link, lag,
                  cluster=None, trace=None, arrived_offset: int = 0, synced: bool = True,
                  missing_since: float | None = None, force_full: bool = False,
-                 send_time: float = 0.0) -> None:
+                 send_time: float = 0.0, tracking=None) -> None:
         self.env = env
         self.at = at
         self.host = host
@@ -55,6 +55,7 @@ class Replica:
         self.lag_monitor = lag
         self.cluster = cluster
         self.trace = trace
+        self.tracking = tracking  # CLIENT TRACKING (sim.model.tracking), None when off
         self.inbox = Inbox(at)
         self.inflight: deque[float] = deque()
         self.applying: deque[tuple[float, Version]] = deque()
@@ -141,6 +142,9 @@ class Replica:
             monitor.peak(done, rec.commit_s)
         if self.sends_acks:
             self.at(done, self.master.on_ack, rec)
+        if self.tracking is not None:  # the write is applied, and its pass ends, at done
+            self.tracking.changed(rec.key, rec.offset, done)
+            self.tracking.end_pass(done)
         if self.trace is not None:
             self.trace("apply", done, node=self.name, key=rec.key, version=rec.number,
                        offset=rec.offset, arrived=now)
@@ -166,6 +170,8 @@ class Replica:
             op.node = self
         thread.busy(t, now)
         self.down[client.index].send(t, client.on_reply, ops)
+        if self.tracking is not None:
+            self.tracking.served_replica(client, ops, self.arrived_offset, t)
 
     def _admit(self, client, ops, now: float) -> bool:
         """Fault hook: serve the message, or answer it otherwise and return False."""
