@@ -71,6 +71,9 @@ class Replica:
         self.successor = None
         self.master = master
         self.sends_acks = master.wait_replicas > 0
+        # A write must be taken in at its arrival when its apply schedules something: a WAIT
+        # acknowledgement, or invalidations (their delivery events cannot be scheduled late).
+        self.wakes = self.sends_acks or tracking is not None
         # The master's output buffer towards this replica, when the stream has a bandwidth:
         # each write takes ``send_time`` to leave it; what has not left when the master's
         # process dies (``sender_died_s``) is lost with it.
@@ -93,7 +96,7 @@ class Replica:
             return
         self.inflight.append(now)
         arrival = self.link.arrival(now)
-        if self.sends_acks:
+        if self.wakes:
             self.inbox.put_waking(arrival, self._take_write, rec)
         else:
             self.inbox.entries.append((arrival, self._take_write, rec))  # Inbox.put, inlined
@@ -108,7 +111,7 @@ class Replica:
         sent = (self.send_free if self.send_free > now else now) + self.send_time
         self.send_free = sent
         self.inflight.append(now)
-        put = self.inbox.put_waking if self.sends_acks else self.inbox.put
+        put = self.inbox.put_waking if self.wakes else self.inbox.put
         put(self.link.arrival(sent), self._take_sent, (rec, sent))
 
     def take_in(self, now: float) -> None:
@@ -255,6 +258,7 @@ class Replica:
         master.add_replica(self)
         master.replica_since[self.node_id] = now
         self.sends_acks = master.wait_replicas > 0
+        self.wakes = self.sends_acks or self.tracking is not None
 
     def diverge(self) -> None:
         """Its history is no longer its master's (it followed a deposed master): the next
