@@ -126,7 +126,8 @@ def test_without_the_placeholder_the_old_value_stays_for_good():
     assert client.local.lookup(7, 5.0).number == 0 and stats.stale_forever == 1
 
 
-def test_bcast_sends_at_the_end_of_the_pass_one_message_for_its_keys():
+def _alone(mode, max_keys, pick):
+    """A master alone, tracking in ``mode``; ``got`` collects (arrival, keys) at client 0."""
     env = simpy.Environment()
     at = scheduler(env)
     stats = ClientCacheStats(0.0, 100.0)
@@ -135,7 +136,12 @@ def test_bcast_sends_at_the_end_of_the_pass_one_message_for_its_keys():
     client.local.on_invalidation = lambda ev: got.append((env.now, ev._value[0]))
     host = _host(env, 0, "master")
     master = Master(env, at, host, Keyspace({}), 0, WriteRules(), tracking=Tracking(
-        at, "master", "bcast", 0, host.down, [client], None, stats))
+        at, "master", mode, max_keys, host.down, [client], pick, stats))
+    return env, at, master, client, stats, got
+
+
+def test_bcast_sends_at_the_end_of_the_pass_one_message_for_its_keys():
+    env, at, master, client, stats, got = _alone("bcast", 0, None)
     at(0.0, master.on_message, _read(client, 1, 0.0))  # subscribes client 0
     at(1.0, master.on_message, _write(client, 2, 1.0) + _write(client, 3, 1.0))
     env.run()
@@ -144,18 +150,10 @@ def test_bcast_sends_at_the_end_of_the_pass_one_message_for_its_keys():
 
 
 def test_the_table_bound_evicts_and_invalidates_as_if_changed():
-    env = simpy.Environment()
-    at = scheduler(env)
-    stats = ClientCacheStats(0.0, 100.0)
-    client = Client(env)
-    got = []
-    client.local.on_invalidation = lambda ev: got.append(ev._value[0])
-    host = _host(env, 0, "master")
-    master = Master(env, at, host, Keyspace({}), 0, WriteRules(), tracking=Tracking(
-        at, "master", "default", 2, host.down, [client], iter([0.0, 0.99]).__next__, stats))
+    env, at, master, client, stats, got = _alone("default", 2, iter([0.0, 0.99]).__next__)
     for i, key in enumerate([5, 6, 7, 8]):
         at(float(i), master.on_message, _read(client, key, float(i)))
     env.run()
     # Table [5, 6] + 7: evict order[0] = 5 (7 takes its slot); + 8: evict order[-1] = 8.
-    assert got == [(5,), (8,)] and stats.evicted == 2 and stats.table_peak == 2
+    assert [keys for _, keys in got] == [(5,), (8,)] and stats.evicted == 2 and stats.table_peak == 2
     assert sorted(master.tracking.table) == [6, 7]
