@@ -48,7 +48,8 @@ def _run(placeholder=True, redirect_s=None, replica=False):
     def tracking(host, name):
         links = host.down if redirect_s is None else [Link(lambda: redirect_s, env)]
         return Tracking(at, name, "default", 0, links, [client], None, stats,
-                        trace=lambda kind, t, **f: arrivals.append((name, t, f["sent"])))
+                        trace=lambda kind, t, **f: kind == "invalidation" and arrivals.append(
+                            (name, t, f["sent"])))
 
     host = _host(env, 0, "master")
     master = Master(env, at, host, Keyspace({}), 0, WriteRules(), tracking=tracking(host, "master"))

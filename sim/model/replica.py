@@ -174,7 +174,7 @@ class Replica:
         thread.busy(t, now)
         self.down[client.index].send(t, client.on_reply, ops)
         if self.tracking is not None:
-            self.tracking.served_replica(client, ops, self.arrived_offset, t)
+            self.tracking.served_replica(client, ops, self.arrived_offset, now, t)
 
     def _admit(self, client, ops, now: float) -> bool:
         """Fault hook: serve the message, or answer it otherwise and return False."""

@@ -69,32 +69,34 @@ class Tracking:
                 if op.result.__class__ is Version:
                     offset += 1
             elif op.caching:
-                self._track(op.key, client.index, offset)
+                self._track(op.key, client, offset, now)
         self._limit(now)
 
-    def served_replica(self, client, ops, offset: int, send_s: float) -> None:
-        """A replica enqueued the reads ``ops`` with its store at replication ``offset``;
-        invalidations an overflow causes leave at ``send_s`` (s), with the reply."""
+    def served_replica(self, client, ops, offset: int, now: float, send_s: float) -> None:
+        """A replica enqueued the reads ``ops`` at ``now`` (s) with its store at replication
+        ``offset``; invalidations an overflow causes leave at ``send_s`` (s), with the reply."""
         if self.bcast:
             self._subscribe(client.index)
             return
-        index = client.index
         for op in ops:
             if op.caching:
-                self._track(op.key, index, offset)
+                self._track(op.key, client, offset, now)
         self._limit(send_s)
 
     def _subscribe(self, index: int) -> None:
         if index not in self.subscribed:
             self.subscribed[index] = None
 
-    def _track(self, key: int, index: int, offset: int) -> None:
+    def _track(self, key: int, client, offset: int, now: float) -> None:
+        index = client.index
         readers = self.table.get(key)
         if readers is None:
             readers = self.table[key] = {}
             self.slot[key] = len(self.order)
             self.order.append(key)
         readers[index] = offset
+        if self.trace is not None:
+            self.trace("tracked", now, node=self.name, key=key, client=client.name)
 
     def _limit(self, now: float) -> None:
         """Evict random keys while the table is over its bound, then note its size."""
