@@ -109,6 +109,12 @@ class ExploreApp:
                                        css_classes=css("ttl_ms")),
             "on_write": w.RadioButtonGroup(label="on write", options=list(ON_WRITE),
                                            css_classes=css("on_write")),
+            "client_cache": w.Checkbox(label="client-side cache (CLIENT TRACKING)",
+                                       css_classes=css("client_cache")),
+            "cc_redirect": w.Checkbox(label="invalidations on a second connection",
+                                      css_classes=css("cc_redirect")),
+            "cc_placeholder": w.Checkbox(label="in-progress placeholder",
+                                         css_classes=css("cc_placeholder")),
             "batch_size": w.DiscreteSlider(label="pipeline batch size", options=BATCH_OPTIONS,
                                            css_classes=css("batch_size")),
             "linger_ms": w.FloatSlider(label="pipeline linger (ms)", start=0, end=2, step=0.1,
@@ -149,6 +155,7 @@ class ExploreApp:
             "write_rate": v["mode"] == "open", "read_rate": v["mode"] == "open",
             "read_fraction": v["mode"] == "closed", "linger_ms": v["mode"] == "open",
             "ttl_ms": v["cache"], "on_write": v["cache"],
+            "cc_redirect": v["client_cache"], "cc_placeholder": v["client_cache"],
             "crash_at_s": v["crash"], "failover_ms": v["crash"],
         }
         for name, show in visible.items():
@@ -326,7 +333,7 @@ class ExploreApp:
         hit = theory["hit"]
         if summary["cache_hit_rate"] is None:
             self.cache_text.object = ("**Cache**: off. Every read goes to the store by the "
-                                      "read policy.")
+                                      "read policy." + _local_cache_text(summary))
             return
         text = f"**Cache hit rate**: {_pct(summary['cache_hit_rate'])}"
         if hit.applies:
@@ -336,7 +343,7 @@ class ExploreApp:
             text += f" (no closed form: {hit.why_not})"
         text += (". A hit answers fast and returns whatever was cached, however many writes "
                  "the key has had since.")
-        self.cache_text.object = text
+        self.cache_text.object = text + _local_cache_text(summary)
 
     def _show_crash(self, summary: dict, theory: dict, settings: Settings) -> None:
         if not settings.crash:
@@ -371,7 +378,8 @@ class ExploreApp:
                   "keys", "zipf_s"),
             group("Replication", "delay_kind", "delay_ms", "replicas", "read_policy",
                   "wait_replicas"),
-            group("Cache", "cache", "ttl_ms", "on_write"),
+            group("Cache", "cache", "ttl_ms", "on_write", "client_cache", "cc_redirect",
+                  "cc_placeholder"),
             group("Pipelining", "batch_size", "linger_ms"),
             group("Failure", "crash", "crash_at_s", "failover_ms"),
             group("Randomness", "seed", collapsed=True),
@@ -396,3 +404,13 @@ def create() -> Any:
     if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
         pn.state.on_session_destroyed(lambda context: app.close())
     return app.layout
+
+
+def _local_cache_text(summary: dict) -> str:
+    """The client-side cache's line of the cache panel (empty when it is off)."""
+    if "client_cache_hit_rate" not in summary:
+        return ""
+    return (f"\n\n**Client-side cache**: {_pct(summary['client_cache_hit_rate'])} of reads "
+            f"answered locally, {_pct(summary['client_cache_stale_read_rate'])} of those "
+            f"stale; {summary['invalidations']:,} invalidation messages; "
+            f"{summary['stale_forever']} entries stale for good at the end.")

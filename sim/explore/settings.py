@@ -73,6 +73,9 @@ class Settings:
     cache: bool
     ttl_ms: float
     on_write: str
+    client_cache: bool  # each client's own cache, kept by CLIENT TRACKING invalidations
+    cc_redirect: bool  # invalidations on a second connection (else on the data one)
+    cc_placeholder: bool  # redis-py's in-progress marker
     batch_size: int
     linger_ms: float
     crash: bool
@@ -97,6 +100,9 @@ class Settings:
             delay_kind=kind, delay_ms=rep.delay.mean * 1e3, replicas=rep.replicas,
             read_policy=rep.read_policy, wait_replicas=rep.wait_replicas,
             cache=cache.enabled, ttl_ms=cache.ttl * 1e3, on_write=cache.on_write,
+            client_cache=config.client_cache.enabled,
+            cc_redirect=config.client_cache.connection == "redirect",
+            cc_placeholder=config.client_cache.placeholder,
             batch_size=pipe.batch_size, linger_ms=pipe.linger * 1e3,
             crash=bool(crashes), crash_at_s=crashes[0] if crashes else 1.5,
             failover_ms=500.0, seed=config.run.seed)
@@ -155,6 +161,9 @@ class Settings:
             "replication.wait_replicas": self.wait_replicas,
             "cache.enabled": self.cache, "cache.ttl": f"{self.ttl_ms:.6g}ms",
             "cache.on_write": self.on_write,
+            "client_cache.enabled": self.client_cache,
+            "client_cache.connection": "redirect" if self.cc_redirect else "same",
+            "client_cache.placeholder": self.cc_placeholder,
             "pipeline.batch_size": self.batch_size, "pipeline.linger": f"{self.linger_ms:.6g}ms",
         }
         if self.crash:
