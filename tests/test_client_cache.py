@@ -7,10 +7,12 @@ import json
 from collections import defaultdict
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from sim import Config, ConfigError, simulate
 from sim.analysis import analytic
-from tests.helpers import Log, assert_agrees, config, long_run
+from tests.helpers import Log, assert_agrees, config, configs, long_run
 
 # Constant delays (ties), tiny constant service: the closed forms' setting.
 CONSTANT = {
@@ -216,3 +218,23 @@ def test_bad_settings_are_refused_in_one_line(overrides, needle):
     with pytest.raises(ConfigError) as err:
         Config.default().with_overrides(overrides)
     assert needle in str(err.value) and "\n" not in str(err.value)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cfg=configs(), mode=st.sampled_from(["default", "bcast", "optin"]),
+       connection=st.sampled_from(["same", "redirect"]), capacity=st.sampled_from([0, 3]),
+       table=st.sampled_from([0, 2]))
+def test_with_the_placeholder_nothing_is_stale_for_good(cfg, mode, connection, capacity, table):
+    """Any small open-loop configuration (shared cache, pipelining, WAIT, every read policy):
+    with the placeholder an entry is never left stale with nothing coming to tell it, and
+    local hits are a part of the reads, their stale ones a part of the stale reads."""
+    assume(cfg.workload.mode == "open")
+    s = simulate(cfg.with_overrides({
+        "client_cache.enabled": True, "client_cache.mode": mode,
+        "client_cache.connection": connection, "client_cache.capacity": capacity,
+        "client_cache.tracking_table_max_keys": table, "client_cache.optin_share": 0.5})).summary
+    assert s["stale_forever"] == 0
+    assert s["client_cache_hits"] <= s["reads"]
+    assert s["client_cache_stale_reads"] <= s["stale_reads"]
+    if cfg.replication.read_policy == "master" and not cfg.cache.enabled:
+        assert s["stale_reads"] == s["client_cache_stale_reads"]  # only local hits can be
