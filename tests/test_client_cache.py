@@ -1,4 +1,4 @@
-"""The client-side cache (CLIENT TRACKING, docs/design.md section 9): closed forms, the
+"""The client-side cache (CLIENT TRACKING, docs/design.md section 10): closed forms, the
 rules of redis src/tracking.c, the placeholder race, and what a disabled cache leaves alone."""
 
 from __future__ import annotations

@@ -145,7 +145,7 @@ def format_summary(summary: Mapping[str, Any]) -> str:
 
 
 def _client_cache_lines(summary: Mapping[str, Any]) -> list[str]:
-    """The client-side cache's section (docs/design.md section 9)."""
+    """The client-side cache's section (docs/design.md section 10)."""
     g = summary.get
     return [
         "Client-side cache",

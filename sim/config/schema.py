@@ -349,7 +349,7 @@ class CacheConfig:
 @dataclass(frozen=True)
 class ClientCacheConfig:
     """[client_cache]: a local cache in every client kept by the servers' invalidation
-    messages, as Redis's CLIENT TRACKING does (docs/design.md section 9). ``mode``: Redis's
+    messages, as Redis's CLIENT TRACKING does (docs/design.md section 10). ``mode``: Redis's
     tracking mode; ``capacity`` in keys per client (LRU; 0 = unbounded); ``max_ttl`` in
     seconds (0 = entries never expire); ``placeholder``: a read in progress leaves a marker
     an invalidation removes, and only a reply that finds its marker fills; ``connection``:

@@ -1,4 +1,4 @@
-"""The client-side cache's own measures (docs/design.md section 9): invalidation messages,
+"""The client-side cache's own measures (docs/design.md section 10): invalidation messages,
 the tracking tables' peak, and the entries left stale for good at the end of a run.
 
 The reads it answers are measured with every other read by the recorder (their staleness

@@ -58,7 +58,7 @@ class Recorder:
         self._hits = self.hit_bm.num
         self._pending_reads: list[Op] = []  # cleared in place, never replaced
         self.flush_at = FLUSH_AT
-        # The client-side cache's hits (docs/design.md section 9): a share of all reads,
+        # The client-side cache's hits (docs/design.md section 10): a share of all reads,
         # and the stale share of those hits, each with its batch-means interval.
         self.local_hit_bm = self.local_stale_bm = self.local_age = None
         if client_cache_enabled:

@@ -25,7 +25,7 @@ class LocalCache:
 
     ``entries``: key -> (Version, expires_s); ``pending``: key -> the read in flight whose
     reply may fill it (with ``placeholder``); ``inbound``: key -> invalidation messages on
-    their way to this client (for ``stale_forever``, docs/design.md section 9).
+    their way to this client (for ``stale_forever``, docs/design.md section 10).
     """
 
     def __init__(self, name: str, capacity: int, max_ttl_s: float, placeholder: bool,

@@ -1,6 +1,6 @@
 """redis-py's own client-side cache against a real redis-server, beside the simulator.
 
-The set-up (docs/design.md section 9): one writer sends Poisson SETs at ``write_rate`` of
+The set-up (docs/design.md section 10): one writer sends Poisson SETs at ``write_rate`` of
 uniform keys straight to the master, each writing the key's next version; one reader, a
 ``redis.Redis(protocol=3, cache_config=CacheConfig())`` (an LRU of 10,000 entries, default
 tracking mode, the in-progress placeholder, no local TTL), sends Poisson GETs at
