@@ -22,9 +22,8 @@ Times are simulated seconds throughout. The engine's events (kind, node, fields)
   value a reply brought), ``invalidation`` at a client on the message's arrival (``sent``,
   ``server``: when and where it left; emitted when sent), ``tracked`` at the server that
   took in a tracked read (``client``: from then on it owes that client an invalidation).
-  A local hit is a ``read`` with
-  ``path`` 3 and ``server`` the client itself. LRU evictions and ``max_ttl`` expiries of
-  local entries are not traced.
+  A local hit is a ``read`` with ``path`` 4 and ``server`` the client itself. LRU
+  evictions and ``max_ttl`` expiries of local entries are not traced.
 """
 
 from __future__ import annotations
@@ -42,7 +41,7 @@ __all__ = ["MAX_EVENTS", "Event", "StaleWindow", "Trace", "estimate_events", "tr
 MAX_EVENTS = 5000  # default bound on the events one trace records (a readable picture has far fewer)
 COMMITS_KEPT = 256  # commit times remembered per key, to draw arrows that start before t0
 
-READ_PATHS = {0: "direct", 1: "cache hit", 2: "cache miss", 3: "local hit"}
+READ_PATHS = {0: "direct", 1: "cache hit", 2: "cache miss", 4: "local hit"}
 
 
 @dataclass(frozen=True)

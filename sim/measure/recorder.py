@@ -12,7 +12,7 @@ from itertools import compress
 import numpy as np
 
 from sim.measure.metrics import FLUSH_AT, LogHistogram, RatioBatchMeans, TVisibility
-from sim.model.records import HIT, LOCAL, MISS, Op
+from sim.model.records import HIT, LOCAL, Op
 
 BATCHES = 32  # batch-means batches over the measured window
 
@@ -161,8 +161,8 @@ class Recorder:
             if self.local_hit_bm is None:
                 _add_into(self._cache_reads, np.bincount(b[path != 0], minlength=nb))
             else:
-                _add_into(self._cache_reads,
-                          np.bincount(b[(path == HIT) | (path == MISS)], minlength=nb))
+                _add_into(self._cache_reads,  # every path but a local hit asked the cache
+                          np.bincount(b[(path != 0) & (path != LOCAL)], minlength=nb))
                 self._local_hits(ops, path == LOCAL, stale, issue, b, nb)
             _add_into(self._hits, np.bincount(b[path == HIT], minlength=nb))
 

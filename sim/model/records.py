@@ -78,7 +78,7 @@ REFUSED = Failure("refused")
 DIRECT = 0  # sent straight to the store
 HIT = 1  # answered by the cache
 MISS = 2  # asked the cache, missed, then read from the store (and fills the cache)
-LOCAL = 3  # answered by the client's own cache (client_cache), at its issue
+LOCAL = 4  # answered by the client's own cache (client_cache), at its issue
 
 
 class Op:
