@@ -16,6 +16,7 @@ import simpy
 
 from sim.config.schema import Config
 from sim.errors import ConfigError, StalledError
+from sim.measure.client_cache import ClientCacheStats
 from sim.measure.faults import FaultStats
 from sim.measure.origin import OriginStats
 from sim.measure.recorder import Recorder
@@ -67,7 +68,10 @@ class Model:
         self.at = scheduler(self.env)
         self.streams = Streams(config.run.seed)
         self.recorder = Recorder(config.run.warmup, config.run.duration, config.cache.enabled,
-                                 config.workload.key_ttl)
+                                 config.workload.key_ttl,
+                                 config.client_cache.enabled)
+        self.client_cache = (ClientCacheStats(config.run.warmup, config.run.horizon)
+                             if config.client_cache.enabled else None)
         self.fault_stats = FaultStats(config.run.warmup)
         self.visibility = None
         if config.metrics.visibility_probes:
@@ -79,7 +83,7 @@ class Model:
             self.origin_stats = OriginStats(config.run.warmup, config.run.horizon)
         self.nodes = Builder(config, self.env, self.at, self.streams, self.recorder,
                              self.fault_stats, trace, self.visibility,
-                             self.origin_stats).build()
+                             self.origin_stats, self.client_cache).build()
         self.master = self.nodes.master
         self.replicas = self.nodes.replicas
         self.cache = self.nodes.cache
@@ -141,6 +145,10 @@ class Model:
             summary["visibility"] = self.visibility.summary()
         if self.origin_stats is not None:
             summary.update(self.origin_stats.summary(end))
+        if self.client_cache is not None:
+            self.client_cache.finish(self.clients, self.master, self.replicas, end)
+            summary.update(recorder.client_cache_summary())
+            summary.update(self.client_cache.summary())
         summary["sim_events"] = next(self.env._eid)
         summary["wall_seconds"] = time.perf_counter() - wall
         summary["config"] = self.config.to_dict()

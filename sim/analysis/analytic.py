@@ -44,6 +44,24 @@ def stale_read_rate_constant_delay(
     return -math.expm1(-lam * max(d - offset, 0.0))
 
 
+def client_cache_stale_share(write_rate_per_key: float, push_delay_s: float, *,
+                             replication_delay_s: float = 0.0) -> float:
+    """Stale share of a client-side cache's hits (CLIENT TRACKING): 1 - exp(-λ (L + d)).
+
+    The invalidation of a write reaches the client L (``push_delay_s``, the constant one-way
+    server-to-client latency) after the serving node applied it, d (``replication_delay_s``,
+    constant; 0 when reading the master) after its commit. An entry held at a hit's issue i
+    has had no invalidation arrive since it was filled, so no write to the key committed in
+    the window before i - L - d since its value was read; it is stale iff one committed in
+    (i - L - d, i], which for Poisson writes at λ per key, independent of that past, has
+    probability 1 - exp(-λ (L + d)).
+    """
+    lam = _check("write_rate_per_key", write_rate_per_key)
+    window = _check("push_delay_s", push_delay_s) + _check("replication_delay_s",
+                                                          replication_delay_s)
+    return -math.expm1(-lam * window)
+
+
 def _lower_gamma_ratio(k: float, x: float) -> float:
     """G(k, x) = k e^-x Σ_n x^n / (k (k+1) ... (k+n)) = Γ(k+1) x^-k P(k, x), P regularized."""
     if x < k + 1.0:  # power series: terms fall geometrically

@@ -106,6 +106,8 @@ def format_summary(summary: Mapping[str, Any]) -> str:
 
     lines.append("Cache")
     lines.append(_row("hit rate", format_percent(g("cache_hit_rate")) + _ci_text(g("cache_hit_rate_ci95"))))
+    if "client_cache_hit_rate" in summary:
+        lines += _client_cache_lines(summary)
 
     lines.append("Session guarantees")
     lines.append(_row("read-your-writes violations", format_number(g("ryw_violations"))))
@@ -152,6 +154,22 @@ def format_summary(summary: Mapping[str, Any]) -> str:
                            ("mean read latency (+-)", "read_latency_mean_rel_ci")):
             lines.append(_row(label, format_percent(precision[key])))
     return "\n".join(lines)
+
+
+def _client_cache_lines(summary: Mapping[str, Any]) -> list[str]:
+    """The client-side cache's section (docs/design.md section 10)."""
+    g = summary.get
+    return [
+        "Client-side cache",
+        _row("local hit rate", format_percent(g("client_cache_hit_rate"))
+             + _ci_text(g("client_cache_hit_rate_ci95"))),
+        _row("stale share of local hits", format_percent(g("client_cache_stale_read_rate"))
+             + _ci_text(g("client_cache_stale_read_rate_ci95"))),
+        _row("invalidations (per s)", f"{format_number(g('invalidations'))} "
+             f"({format_number(g('invalidations_per_s'))})"),
+        _row("tracking table (keys, peak)", format_number(g("tracking_table_keys"))),
+        _row("stale for good at the end", format_number(g("stale_forever"))),
+    ]
 
 
 def _ms_interval(interval: Any) -> str:

@@ -311,6 +311,15 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from sim.redis.measure import MeasureError
     from sim.redis.validate import Workload, validate
 
+    if args.client_cache:
+        from sim.cli import client_cache
+
+        try:
+            return client_cache.run(args, _write)
+        except MeasureError as error:
+            return _fail(str(error))
+        except (ValueError, ConfigError) as error:
+            return _fail(str(error), 2)
     if args.failover:
         from sim.cli import failover
 
@@ -459,6 +468,11 @@ def _add_validate(subparsers: Any) -> None:
     parser.add_argument("--strict", action="store_true",
                         help="exit with status 1 when any comparison differs")
     parser.add_argument("--json", action="store_true", help="print the comparisons as JSON")
+    parser.add_argument("--client-cache", action="store_true",
+                        help="measure redis-py's client-side cache (CLIENT TRACKING) against "
+                             "a real redis-server (--master, or one it starts on 127.0.0.1) "
+                             "behind the delay proxy, beside the simulator; --delay defaults "
+                             "to 2ms,10ms, --write-rate to 50,200")
     failover = parser.add_argument_group(
         "failover", "--failover starts its own master, two replicas behind delay proxies and "
                     "Sentinels on loopback, kills the master (SIGKILL) under a paced writer, and "

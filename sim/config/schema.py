@@ -59,6 +59,7 @@ __all__ = [
     "REPLICA_READ_POLICIES",
     "STAMPEDE",
     "CacheConfig",
+    "ClientCacheConfig",
     "ClocksConfig",
     "Config",
     "ConfigError",
@@ -88,6 +89,8 @@ FILL_FROM = ("read_policy", "master", "replicas", "origin")
 # What the cache tier does when many readers miss one key at once (docs/design.md section 9).
 STAMPEDE = ("none", "single_flight", "lease", "xfetch", "stale_while_revalidate")
 ON_WRITE = ("none", "invalidate", "update")
+TRACKING_MODES = ("default", "bcast", "optin")
+TRACKING_CONNECTIONS = ("same", "redirect")
 REPLICATION_MODES = ("leader", "quorum")
 REPLICA_EXPIRY = ("clock", "master_del")
 # A quorum delay that is the network's one-way client latency (the default).
@@ -414,6 +417,28 @@ class OriginConfig:
 
 
 @dataclass(frozen=True)
+class ClientCacheConfig:
+    """[client_cache]: a local cache in every client kept by the servers' invalidation
+    messages, as Redis's CLIENT TRACKING does (docs/design.md section 10). ``mode``: Redis's
+    tracking mode; ``capacity`` in keys per client (LRU; 0 = unbounded); ``max_ttl`` in
+    seconds (0 = entries never expire); ``placeholder``: a read in progress leaves a marker
+    an invalidation removes, and only a reply that finds its marker fills; ``connection``:
+    invalidations come on the data connection (``same``, RESP3 pushes) or on a second one
+    with its own FIFO link (``redirect``); ``tracking_table_max_keys`` per server (0 = no
+    bound); ``optin_share``: the share of reads sent with ``CLIENT CACHING yes`` in optin
+    mode."""
+
+    enabled: bool = _option(False, _flag())
+    mode: str = _option("default", _choice(TRACKING_MODES))
+    capacity: int = _option(10000, _integer(0))
+    max_ttl: float = _option(0.0, _duration())
+    placeholder: bool = _option(True, _flag())
+    connection: str = _option("same", _choice(TRACKING_CONNECTIONS))
+    tracking_table_max_keys: int = _option(1_000_000, _integer(0))
+    optin_share: float = _option(1.0, _real(0.0, 1.0))
+
+
+@dataclass(frozen=True)
 class QuorumConfig:
     """[quorum]: leaderless partial quorums (``replication.mode = "quorum"``), as in Dynamo
     and the WARS model of PBS (Bailis et al., VLDB 2012). N = ``replication.replicas`` peers;
@@ -548,6 +573,7 @@ _SECTIONS: dict[str, type] = {
     "server": ServerConfig,
     "replication": ReplicationConfig,
     "cache": CacheConfig,
+    "client_cache": ClientCacheConfig,
     "pipeline": PipelineConfig,
     "faults": FaultsConfig,
     "quorum": QuorumConfig,
@@ -732,6 +758,8 @@ def _check_rules(config: Config) -> None:
         raise ConfigError("metrics.visibility_probes", True,
                           "probes are not modelled with faults yet; remove the [faults] "
                           "settings or set it to false")
+    if config.client_cache.enabled:
+        _check_client_cache_rules(config)
     check_fault_rules(config)
     check_expiry_rules(config)
     check_offered_load(config)
@@ -761,6 +789,31 @@ def _check_round_trip_rate(config: Config) -> None:
             f"average would make {wl.clients / trip:.3g} round trips per simulated second, "
             f"more than {MAX_RATE:g}; raise workload.think_time, network.client_latency, "
             "cache.latency or the server.* times")
+
+
+def _check_client_cache_rules(config: Config) -> None:
+    """What the client-side cache is not modelled with yet, refused in one line each."""
+    if config.replication.mode == "quorum":
+        raise ConfigError("client_cache.enabled", True,
+                          "is modelled in leader mode only; set replication.mode = 'leader'")
+    if config.workload.mode == "closed":
+        raise ConfigError("client_cache.enabled", True,
+                          "is modelled with the open loop only; set workload.mode = 'open'")
+    if config.faults.active:
+        raise ConfigError("client_cache.enabled", True,
+                          "is not modelled with faults yet; remove the [faults] settings")
+    if config.workload.key_ttl > 0:
+        raise ConfigError("client_cache.enabled", True,
+                          "is not modelled with TTLs on the store yet; set "
+                          "workload.key_ttl = 0s")
+    if config.cache.fill_from == "origin":
+        raise ConfigError("client_cache.enabled", True,
+                          "is not modelled with an origin behind the cache yet; set "
+                          "cache.fill_from to read_policy, master or replicas")
+    if config.metrics.visibility_probes:
+        raise ConfigError("client_cache.enabled", True,
+                          "is not modelled with visibility probes yet; set "
+                          "metrics.visibility_probes = false")
 
 
 def parse_value(dotted: str, value: Any, base_dir: Path | None = None) -> Any:
@@ -916,6 +969,7 @@ class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     replication: ReplicationConfig = field(default_factory=ReplicationConfig)
     cache: CacheConfig = field(default_factory=CacheConfig)
+    client_cache: ClientCacheConfig = field(default_factory=ClientCacheConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     faults: FaultsConfig = field(default_factory=FaultsConfig)
     quorum: QuorumConfig = field(default_factory=QuorumConfig)

@@ -150,6 +150,12 @@ class ExploreApp:
                                           css_classes=css("recompute_ms")),
             "origin_servers": w.IntSlider(label="origin workers", start=1, end=64,
                                           css_classes=css("origin_servers")),
+            "client_cache": w.Checkbox(label="client-side cache (CLIENT TRACKING)",
+                                       css_classes=css("client_cache")),
+            "cc_redirect": w.Checkbox(label="invalidations on a second connection",
+                                      css_classes=css("cc_redirect")),
+            "cc_placeholder": w.Checkbox(label="in-progress placeholder",
+                                         css_classes=css("cc_placeholder")),
             "batch_size": w.DiscreteSlider(label="pipeline batch size", options=BATCH_OPTIONS,
                                            css_classes=css("batch_size")),
             "linger_ms": w.FloatSlider(label="pipeline linger (ms)", start=0, end=2, step=0.1,
@@ -205,6 +211,7 @@ class ExploreApp:
             "origin_servers": v["cache"] and v["stampede"] != STAMPEDE_OFF,
             "crash_mode": v["crash"], "crash_at_s": v["crash"], "failover_ms": v["crash"],
             "replica_clock_ms": v["key_ttl_ms"] > 0, "replica_expiry": v["key_ttl_ms"] > 0,
+            "cc_redirect": v["client_cache"], "cc_placeholder": v["client_cache"],
         }
         for name, show in visible.items():
             self.widgets[name].visible = show
@@ -380,7 +387,7 @@ class ExploreApp:
         hit = theory["hit"]
         if summary["cache_hit_rate"] is None:
             self.cache_text.object = ("**Cache**: off. Every read goes to the store by the "
-                                      "read policy.")
+                                      "read policy." + _local_cache_text(summary))
             return
         text = f"**Cache hit rate**: {_pct(summary['cache_hit_rate'])}"
         if hit.applies:
@@ -396,7 +403,7 @@ class ExploreApp:
                      f"{'-' if per is None else f'{per:.3g}'} per expiry, peak load "
                      f"{summary['origin_load']['peak']:,.0f}/s, mean wait in its queue "
                      f"{_ms(summary['origin_queue_ms']['mean'])} ms.")
-        self.cache_text.object = text
+        self.cache_text.object = text + _local_cache_text(summary)
 
     def _show_crash(self, summary: dict, theory: dict, settings: Settings) -> None:
         if not settings.crash:
@@ -447,7 +454,7 @@ class ExploreApp:
             group("Replication", "delay_kind", "delay_ms", "replicas", "read_policy",
                   "wait_replicas"),
             group("Cache", "cache", "ttl_ms", "on_write", "stampede", "recompute_ms",
-                  "origin_servers"),
+                  "origin_servers", "client_cache", "cc_redirect", "cc_placeholder"),
             group("Pipelining", "batch_size", "linger_ms"),
             group("Failure", "crash", "crash_mode", "crash_at_s", "failover_ms"),
             group("Keys that expire", "key_ttl_ms", "replica_clock_ms", "replica_expiry",
@@ -474,3 +481,13 @@ def create() -> Any:
     if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
         pn.state.on_session_destroyed(lambda context: app.close())
     return app.layout
+
+
+def _local_cache_text(summary: dict) -> str:
+    """The client-side cache's line of the cache panel (empty when it is off)."""
+    if "client_cache_hit_rate" not in summary:
+        return ""
+    return (f"\n\n**Client-side cache**: {_pct(summary['client_cache_hit_rate'])} of reads "
+            f"answered locally, {_pct(summary['client_cache_stale_read_rate'])} of those "
+            f"stale; {summary['invalidations']:,} invalidation messages; "
+            f"{summary['stale_forever']} entries stale for good at the end.")

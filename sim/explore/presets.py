@@ -68,6 +68,17 @@ _PRESETS = [
         "reads a replica that has not applied the write yet, and puts the old value back in "
         "the cache for the whole TTL. Compare on_write = update, a shorter TTL, or the cache "
         "off.")),
+    Preset("Client-side caching (CLIENT TRACKING)", {
+        "cache": False, "client_cache": True, "keys": 20, "zipf_s": 0.0, "read_rate": 4000.0,
+        "write_rate": 400.0, "delay_kind": "constant", "delay_ms": 5.0,
+        "read_policy": "replicas"}, (
+        "Notebook 11: every client keeps its own cache, and the replica that served a read "
+        "sends an invalidation when it applies a write of that key. A local hit between the "
+        "commit and the invalidation's arrival is stale: 1 − e^(−λ(L + d)) of local hits, "
+        "L the network latency and d the replication delay. Move the delay and the write "
+        "rate. Then tick the second connection and untick the placeholder: with this page's "
+        "constant network latency a reply still always arrives before a later invalidation, "
+        "so nothing stays stale for good; the race needs jitter (notebook 11 draws it).")),
     Preset("The crash that loses acknowledged writes", {
         "cache": False, "read_rate": 1000.0, "write_rate": 1000.0, "delay_kind": "constant",
         "delay_ms": 20.0, "crash": True, "crash_mode": "network", "crash_at_s": 1.0,

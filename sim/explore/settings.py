@@ -82,6 +82,9 @@ class Settings:
     stampede: str  # "off": misses read the store; else the origin's cure (docs/design.md 9)
     recompute_ms: float  # the origin's recompute time (constant)
     origin_servers: int
+    client_cache: bool  # each client's own cache, kept by CLIENT TRACKING invalidations
+    cc_redirect: bool  # invalidations on a second connection (else on the data one)
+    cc_placeholder: bool  # redis-py's in-progress marker
     batch_size: int
     linger_ms: float
     crash: bool
@@ -115,6 +118,9 @@ class Settings:
             stampede=cache.stampede if cache.fill_from == "origin" else STAMPEDE_OFF,
             recompute_ms=config.origin.recompute_time.mean * 1e3,
             origin_servers=config.origin.servers,
+            client_cache=config.client_cache.enabled,
+            cc_redirect=config.client_cache.connection == "redirect",
+            cc_placeholder=config.client_cache.placeholder,
             batch_size=pipe.batch_size, linger_ms=pipe.linger * 1e3,
             crash=bool(crashes), crash_mode=config.faults.crash_mode,
             crash_at_s=crashes[0] if crashes else 1.5,
@@ -178,6 +184,9 @@ class Settings:
             "replication.wait_replicas": self.wait_replicas,
             "cache.enabled": self.cache, "cache.ttl": f"{self.ttl_ms:.6g}ms",
             "cache.on_write": self.on_write,
+            "client_cache.enabled": self.client_cache,
+            "client_cache.connection": "redirect" if self.cc_redirect else "same",
+            "client_cache.placeholder": self.cc_placeholder,
             "pipeline.batch_size": self.batch_size, "pipeline.linger": f"{self.linger_ms:.6g}ms",
         }
         if self.cache and self.stampede != STAMPEDE_OFF:

@@ -61,6 +61,9 @@ def _common_reason(config) -> str:
         return "the formulas assume Poisson (open-mode) writes"
     if config.faults.active:
         return "a crash changes who is master midway"
+    if config.client_cache.enabled:
+        return ("a local hit returns what the client holds until the invalidation arrives "
+                "(notebook 11: 1 − e^(−λ(L + d)) of local hits)")
     return ""
 
 

@@ -22,6 +22,7 @@ from sim.model.expiry import Clock, MasterExpiry, ReplicaExpiry
 from sim.model.faults.cluster import Cluster, ResyncSettings
 from sim.model.kernel import IndependentLink, LazyLinks, Link, QueueLimit, Thread
 from sim.model.lag import LagMonitor
+from sim.model.local_cache import LocalCache
 from sim.model.master import Master, WriteRules
 from sim.model.origin import Origin
 from sim.model.probes import Changes, LeaderPath, Prober, QuorumPath
@@ -40,6 +41,7 @@ from sim.model.streams import (
     uniform_sampler,
     uniform_taker,
 )
+from sim.model.tracking import Tracking
 from sim.model.workload import ClosedLoop, OpenLoop
 from sim.model.ycsb import LatestKeys
 
@@ -67,7 +69,7 @@ class Builder:
     """Builds the nodes of one run from ``config`` on ``env`` (``at`` is its scheduler)."""
 
     def __init__(self, config: Config, env, at, streams: Streams, recorder, fault_stats,
-                 trace=None, visibility=None, origin_stats=None) -> None:
+                 trace=None, visibility=None, origin_stats=None, client_cache=None) -> None:
         self.config = config
         self.env = env
         self.at = at
@@ -77,6 +79,8 @@ class Builder:
         self.trace = trace
         self.visibility = visibility  # a VisibilityStats when metrics.visibility_probes
         self.origin_stats = origin_stats  # an OriginStats when cache.fill_from = "origin"
+        self.client_cache = client_cache  # a ClientCacheStats when client_cache.enabled
+        self.clients: list[Client] = []  # filled once built: the tracking tables' clients
         self.cluster: Cluster | None = None
         self.lag: LagMonitor | None = None
         self.prober: Prober | None = None
@@ -144,20 +148,20 @@ class Builder:
                           changes=self.prober.cache_changes if self.prober is not None else None)
         if rep.mode == "quorum":
             return self._build_quorum(cache, on_commit)
+        host = self._host(0, "master", self._master_limit())
         master = Master(
-            env, at, self._host(0, "master", self._master_limit()), Keyspace({}), 0,
-            self._write_rules(),
+            env, at, host, Keyspace({}), 0, self._write_rules(),
             cache=cache if cache is not None and cch.on_write != "none" else None,
             cluster=self.cluster, trace=trace, on_commit=on_commit,
-            expiry=self._master_expiry())
+            expiry=self._master_expiry(), tracking=self._tracking("master", host))
         for j in range(rep.replicas):
             name = f"replica{j}"
+            host = self._host(1 + j, name, self._replica_limit())
             replicas.append(Replica(
-                env, at, self._host(1 + j, name, self._replica_limit()), master,
-                master.committed.copy(),
+                env, at, host, master, master.committed.copy(),
                 Link(self.sampler(rep.delay, f"link.master->{name}"), self.env), self.lag,
                 cluster=self.cluster, trace=trace, send_time=self._send_time(),
-                expiry=self._replica_expiry(1 + j)))
+                expiry=self._replica_expiry(1 + j), tracking=self._tracking(name, host)))
 
         routers = [Router(rep.read_policy, replicas, self.streams.rng("routing"))]
         fill_policy = rep.read_policy if cch.fill_from == "read_policy" else cch.fill_from
@@ -179,9 +183,11 @@ class Builder:
                 cch.latency if node_id == cache_id and cache is not None else net.client_latency,
                 f"link.client{c}->{names[node_id]}"), self.env))
 
-        clients = [Client(env, at, c, master, cache, route, fill_route, self.recorder,
-                          self.fault_stats, up(c), pipe.batch_size, pipe.linger, pipeline, trace)
-                   for c in range(wl.clients)]
+        clients = self.clients
+        clients.extend(Client(env, at, c, master, cache, route, fill_route, self.recorder,
+                              self.fault_stats, up(c), pipe.batch_size, pipe.linger, pipeline,
+                              trace, local=self._local_cache(c))
+                       for c in range(wl.clients))
 
         workload = self._workload(clients)
         if self.cluster is not None:
@@ -321,6 +327,30 @@ class Builder:
         if self.config.workload.key_ttl <= 0:
             return None
         return ReplicaExpiry(self._clock(node_id), self.config.replication.replica_expiry)
+
+    def _tracking(self, name: str, host: Host) -> Tracking | None:
+        """``name``'s CLIENT TRACKING, when the clients keep a local cache: its
+        invalidations travel on the data connections (``same``) or on a FIFO link of their
+        own to each client (``redirect``, a stream per link, made on first use)."""
+        cc = self.config.client_cache
+        if not cc.enabled:
+            return None
+        links = host.down if cc.connection == "same" else LazyLinks(
+            lambda c: Link(self.sampler(self.config.network.client_latency,
+                                        f"link.{name}->client{c}.invalidate")))
+        return Tracking(self.at, name, cc.mode, cc.tracking_table_max_keys, links,
+                        self.clients, uniform_sampler(self.streams.rng(f"tracking.{name}")),
+                        self.client_cache, self.trace)
+
+    def _local_cache(self, c: int) -> LocalCache | None:
+        """Client ``c``'s own cache (``[client_cache]``), or None."""
+        cc = self.config.client_cache
+        if not cc.enabled:
+            return None
+        optin = (uniform_sampler(self.streams.rng(f"client_cache.optin.client{c}"))
+                 if cc.mode == "optin" else None)
+        return LocalCache(f"client{c}", cc.capacity, cc.max_ttl, cc.placeholder, optin,
+                          cc.optin_share, self.trace)
 
     def _pipeline(self) -> str:
         wl, pipe = self.config.workload, self.config.pipeline

@@ -67,7 +67,7 @@ class Master(OnHost):
 
     def __init__(self, env, at, host: Host, committed: Keyspace, offset: int,
                  rules: WriteRules, cache=None, cluster=None, trace=None,
-                 on_commit=None, expiry=None) -> None:
+                 on_commit=None, expiry=None, tracking=None) -> None:
         super().__init__(env, at, host)
         self.rules = rules
         self.committed = committed
@@ -88,6 +88,7 @@ class Master(OnHost):
         self.cluster = cluster
         self.trace = trace
         self.on_commit = on_commit  # the visibility probes' hook: on_commit(rec, now)
+        self.tracking = tracking  # CLIENT TRACKING (sim.model.tracking), None when off
         self.dead = False
         self._lost_from: int | None = None  # the promoted replica's offset, once deposed
         self._keep_after: int | None = None  # offset persisted last, when a restart may come
@@ -146,6 +147,8 @@ class Master(OnHost):
                     expiry.read(op, t)
         thread.busy(t, now)
         at(t, self._on_served, ops)
+        if self.tracking is not None:
+            self.tracking.served_master(client, ops, self.offset, now)
 
     def _admit(self, client, now: float) -> bool:
         """Fault hook: can this master take the client's message now (alive, reachable)?"""
@@ -174,6 +177,8 @@ class Master(OnHost):
             self.cache.on_commit(rec, now)
         if self.on_commit is not None:
             self.on_commit(rec, now)
+        if self.tracking is not None:
+            self.tracking.changed(rec.key, rec.offset, now)
         if self.cluster is not None:
             log = self.log
             log.append(rec)
@@ -190,6 +195,8 @@ class Master(OnHost):
         last = ops[-1]
         if last.write and last.result.__class__ is Version:
             self.commit(last.result)
+        if self.tracking is not None:
+            self.tracking.end_pass(self.env._now)
         client = last.client
         if not self.wait_replicas:
             self.reply(client, ops)

@@ -82,6 +82,7 @@ DIRECT = 0  # sent straight to the store
 HIT = 1  # answered by the cache
 MISS = 2  # asked the cache, missed, then read from the store (and fills the cache)
 WAITED = 3  # missed, then waited for another reader's recompute (single flight, lease)
+LOCAL = 4  # answered by the client's own cache (client_cache), at its issue
 
 
 class Op:
@@ -95,10 +96,13 @@ class Op:
     cache miss); ``node`` the node that served it; ``done_s`` when its reply reached the
     client (set by the recorder). With the store's TTL on, the node that serves a read also
     sets ``served_s`` (when it was served) and ``missing`` (it answered "no such key").
+    ``caching`` is set only with a client-side cache: the read asks its server to track the
+    key (always, but in optin mode only for the reads sent with ``CLIENT CACHING yes``).
     """
 
     __slots__ = ("client", "key", "write", "issue_s", "newest", "ryw_floor", "mono_floor",
-                 "result", "path", "node", "done_s", "served_s", "missing")
+                 "result", "path", "node", "done_s", "served_s", "missing",
+                 "caching")
 
     def __init__(self, client, key: int, write: bool, issue_s: float, newest: Version,
                  ryw_floor: int, mono_floor: int, path: int = DIRECT) -> None:

@@ -46,7 +46,7 @@ class Replica(OnHost):
     def __init__(self, env, at, host: Host, master, store: Keyspace, link: Link, lag,
                  cluster=None, trace=None, arrived_offset: int = 0, synced: bool = True,
                  missing_since: float | None = None, force_full: bool = False,
-                 send_time: float = 0.0, expiry=None) -> None:
+                 send_time: float = 0.0, expiry=None, tracking=None) -> None:
         super().__init__(env, at, host)
         self.apply_time = host.apply_time
         self.store = store
@@ -54,6 +54,7 @@ class Replica(OnHost):
         self.lag_monitor = lag
         self.cluster = cluster
         self.trace = trace
+        self.tracking = tracking  # CLIENT TRACKING (sim.model.tracking), None when off
         self.inbox = Inbox(at)
         self.inflight: deque[float] = deque()
         self.applying: deque[tuple[float, Version]] = deque()
@@ -69,6 +70,9 @@ class Replica(OnHost):
         self.successor = None
         self._master = master
         self.sends_acks = master.wait_replicas > 0
+        # A write must be taken in at its arrival when its apply schedules something: a WAIT
+        # acknowledgement, or invalidations (their delivery events cannot be scheduled late).
+        self.wakes = self.sends_acks or tracking is not None
         # The master's output buffer towards this replica, when the stream has a bandwidth:
         # each write takes ``send_time`` to leave it; what has not left when the master's
         # process dies (``sender_died_s``) is lost with it.
@@ -95,7 +99,7 @@ class Replica(OnHost):
             return
         self.inflight.append(now)
         arrival = self.link.arrival(now)
-        if self.sends_acks:
+        if self.wakes:
             self.inbox.put_waking(arrival, self._take_write, rec)
         else:
             self.inbox.entries.append((arrival, self._take_write, rec))  # Inbox.put, inlined
@@ -110,7 +114,7 @@ class Replica(OnHost):
         sent = (self.send_free if self.send_free > now else now) + self.send_time
         self.send_free = sent
         self.inflight.append(now)
-        put = self.inbox.put_waking if self.sends_acks else self.inbox.put
+        put = self.inbox.put_waking if self.wakes else self.inbox.put
         put(self.link.arrival(sent), self._take_sent, (rec, sent))
 
     def take_in(self, now: float) -> None:
@@ -145,6 +149,9 @@ class Replica(OnHost):
             monitor.peak(done, rec.commit_s)
         if self.sends_acks:
             self.at(done, self._master.on_ack, rec)
+        if self.tracking is not None:  # the write is applied, and its pass ends, at done
+            self.tracking.changed(rec.key, rec.offset, done)
+            self.tracking.end_pass(done)
         if self.trace is not None:
             self.trace("apply", done, node=self.name, key=rec.key, version=rec.number,
                        offset=rec.offset, arrived=now)
@@ -170,6 +177,8 @@ class Replica(OnHost):
             op.node = self
         thread.busy(t, now)
         self.down[client.index].send(t, client.on_reply, ops)
+        if self.tracking is not None:
+            self.tracking.served_replica(client, ops, self.arrived_offset, now, t)
 
     def _on_message_expiring(self, ev) -> None:
         """:meth:`on_message` for a store with TTLs: each read's answer, "missing" or not, is
@@ -292,6 +301,7 @@ class Replica(OnHost):
         master.add_replica(self)
         master.replica_since[self.node_id] = now
         self.sends_acks = master.wait_replicas > 0
+        self.wakes = self.sends_acks or self.tracking is not None
 
     def _leave_master(self) -> None:
         if self in self._master.replicas:
