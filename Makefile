@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo explore test test-full bench lint clean
+.PHONY: demo explore test test-full bench figures lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -19,7 +19,7 @@ explore: $(STAMP)
 	$(VENV)/bin/repsim explore
 
 test: $(STAMP)
-	$(PY) -m ruff check sim tests benchmarks
+	$(PY) -m ruff check sim tests benchmarks scripts
 	$(PY) -m pytest -q
 
 # The heavy statistical checks at four times their length (narrower intervals).
@@ -29,8 +29,12 @@ test-full: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
 
+# Every committed figure (results/example, docs/*.png) from the current code; see the script.
+figures: $(STAMP)
+	$(PY) scripts/figures.py
+
 lint: $(STAMP)
-	$(PY) -m ruff check sim tests benchmarks
+	$(PY) -m ruff check sim tests benchmarks scripts
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -11,8 +11,9 @@ compared with a number from elsewhere.
 
     python benchmarks/bench_baseline.py [--reps 3] [--scale 1.0] [--json]
 
-It is a report: it prints PASS or FAIL per target and exits 1 only when the two models
-disagree on the metrics (then the speed comparison would not be a like-for-like one).
+It prints PASS or FAIL per target and exits 1 when any failed: a speed target missed, or the
+two models disagreeing on the metrics (then the speed comparison would not be a like-for-like
+one, and a FAIL line says so).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from verdicts import exit_status, verdict
 
 HERE = Path(__file__).resolve().parent
 
@@ -113,7 +116,7 @@ def main() -> int:
               f"{'events/op':>9} {'stale rate':>10} {'hit rate':>9}")
     print(header)
     print("-" * len(header))
-    rows, verdicts, disagree = {}, [], False
+    rows, verdicts = {}, []
     for name, (overrides, target) in SCENARIOS.items():
         overrides = {**overrides, "run.duration": overrides["run.duration"] * args.scale}
         row = rows[name] = compare(overrides, args.reps)
@@ -125,12 +128,11 @@ def main() -> int:
                   f"{r['stale_read_rate']:>10.4f} {hit:>9}")
         print(f"{name:<17} {'ratio':<9} {row['ratio_wall']:>11.2f} {row['ratio_cpu']:>10.2f}")
         ok = row["ratio_wall"] >= target
-        verdicts.append(f"{'PASS' if ok else 'FAIL'}  {name}: {row['ratio_wall']:.2f}x the "
+        verdicts.append(f"{verdict(ok)}  {name}: {row['ratio_wall']:.2f}x the "
                         f"baseline's operations per wall second (target {target:g}x; per CPU "
                         f"second {row['ratio_cpu']:.2f}x)")
         for metric, agrees in row["agree"].items():
             if not agrees:
-                disagree = True
                 verdicts.append(f"FAIL  {name}: the models disagree on {metric} beyond "
                                 f"{AGREE[metric]:.0%}")
     # Time to an answer: the headline scenario until its stale-read rate is known to +-2%.
@@ -148,7 +150,7 @@ def main() -> int:
     print("\n".join(verdicts))
     if args.json:
         print(json.dumps({"scenarios": rows, "time_to_2pct_s": took, "precision": p}, indent=1))
-    return 1 if disagree else 0
+    return exit_status(verdicts)
 
 
 if __name__ == "__main__":

@@ -11,8 +11,8 @@ Prints, in one run:
 3. peak resident memory of a run at 1x and at 10x a simulated duration, each in a fresh
    subprocess, and the growth in MB and in bytes per extra operation.
 
-Then one PASS/FAIL line per target of the core issue. It is a report, not a test: the machine's
-speed varies, so it exits 0 whatever the figures are.
+Then one PASS/FAIL line per target of the core issue, and it exits 1 when any target failed
+(the machine's speed varies: a FAIL on a busy machine says to rerun it on an idle one).
 
     python benchmarks/bench_core.py [--wall SECONDS] [--memory-duration SECONDS]
 """
@@ -28,6 +28,7 @@ import sys
 import time
 
 import simpy
+from verdicts import exit_status, verdict
 
 import sim
 
@@ -110,10 +111,6 @@ def memory(duration_s: float) -> dict[str, float]:
     return json.loads(out.stdout)
 
 
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
-
-
 def report(bare: float, run: dict[str, float], small: dict, large: dict,
            memory_duration_s: float) -> str:
     """The aligned table and one PASS/FAIL line per target."""
@@ -170,9 +167,10 @@ def main(argv: list[str] | None = None) -> int:
     load_1min = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"core simulator benchmark (python {sys.version.split()[0]}, "
           f"simpy {simpy.__version__}, {os.cpu_count()} CPUs, load average {load_1min:.2f})")
-    print(report(bare, run, small, large, args.memory_duration))
+    text = report(bare, run, small, large, args.memory_duration)
+    print(text)
     print(f"\nbenchmark wall time {time.perf_counter() - start:.1f} s")
-    return 0
+    return exit_status(text.splitlines())
 
 
 if __name__ == "__main__":

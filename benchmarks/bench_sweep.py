@@ -3,9 +3,9 @@
 Prints points per second and the speed-up over serial for each executor, checks that every
 executor produced the same rows (apart from wall_seconds), and prints PASS or FAIL for each
 speed target (processes >= 1.7x serial, dask >= 1.5x on 2 cores; the Dask time includes starting
-and closing its LocalCluster, as ``--executor dask`` without a scheduler does). It exits 1 only
-when the executors disagree or a run failed: speed depends on how busy the machine is, so it is
-reported, not enforced.
+and closing its LocalCluster, as ``--executor dask`` without a scheduler does). It exits 1 when
+any verdict is FAIL, the executors disagree or a run failed (speed depends on how busy the
+machine is: a FAIL on a busy machine says to rerun it on an idle one).
 
     python benchmarks/bench_sweep.py [--duration SECONDS] [--json]
 """
@@ -18,6 +18,7 @@ import sys
 import time
 
 import pandas as pd
+from verdicts import exit_status, verdict
 
 from sim.config.schema import Config
 from sim.experiment.executors import default_workers
@@ -74,12 +75,14 @@ def main(argv: list[str] | None = None) -> int:
                   f"{result['speedup'][executor]:8.2f}x {result['run_seconds'][executor]:9.2f}  "
                   + (f">= {target}x" if target else ""))
         print(f"identical rows across executors: {result['identical_rows']}")
+    verdicts = [f"{verdict(result['speedup'][executor] >= target)}: {executor} speed-up "
+                f"{result['speedup'][executor]:.2f}x (target >= {target}x on 2 cores)"
+                for executor, target in TARGETS.items()]
     if not args.json:
-        for executor, target in TARGETS.items():
-            verdict = "PASS" if result["speedup"][executor] >= target else "FAIL"
-            print(f"{verdict}: {executor} speed-up {result['speedup'][executor]:.2f}x "
-                  f"(target >= {target}x on 2 cores)")
-    return 0 if result["identical_rows"] and not result["failed_runs"] else 1
+        print("\n".join(verdicts))
+    if not result["identical_rows"] or result["failed_runs"]:
+        return 1
+    return exit_status(verdicts)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Run every ``benchmarks/bench_*.py`` script in turn, each in its own subprocess.
 
 Uses the project's virtual environment (``.venv`` at the repository root) when there is one,
-otherwise the running interpreter. Exits 1 when any benchmark exits non-zero.
+otherwise the running interpreter. Exits 1 when any benchmark exits non-zero (each does when
+one of its PASS/FAIL verdicts is FAIL).
 
     python benchmarks/run_all.py [NAME ...]   # e.g. `core` runs only bench_core.py
 """
@@ -26,20 +27,20 @@ def venv_python() -> str:
     return sys.executable
 
 
-def scripts(names: list[str]) -> list[Path]:
+def scripts(names: list[str], directory: Path = HERE) -> list[Path]:
     """The benchmark scripts in name order, restricted to ``names`` when any are given."""
-    found = sorted(HERE.glob("bench_*.py"))
+    found = sorted(directory.glob("bench_*.py"))
     if names:
         wanted = {n.removeprefix("bench_").removesuffix(".py") for n in names}
         found = [p for p in found if p.stem.removeprefix("bench_") in wanted]
     return found
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, directory: Path = HERE) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
     args = parser.parse_args(argv)
-    selected = scripts(args.names)
+    selected = scripts(args.names, directory)
     if not selected:
         print(f"run_all: no benchmark matches {' '.join(args.names)!r}", file=sys.stderr)
         return 2

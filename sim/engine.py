@@ -15,7 +15,10 @@ from typing import Any
 import simpy
 
 from sim.config.schema import Config
+from sim.errors import ConfigError, StalledError
+from sim.measure.client_cache import ClientCacheStats
 from sim.measure.faults import FaultStats
+from sim.measure.origin import OriginStats
 from sim.measure.recorder import Recorder
 from sim.measure.shards import ShardMeasures
 from sim.measure.visibility import VisibilityStats
@@ -26,6 +29,20 @@ from sim.model.streams import Streams
 
 Progress = Callable[[float, float], None]
 PROGRESS_STEPS = 100  # progress reports over a run's horizon
+# The run checks that simulated time advances once per EVENTS_PER_CHECK events. The fastest
+# run the configuration allows (2e9 ops/s, a handful of events each) makes about 1e10
+# events per simulated second; ten times that means time has all but stopped.
+EVENTS_PER_CHECK = 1 << 20
+MAX_EVENTS_PER_S = 1e11
+
+
+def stall_cause(config: Config) -> str:
+    """Which settings make simulated time crawl, for :class:`StalledError`."""
+    if config.workload.mode == "closed":
+        return ("in closed mode each client's round trip is all but instant: raise "
+                "workload.think_time, network.client_latency or the server.* times")
+    return ("the delays are too short for the rates: raise network.client_latency, "
+            "replication.delay or the server.* times, or lower workload.*_rate")
 
 
 @dataclass
@@ -51,13 +68,20 @@ class Model:
         self.env = simpy.Environment()
         self.at = scheduler(self.env)
         self.streams = Streams(config.run.seed)
-        self.recorder = Recorder(config.run.warmup, config.run.duration, config.cache.enabled)
+        self.recorder = Recorder(config.run.warmup, config.run.duration, config.cache.enabled,
+                                 config.workload.key_ttl,
+                                 config.client_cache.enabled)
+        self.client_cache = (ClientCacheStats(config.run.warmup, config.run.horizon)
+                             if config.client_cache.enabled else None)
         self.fault_stats = FaultStats(config.run.warmup)
         self.visibility = None
         if config.metrics.visibility_probes:
             self.visibility = VisibilityStats(
                 probe_offsets(config, self.streams.rng("probe.horizon")), config.run.warmup,
                 config.run.duration)
+        self.origin_stats = None
+        if config.cache.fill_from == "origin":
+            self.origin_stats = OriginStats(config.run.warmup, config.run.horizon)
         self.shard_measures = None
         if config.cluster.shards > 1:
             srv = config.server
@@ -66,7 +90,7 @@ class Model:
                 config.run.duration, srv.service_time.mean + srv.batch_overhead.mean)
         self.nodes = Builder(config, self.env, self.at, self.streams, self.recorder,
                              self.fault_stats, trace, self.visibility,
-                             self.shard_measures).build()
+                             self.origin_stats, self.client_cache, self.shard_measures).build()
         self.master = self.nodes.master
         self.replicas = self.nodes.replicas
         self.cache = self.nodes.cache
@@ -132,7 +156,14 @@ class Model:
                 shards.max_lags(end) if self.config.replication.replicas else
                 [None] * len(shards.groups), shards.moved_redirects))
         if self.visibility is not None:
+            self.nodes.prober.finish(end)
             summary["visibility"] = self.visibility.summary()
+        if self.origin_stats is not None:
+            summary.update(self.origin_stats.summary(end))
+        if self.client_cache is not None:
+            self.client_cache.finish(self.clients, self.master, self.replicas, end)
+            summary.update(recorder.client_cache_summary())
+            summary.update(self.client_cache.summary())
         summary["sim_events"] = next(self.env._eid)
         summary["wall_seconds"] = time.perf_counter() - wall
         summary["config"] = self.config.to_dict()
@@ -140,13 +171,25 @@ class Model:
 
     def _advance(self, end_s: float, progress: Progress | None) -> None:
         if progress is None:
-            run_until(self.env, end_s)
+            self._run_to(end_s)
         else:
             step = self.config.run.horizon / PROGRESS_STEPS
             while self.env.now < end_s:
-                run_until(self.env, min(self.env.now + step, end_s))
+                self._run_to(min(self.env.now + step, end_s))
                 progress(self.env.now, self.config.run.horizon)
         self.recorder.reached(end_s)
+
+    def _run_to(self, end_s: float) -> None:
+        """Run to ``end_s`` (s) in chunks of events, checking after each chunk that simulated
+        time moved: a run whose round trips take next to no time (say a think time of 1e-300
+        s and every delay zero) would otherwise loop for ever at one instant."""
+        env = self.env
+        start = env.now
+        while not run_until(env, end_s, EVENTS_PER_CHECK):
+            if env.now - start < EVENTS_PER_CHECK / MAX_EVENTS_PER_S:
+                raise StalledError(EVENTS_PER_CHECK, env.now - start, env.now,
+                                   MAX_EVENTS_PER_S, stall_cause(self.config))
+            start = env.now
 
 
 def _finite(x: float) -> float | None:
@@ -159,6 +202,11 @@ def simulate(config: Config | None = None, trace=None, keep_model: bool = False,
     when given (for tests and the trace view); ``keep_model`` keeps the wired components;
     ``progress(now_s, horizon_s)`` hears how far the run has got (simulated seconds)."""
     config = config if config is not None else Config.default()
+    if not isinstance(config, Config):
+        # A dict here would fail deep inside the model with an AttributeError.
+        raise ConfigError("config", type(config).__name__,
+                          "a sim.Config; build one with sim.Config.from_dict({...}) or "
+                          "sim.Config.default().with_overrides({...})")
     model = Model(config, trace)
     summary = model.run(progress)
     return Result(config=config, summary=summary, model=model if keep_model else None)

@@ -56,3 +56,21 @@ class OverloadError(RuntimeError):
                 f"({self.backlog_s:.3g} s of work) were waiting at t = {self.time_s:.6g} s, "
                 f"more than run.max_queue = {self.limit:,}; lower the offered load (rates, "
                 f"clients, service times) or raise run.max_queue")
+
+
+class StalledError(RuntimeError):
+    """A run whose simulated time barely advances: ``events`` events took only ``span_s``
+    simulated seconds, ending at ``time_s``, more than ``limit_per_s`` events per simulated
+    second, so it would not reach its horizon in any useful time. ``cause`` says which
+    settings make it so."""
+
+    def __init__(self, events: int, span_s: float, time_s: float, limit_per_s: float,
+                 cause: str) -> None:
+        self.events, self.span_s, self.time_s, self.limit_per_s, self.cause = (
+            events, span_s, time_s, limit_per_s, cause)
+        super().__init__(events, span_s, time_s, limit_per_s, cause)
+
+    def __str__(self) -> str:
+        return (f"the run cannot progress in simulated time: {self.events:,} events took "
+                f"{self.span_s:.3g} simulated seconds up to t = {self.time_s:.3g} s (more than "
+                f"{self.limit_per_s:.0e} events per simulated second); {self.cause}")

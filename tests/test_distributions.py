@@ -11,6 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sim.config.distributions import (
+    MAX_DURATION_S,
+    MAX_SIGMA,
+    MIN_ALPHA,
     ConfigError,
     Constant,
     Distribution,
@@ -77,7 +80,7 @@ def test_format_duration_readable(seconds, text):
     assert format_duration(seconds) == text
 
 
-@given(st.floats(min_value=0, max_value=1e30, allow_nan=False, allow_infinity=False))
+@given(st.floats(min_value=0, max_value=MAX_DURATION_S, allow_nan=False, allow_infinity=False))
 def test_format_duration_round_trips(seconds):
     assert parse_duration(format_duration(seconds), "k") == seconds
 
@@ -198,13 +201,14 @@ def test_empirical_missing_file(tmp_path):
 # --------------------------------------------------------------------------- properties
 
 durations = st.floats(min_value=0, max_value=1e6, allow_nan=False, allow_infinity=False)
-shapes = st.floats(min_value=0, max_value=50, allow_nan=False, allow_infinity=False)
+sigmas = st.floats(min_value=0, max_value=MAX_SIGMA)
+alphas = st.floats(min_value=MIN_ALPHA, max_value=50)
 distributions = st.one_of(
     st.builds(Constant, durations),
     st.builds(Exponential, durations),
     st.tuples(durations, durations).map(lambda pair: Uniform(min(pair), max(pair))),
-    st.builds(LogNormal, durations, shapes),
-    st.builds(Pareto, durations, shapes.filter(lambda a: a > 0)),
+    st.builds(LogNormal, durations, sigmas),
+    st.builds(Pareto, durations, alphas),
 )
 
 

@@ -14,11 +14,11 @@ from sim.explore import theory
 from sim.explore.compute import Cancelled, CancelToken, evaluate, trace_window
 from sim.explore.presets import PRESETS
 from sim.explore.runner import LatestRunner
-from sim.explore.settings import DELAY_KINDS, Settings, delay_string
+from sim.explore.settings import DELAY_KINDS, TARGET_REL_CI, Settings, delay_string
 
 
 def test_default_settings_are_repsims_defaults_but_the_run_length():
-    run_keys = {"run.duration", "run.warmup"}
+    run_keys = {"run.duration", "run.warmup", "run.target_rel_ci", "run.max_duration"}
     page = {k: v for k, v in Settings.default().config().flat().items() if k not in run_keys}
     default = {k: v for k, v in sim.Config.default().flat().items() if k not in run_keys}
     assert page == default
@@ -41,12 +41,15 @@ def test_every_preset_is_a_valid_experiment_that_round_trips(name):
                                 crash_at_s=settings.crash_at_s) == settings
 
 
-def test_run_length_shrinks_with_the_rates_and_covers_a_crash():
+def test_run_length_follows_the_precision_within_a_budget_that_covers_a_crash():
     base = Settings.default()
     busy = base.replace(read_rate=200_000.0, write_rate=50_000.0)
-    assert busy.run_seconds() < base.run_seconds()
+    assert busy.run_seconds()[1] < base.run_seconds()[1]
+    config = base.config()
+    assert config.run.target_rel_ci == TARGET_REL_CI
+    assert (config.run.duration, config.run.max_duration) == base.run_seconds()
     crash = busy.replace(crash=True, crash_at_s=2.0, failover_ms=1000.0)
-    assert crash.run_seconds() > crash.crash_at_s + crash.failover_ms / 1e3
+    assert crash.run_seconds()[0] > crash.crash_at_s + crash.failover_ms / 1e3
 
 
 def test_stale_closed_form_is_one_minus_exp_per_key_for_uniform_keys():
@@ -181,8 +184,9 @@ def test_a_window_too_busy_to_trace_is_halved_until_it_fits(monkeypatch):
     from sim.explore import compute
 
     settings = Settings.default()
-    config = settings.config()
-    whole_run = (0.0, config.run.duration)
+    whole_run = (0.0, 3.0)
+    config = settings.config().with_overrides({"run.duration": whole_run[1],
+                                               "run.target_rel_ci": 0.0})
     with pytest.raises(sim.ConfigError):
         sim.trace(config, keys=[0], window=whole_run)
     monkeypatch.setattr(compute, "trace_window", lambda config: whole_run)

@@ -23,6 +23,7 @@ def test_fault_study_figure_labels_legends_and_limits():
     assert left.get_xlabel() == "replication delay d (ms, constant)"
     assert left.get_ylabel() == "lost acknowledged writes per crash"
     assert "mean of 7 seeds" in left.get_title()
+    assert "network crash" in left.get_title()  # the mode that loses writes
     assert [t.get_text() for t in left.get_legend().get_texts()] == [
         "asynchronous (simulated)", "WAIT 1 (simulated)", "theory W (d - L)"]
     assert [t.get_text() for t in right.get_legend().get_texts()] == [

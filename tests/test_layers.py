@@ -53,18 +53,27 @@ def test_every_top_level_part_of_the_package_has_a_layer():
 def test_the_design_document_maps_every_module():
     text = (SIM.parent / "docs" / "design.md").read_text()
     layout = text.split("## 6. The layers", 1)[1].split("\n## ", 1)[0]
-    listed, package = set(), None
+    # A line names a path from sim/ or, indented under a folder's line, a name in that folder
+    # (a folder ends in "/", so subpackages nest); anything else is prose.
+    listed, folders = set(), []  # folders: (indent, path) of the folders open above a line
     for line in layout.splitlines():
         words = line.split()
         if not words:
             continue
-        if words[0].startswith("sim/"):
-            package = words[0].rstrip("/")
-            if package.endswith(".py"):
-                listed.add(package)
-                package = None
-        elif package and words[0].endswith(".py"):
-            listed.add(f"{package}/{words[0]}")
+        indent = len(line) - len(line.lstrip())
+        while folders and folders[-1][0] >= indent:
+            folders.pop()
+        name = words[0]
+        if name.startswith("sim/"):
+            path = name
+        elif folders:
+            path = f"{folders[-1][1]}/{name}"
+        else:
+            continue
+        if path.endswith(".py"):
+            listed.add(path)
+        elif path.endswith("/"):
+            folders.append((indent, path.rstrip("/")))
     modules = {str(p.relative_to(SIM.parent)) for p in SIM.rglob("*.py")
                if p.name not in ("__init__.py", "__main__.py")}
     assert modules - listed == set(), "modules missing from docs/design.md section 6"

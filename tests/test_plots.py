@@ -103,7 +103,7 @@ def test_line_with_duration_x_plots_milliseconds_and_panels_per_col():
 
 def test_heatmap_cells_are_the_means():
     df = frame()
-    fig = plots.heatmap(df, "workload.write_rate", "replication.delay", "stale_read_rate")
+    fig = plots.heatmap(df, "workload.write_rate", "stale_read_rate", hue="replication.delay")
     image = fig.axes[0].images[0].get_array()
     expected = df.groupby(["replication.delay", "workload.write_rate"])["stale_read_rate"].mean()
     assert image.shape == (3, 4)
@@ -135,7 +135,7 @@ def test_tradeoff_marks_the_pareto_front():
     fig = plots.tradeoff(df)
     ax = fig.axes[0]
     assert len(ax.lines) == 1  # the front, joined
-    points = [c for c in ax.collections if c.get_sizes()[0] < 100]  # rings are larger
+    points = _points(ax)
     assert len(points) == 12  # one point per configuration, not per run
     xs, ys = ax.lines[0].get_xdata(), ax.lines[0].get_ydata()
     assert list(xs) == sorted(xs) and list(ys) == sorted(ys, reverse=True)
@@ -173,7 +173,48 @@ def test_tradeoff_colours_hue_and_shapes_settings_with_ttl_groups_labelled():
                                                                 "cache TTL 1s"]
     front = ax.lines[0]
     assert len(front.get_xdata()) > 1  # a real trade-off: more than one undominated point
-    assert ax.get_xlim()[0] == 0 and ax.get_ylim()[0] == 0
+    assert ax.get_xlim()[0] < 0 and ax.get_ylim()[0] == 0  # room left of a stale rate of 0
+
+
+def _points(ax):
+    """The configurations' markers (the Pareto front's rings are larger)."""
+    from matplotlib.collections import PathCollection
+
+    return [c for c in ax.collections if isinstance(c, PathCollection)
+            and c.get_sizes()[0] < 2 * plots.SIZE_MAX]
+
+
+def test_tradeoff_keeps_every_point_and_interval_inside_with_distinct_titles():
+    df = design_frame()
+    df = pd.concat([df, df.assign(rep=df["rep"] + 2, **{
+        "stale_read_rate": df["stale_read_rate"] * 1.1,
+        "read_latency_ms.p99": df["read_latency_ms.p99"] * 0.9})])
+    df["read_latency_ms.mean"] = df["read_latency_ms.p99"] / 2
+    p99 = plots.tradeoff(df, hue="replication.read_policy")
+    mean = plots.tradeoff(df, latency="read_latency_ms.mean", hue="replication.read_policy")
+    assert p99._suptitle.get_text() != mean._suptitle.get_text()
+    assert "p99" in p99._suptitle.get_text() and "mean" in mean._suptitle.get_text()
+    ax = p99.axes[0]
+    p99.canvas.draw()
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    bars = [line for c in ax.containers for line in c.lines[2]]
+    assert len(ax.containers) == 6  # an interval per configuration
+    for collection in bars:
+        for segment in collection.get_segments():
+            for x, y in segment:
+                assert x0 < x < x1 and y0 <= y < y1
+    # Markers whole inside the frame, in display space (the master at stale 0 included).
+    box = ax.get_window_extent()
+    for points in _points(ax):
+        radius = (points.get_sizes()[0] ** 0.5) / 2 * p99.dpi / 72
+        for x, y in ax.transData.transform(points.get_offsets()):
+            assert box.x0 + radius <= x <= box.x1 - radius
+            assert box.y0 <= y <= box.y1 - radius
+    # One marker size per policy, the first the largest: equal costs show concentric.
+    sizes = {}
+    for points in _points(ax):
+        sizes.setdefault(tuple(points.get_facecolor()[0]), points.get_sizes()[0])
+    assert sorted(sizes.values(), reverse=True) == list(sizes.values()) and len(sizes) == 2
 
 
 @given(st.lists(st.tuples(st.integers(0, 20), st.integers(0, 20)), min_size=1, max_size=30))
@@ -225,7 +266,7 @@ def _tick_texts(fig, axis):
 
 def test_heatmap_ticks_are_round_numbers():
     df = frame(rates=(10.0, 31.6228, 316.228, 3162.28))
-    fig = plots.heatmap(df, "workload.write_rate", "replication.delay", "stale_read_rate")
+    fig = plots.heatmap(df, "workload.write_rate", "stale_read_rate", hue="replication.delay")
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["10", "32", "320", "3,200"]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["1", "5", "20"]
@@ -237,7 +278,7 @@ def test_titles_say_when_means_pool_a_key_the_figure_does_not_show():
     df = frame()
     df["cache.enabled"] = df["rep"] % 2 == 0
     df.attrs["vary"] = ["workload.write_rate", "replication.delay", "cache.enabled"]
-    fig = plots.heatmap(df, "workload.write_rate", "replication.delay", "stale_read_rate")
+    fig = plots.heatmap(df, "workload.write_rate", "stale_read_rate", hue="replication.delay")
     assert fig._suptitle.get_text() == "stale-read rate: mean of 3 runs, pooled over cache"
     fig = plots.line(df, "workload.write_rate", "stale_read_rate", hue="replication.delay",
                      col="cache.enabled")
@@ -311,3 +352,11 @@ def test_varied_keys_from_attrs_or_columns():
     assert varied_keys(df) == ["workload.write_rate", "replication.delay"]
     df.attrs.clear()
     assert varied_keys(df) == ["workload.write_rate", "replication.delay"]
+
+
+def test_an_integer_key_gets_whole_number_ticks_only():
+    df = pd.DataFrame({"replication.wait_replicas": [0, 1, 2] * 2, "rep": [0] * 3 + [1] * 3,
+                       "lost_writes": [20, 0, 0, 18, 0, 0], "error": [""] * 6})
+    fig = plots.line(df, "replication.wait_replicas", "lost_writes")
+    ticks = _tick_texts(fig, fig.axes[0].xaxis)
+    assert ticks and all(t.lstrip("-").isdigit() for t in ticks), ticks  # no "0.5"

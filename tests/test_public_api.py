@@ -55,3 +55,26 @@ def test_unknown_names_raise_attribute_error():
 def test_importing_sim_stays_light():
     code = "import sys, sim; print(sorted({'simpy', 'pandas', 'matplotlib'} & set(sys.modules)))"
     assert fresh(code) == "[]"
+
+
+def test_simulate_refuses_a_dict_in_one_line_that_names_the_fix():
+    import pytest
+
+    with pytest.raises(sim.ConfigError) as caught:
+        sim.simulate({"run": {"duration": 1}})
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "dict" in message and "Config.from_dict" in message
+
+
+def test_mean_ci_takes_one_key_as_a_string_like_a_list_of_it():
+    import pandas as pd
+    import pytest
+
+    df = pd.DataFrame({"replication.delay": ["1ms", "1ms", "5ms", "5ms"], "rep": [0, 1, 0, 1],
+                       "stale_read_rate": [0.1, 0.2, 0.3, 0.5], "error": [""] * 4})
+    one = sim.mean_ci(df, "replication.delay", "stale_read_rate")
+    listed = sim.mean_ci(df, ["replication.delay"], "stale_read_rate")
+    pd.testing.assert_frame_equal(one, listed)
+    assert list(one["replication.delay"]) == ["1ms", "5ms"]
+    assert one["mean"].tolist() == pytest.approx([0.15, 0.4])

@@ -94,3 +94,21 @@ def test_a_real_kill_under_sentinel(mode):
     assert phases["detected"] <= phases["confirmed"] <= result["write_outage_ms"] + 100
     assert result["write_outage_ms"] > 1e3 * case.down_after_s
     assert not _our_servers()
+
+
+def test_the_failover_figure_shows_a_zero_and_says_where_it_came_from():
+    from PIL import Image
+
+    from sim.provenance import creator
+
+    zero = {"lost_writes": 0, "write_outage_ms": 1650.0}
+    some = {"lost_writes": 20, "write_outage_ms": 1720.0}
+    rows = [{"case": FailoverCase(1000, 0.02, "process"), "real": zero, "sim": zero},
+            {"case": FailoverCase(1000, 0.02, "network"), "real": some, "sim": some}]
+    fig = failover.figure(rows)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert texts.count("0") == 2 and texts.count("20") == 2  # every bar says its value
+    png = failover.figure_png(rows)
+    import io
+
+    assert Image.open(io.BytesIO(png)).info["Creator"] == creator()

@@ -81,7 +81,6 @@ def test_without_proxy_reads_are_almost_never_stale(pair):
     assert real["impossible"] == 0
     # Versions newer than any acknowledged are fresh reads, not errors: they are counted
     # separately and never as stale.
-    assert real["newer_than_acked"] >= 0
     assert real["stale_reads"] + real["newer_than_acked"] <= real["reads"]
 
 

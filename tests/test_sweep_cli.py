@@ -207,10 +207,8 @@ def test_demo_writes_its_results_and_plots(tmp_path, monkeypatch, capsys):
 def test_wired_into_the_repsim_command(tmp_path, capsys):
     from sim.cli import app as cli
 
-    parser = cli.build_parser()
-    commands = parser._subparsers._group_actions[0].choices  # noqa: SLF001
-    if "sweep" not in commands:
-        pytest.skip("sweep not registered in sim.cli.app yet")
+    commands = cli.build_parser()._subparsers._group_actions[0].choices  # noqa: SLF001
+    assert {"sweep", "plot", "demo"} <= set(commands)
     code = cli.main(["sweep", "--vary", "nosuch.key=1", "--out", str(tmp_path / "w")])
     assert code == 2
     assert "nosuch" in capsys.readouterr().err
@@ -223,3 +221,35 @@ def test_the_summary_table_shows_varied_numbers_as_given():
     lines = sweep_cli._point_table(df, ["workload.write_rate"]).splitlines()
     assert "cache_hit_rate" not in lines[0]
     assert [row.split()[0] for row in lines[2:]] == ["10", "31.6228", "10000"]
+
+
+@pytest.mark.parametrize("frame, base_mode, metric", [
+    ({"visibility.p_consistent_at_commit": [0.5, 0.9]}, "quorum",
+     "visibility.p_consistent_at_commit"),
+    ({"visibility.p_consistent_at_commit": [0.5, 0.9]}, "leader", "stale_read_rate"),
+    ({"visibility.p_consistent_at_commit": [None, None]}, "quorum", "stale_read_rate"),
+    ({}, "quorum", "stale_read_rate"),  # no probes: nothing else to show
+    ({"replication.mode": ["quorum", "quorum"], "visibility.p_consistent_at_commit": [0.5, 1]},
+     "leader", "visibility.p_consistent_at_commit"),
+    ({"replication.mode": ["leader", "quorum"], "visibility.p_consistent_at_commit": [0.5, 1]},
+     "quorum", "stale_read_rate"),
+])
+def test_the_default_metric_follows_the_mode(frame, base_mode, metric):
+    df = pd.DataFrame({"stale_read_rate": [0.0, 0.0], **frame})
+    assert sweep_cli.default_metric(df, base_mode) == metric
+
+
+def test_a_quorum_sweep_plots_consistency_at_commit_by_default(tmp_path, capsys):
+    from sim.cli import app as cli
+
+    out = tmp_path / "q"
+    argv = ["sweep", "--set", "replication.mode=quorum", "--set", "replication.replicas=3",
+            "--set", "metrics.visibility_probes=true", "--set", "run.duration=0.3",
+            "--set", "run.warmup=0.1", "--set", "cache.enabled=false",
+            "--vary", "quorum.write=1,3", "--executor", "serial", "--quiet", "--out", str(out)]
+    assert cli.main(argv) == 0, capsys.readouterr().err
+    name = "visibility.p_consistent_at_commit_vs_quorum.write"
+    assert (out / f"{name}.png").exists() and not list(out.glob("stale_read_rate*"))
+    capsys.readouterr()
+    assert cli.main(["plot", str(out), "--format", "png"]) == 0
+    assert f"{name}.png" in capsys.readouterr().out

@@ -144,6 +144,66 @@ def test_a_different_sweep_in_the_same_directory_is_refused(base, tmp_path):
     assert (out / "results.csv").read_bytes() == before
 
 
+def test_a_sweep_grows_with_more_reps_and_values_reusing_every_row(base, tmp_path):
+    out = tmp_path / "s"
+    sweep(base, VARY, reps=2, out=out, executor="serial", progress=False)
+    before = {(r["workload.write_rate"], r["replication.delay"], r["rep"]): r["stale_read_rate"]
+              for _, r in read_results(out).iterrows()}
+    # An extra value in front changes every point number; a third repetition for all.
+    larger = {"workload.write_rate": [2.0, 20.0, 200.0], "replication.delay": ["1ms", "4ms"]}
+    counted = CountingRun()
+    sweep(base, larger, reps=3, out=out, executor="serial", run_fn=counted, progress=False)
+    assert len(counted.calls) == 6 * 3 - len(before)  # only the runs not there yet
+    grown = load_sweep(out)
+    for (rate, delay, rep), value in before.items():
+        row = grown[(grown["workload.write_rate"] == rate) & (grown["replication.delay"] == delay)
+                    & (grown["rep"] == rep)]
+        assert row["stale_read_rate"].tolist() == [value]  # kept as it was, not recomputed
+    fresh = sweep(base, larger, reps=3, executor="serial", progress=False)
+    real = grown[grown.apply(lambda r: (r["workload.write_rate"], r["replication.delay"],
+                                        r["rep"]) in before, axis=1)]
+    pd.testing.assert_frame_equal(
+        without_wall(real)[["point", "rep", "seed", "stale_read_rate"]],
+        without_wall(fresh[fresh.index.isin(real.index)])[["point", "rep", "seed",
+                                                           "stale_read_rate"]])
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["grid"]["reps"] == 3 and meta["runs"][-1]["grew_from"]["reps"] == 2
+
+
+@pytest.mark.parametrize(("vary", "reps"), [
+    ({"workload.write_rate": [20.0, 200.0]}, 2),  # a varied key left out
+    ({**VARY, "cache.enabled": [True, False]}, 2),  # a key added
+    ({"workload.write_rate": [20.0], "replication.delay": ["1ms", "4ms"]}, 2),  # a value gone
+    (VARY, 1),  # fewer repetitions
+])
+def test_a_sweep_that_would_drop_runs_is_refused(base, tmp_path, vary, reps):
+    out = tmp_path / "s"
+    sweep(base, VARY, reps=2, out=out, executor="serial", run_fn=CountingRun(), progress=False)
+    before = (out / "results.csv").read_bytes()
+    with pytest.raises(ConfigError, match="grid differs.*more --reps or more values"):
+        sweep(base, vary, reps=reps, out=out, executor="serial", run_fn=CountingRun(),
+              progress=False)
+    assert (out / "results.csv").read_bytes() == before
+
+
+def test_a_zipped_sweep_grows_by_whole_pairs_only(base, tmp_path):
+    out = tmp_path / "s"
+    zipped = {"workload.write_rate": [20.0, 200.0], "replication.delay": ["1ms", "4ms"]}
+    sweep(base, zipped, zip=["workload.write_rate", "replication.delay"], out=out,
+          executor="serial", run_fn=CountingRun(), progress=False)
+    counted = CountingRun()
+    sweep(base, {"workload.write_rate": [20.0, 200.0, 400.0],
+                 "replication.delay": ["1ms", "4ms", "8ms"]},
+          zip=["workload.write_rate", "replication.delay"], out=out, executor="serial",
+          run_fn=counted, progress=False)
+    assert [rate for rate, _ in counted.calls] == [400.0]
+    with pytest.raises(ConfigError, match="grid differs"):  # 20 now pairs with 4ms
+        sweep(base, {"workload.write_rate": [200.0, 20.0, 400.0],
+                     "replication.delay": ["1ms", "4ms", "8ms"]},
+              zip=["workload.write_rate", "replication.delay"], out=out, executor="serial",
+              run_fn=CountingRun(), progress=False)
+
+
 def test_a_directory_with_foreign_results_is_refused(base, tmp_path):
     (tmp_path / "results.csv").write_text("a,b\n1,2\n")
     with pytest.raises(ConfigError, match="no meta.json"):

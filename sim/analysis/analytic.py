@@ -46,6 +46,24 @@ def stale_read_rate_constant_delay(
     return -math.expm1(-lam * max(d - offset, 0.0))
 
 
+def client_cache_stale_share(write_rate_per_key: float, push_delay_s: float, *,
+                             replication_delay_s: float = 0.0) -> float:
+    """Stale share of a client-side cache's hits (CLIENT TRACKING): 1 - exp(-λ (L + d)).
+
+    The invalidation of a write reaches the client L (``push_delay_s``, the constant one-way
+    server-to-client latency) after the serving node applied it, d (``replication_delay_s``,
+    constant; 0 when reading the master) after its commit. An entry held at a hit's issue i
+    has had no invalidation arrive since it was filled, so no write to the key committed in
+    the window before i - L - d since its value was read; it is stale iff one committed in
+    (i - L - d, i], which for Poisson writes at λ per key, independent of that past, has
+    probability 1 - exp(-λ (L + d)).
+    """
+    lam = _check("write_rate_per_key", write_rate_per_key)
+    window = _check("push_delay_s", push_delay_s) + _check("replication_delay_s",
+                                                          replication_delay_s)
+    return -math.expm1(-lam * window)
+
+
 def _lower_gamma_ratio(k: float, x: float) -> float:
     """G(k, x) = k e^-x Σ_n x^n / (k (k+1) ... (k+n)) = Γ(k+1) x^-k P(k, x), P regularized."""
     if x < k + 1.0:  # power series: terms fall geometrically
@@ -181,6 +199,58 @@ def ttl_hit_ratio(read_rate_per_key: float, ttl_s: float) -> float:
     """
     rt = _check("read_rate_per_key", read_rate_per_key) * _check("ttl_s", ttl_s)
     return rt / (1.0 + rt)
+
+
+# -- stampedes at the origin behind a cache (docs/design.md section 9) ----------------------
+
+
+def recomputes_per_expiry_plain(read_rate_per_key: float, recompute_s: float) -> float:
+    """Plain cache-aside, Poisson reads at λ on the key, a constant recompute time D at an
+    origin that never queues, zero network delays: 1 + λD.
+
+    The first read after the expiry misses and recomputes; every read of the next D misses
+    too (the value is not back yet), a Poisson(λD) number of them.
+    """
+    return 1.0 + _check("read_rate_per_key", read_rate_per_key) * _check("recompute_s", recompute_s)
+
+
+def recomputes_per_expiry_exponential(read_rate_per_key: float, mean_recompute_s: float,
+                                      tol: float = 1e-12) -> float:
+    """Plain cache-aside as above, recompute times Exp(mean m) independent of each other.
+
+    The miss window closes at the first of the herd's recomputes to finish, not the first
+    to start: with n in flight it closes at rate n/m while reads join at λ, so
+    P(N > n) = prod_{k=1..n} λ / (λ + k/m) and E[N] = 1 + Σ_n P(N > n), far below 1 + λm
+    (about sqrt(π λ m / 2) for large λm).
+    """
+    lam = _check("read_rate_per_key", read_rate_per_key)
+    rate = 1.0 / _check("mean_recompute_s", mean_recompute_s, positive=True)
+    total, term, k = 1.0, 1.0, 1
+    while True:
+        term *= lam / (lam + k * rate)
+        total += term
+        if term < tol:
+            return total
+        k += 1
+
+
+def xfetch_recomputes_per_cycle(beta: float) -> float:
+    """XFetch (Vattani, Chierichetti, Lowenstein, PVLDB 2015): expected recomputes per TTL
+    cycle, e^(1/β), when λβδ >> 1 and the TTL is much longer than βδ ln(λβδ).
+
+    A read at time t before the expiry T recomputes with probability e^(-(T - t)/(βδ)); the
+    cumulative intensity of triggers reaches an Exp(1) level at the first one, and grows by
+    the factor e^(1/β) during the δ its recompute takes, every read of it triggering too.
+    """
+    return math.exp(1.0 / _check("beta", beta, positive=True))
+
+
+def xfetch_early_by(read_rate_per_key: float, beta: float, delta_s: float) -> float:
+    """How long before the expiry XFetch's first recompute starts, on average (s):
+    βδ (ln(λβδ) + γ), γ Euler's constant (the mean of a Gumbel variable)."""
+    x = (_check("read_rate_per_key", read_rate_per_key, positive=True)
+         * _check("beta", beta, positive=True) * _check("delta_s", delta_s, positive=True))
+    return beta * delta_s * (math.log(x) + 0.5772156649015329)
 
 
 def zipf_weights(keys: int, s: float) -> np.ndarray:

@@ -106,6 +106,8 @@ def format_summary(summary: Mapping[str, Any]) -> str:
 
     lines.append("Cache")
     lines.append(_row("hit rate", format_percent(g("cache_hit_rate")) + _ci_text(g("cache_hit_rate_ci95"))))
+    if "client_cache_hit_rate" in summary:
+        lines += _client_cache_lines(summary)
 
     lines.append("Session guarantees")
     lines.append(_row("read-your-writes violations", format_number(g("ryw_violations"))))
@@ -126,12 +128,24 @@ def format_summary(summary: Mapping[str, Any]) -> str:
         lines.append("k-staleness (share of reads within k versions)")
         lines.append(_row("k = " + " / ".join(key[1:] for key in ks),
                           " / ".join(format_percent(value) for value in ks.values())))
+    if g("expired_read_rate") is not None:  # only a store with TTLs (workload.key_ttl)
+        lines.append("Expiry (the store's TTL)")
+        lines.append(_row("expired-read rate", format_percent(g("expired_read_rate"))
+                          + _ci_text(g("expired_read_rate_ci95"))))
+        for stat in ("mean", "p99"):
+            lines.append(_row(f"expired-read age (ms, {stat})",
+                              format_number(_get(summary, "expired_read_age_ms", stat), 3)))
+        lines.append(_row("hidden-live rate", format_percent(g("hidden_live_rate"))
+                          + _ci_text(g("hidden_live_rate_ci95"))))
+        lines.append(_row("expired keys held (peak)", format_number(g("expired_keys_held"))))
     if isinstance(g("visibility"), Mapping):
         lines += _visibility_lines(g("visibility"))
     if isinstance(g("shards"), list):
         lines += _shard_lines(summary)
     if _faults_configured(summary):
         lines += _fault_lines(summary)
+    if "origin_recomputes" in summary:
+        lines += _origin_lines(summary)
     precision = g("precision")
     if precision:
         lines.append("Precision")
@@ -159,6 +173,20 @@ def _shard_lines(summary: Mapping[str, Any]) -> list[str]:
                      f"{format_number(row['write_outage_ms']):>11}"
                      f"{format_number(row['lost_writes']):>7}")
     return lines
+def _client_cache_lines(summary: Mapping[str, Any]) -> list[str]:
+    """The client-side cache's section (docs/design.md section 10)."""
+    g = summary.get
+    return [
+        "Client-side cache",
+        _row("local hit rate", format_percent(g("client_cache_hit_rate"))
+             + _ci_text(g("client_cache_hit_rate_ci95"))),
+        _row("stale share of local hits", format_percent(g("client_cache_stale_read_rate"))
+             + _ci_text(g("client_cache_stale_read_rate_ci95"))),
+        _row("invalidations (per s)", f"{format_number(g('invalidations'))} "
+             f"({format_number(g('invalidations_per_s'))})"),
+        _row("tracking table (keys, peak)", format_number(g("tracking_table_keys"))),
+        _row("stale for good at the end", format_number(g("stale_forever"))),
+    ]
 
 
 def _ms_interval(interval: Any) -> str:
@@ -186,6 +214,28 @@ def _visibility_lines(vis: Mapping[str, Any]) -> list[str]:
             f"beyond the horizon ({format_number(vis.get('horizon_ms'), 3)} ms)"
         lines.append(_row(label, text + _ms_interval(vis.get(key + "_ci95"))))
     return lines
+
+
+def _origin_lines(summary: Mapping[str, Any]) -> list[str]:
+    """The origin behind the cache (docs/design.md section 9)."""
+    g = summary.get
+    interval = g("recomputes_per_expiry_ci95")
+    ci = (f"  (95% CI {format_number(interval[0], 3)} .. {format_number(interval[1], 3)})"
+          if isinstance(interval, list) and all(map(_is_number, interval)) else "")
+    return [
+        "Origin",
+        _row("recomputes", format_number(g("origin_recomputes"))),
+        _row("recomputes per expiry", format_number(g("recomputes_per_expiry"), 3) + ci),
+        _row("expiries / early refreshes", f"{format_number(g('cache_expiries'))} / "
+             f"{format_number(g('early_refreshes'))}"),
+        _row("load (recomputes/s, mean)", format_number(_get(summary, "origin_load", "mean"))),
+        _row("load (recomputes/s, peak)", format_number(_get(summary, "origin_load", "peak"))),
+        _row("queue wait (ms, mean)", format_number(_get(summary, "origin_queue_ms", "mean"), 3)),
+        _row("queue wait (ms, p99)", format_number(_get(summary, "origin_queue_ms", "p99"), 3)),
+        _row("most at the origin at once", format_number(g("origin_in_flight_max"))),
+        _row("leases issued", format_number(g("leases_issued"))),
+        _row("stale values served", format_number(g("stale_served"))),
+    ]
 
 
 def _faults_configured(summary: Mapping[str, Any]) -> bool:

@@ -21,8 +21,9 @@ def successful_rows(df: pd.DataFrame, metrics: Iterable[str]) -> pd.DataFrame:
     return df.dropna(subset=metrics)
 
 
-def mean_ci(df: pd.DataFrame, by: Sequence[str], metric: str) -> pd.DataFrame:
-    """Mean of ``metric`` over repetitions for each combination of ``by``, with a 95% t interval.
+def mean_ci(df: pd.DataFrame, by: str | Sequence[str], metric: str) -> pd.DataFrame:
+    """Mean of ``metric`` over repetitions for each combination of ``by`` (one key or a list
+    of keys), with a 95% t interval.
 
     Columns: the ``by`` keys, ``mean``, ``lo``, ``hi``, ``n`` (``lo``/``hi`` are the mean itself
     when there is a single repetition; the interval uses ``n - 1`` degrees of freedom, so it
@@ -31,8 +32,10 @@ def mean_ci(df: pd.DataFrame, by: Sequence[str], metric: str) -> pd.DataFrame:
     in ``_rate``) the interval is clipped to [0, 1]: the t interval is symmetric, a rate is not,
     and a bound of -0.006 would only say the interval reaches the edge.
     """
+    # A key is a string, and list("a.key") would group by its characters.
+    by = [by] if isinstance(by, str) else list(by)
     rows = successful_rows(df, [metric])
-    grouped = rows.groupby(list(by), sort=False, dropna=False)[metric]
+    grouped = rows.groupby(by, sort=False, dropna=False)[metric]
     out = grouped.agg(["mean", "std", "count"]).reset_index()
     half = out["std"].fillna(0.0) / np.sqrt(out["count"])
     half *= [t_quantile(0.975, int(n) - 1) if n > 1 else 0.0 for n in out["count"]]

@@ -12,18 +12,19 @@ import argparse
 import os
 import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from sim.analysis.report import format_summary, to_json
 from sim.cli import sweep as sweep_cli
-from sim.cli.args import add_config_arguments
+from sim.cli.args import OneLineParser, UsageError, add_config_arguments
 from sim.cli.explore import register as _add_explore
 from sim.cli.redis import register as _add_redis
 from sim.cli.trace import register as _add_trace
 from sim.config.schema import Config, ConfigError
-from sim.errors import OverloadError
+from sim.errors import OverloadError, StalledError
 from sim.provenance import creator, git_commit, provenance, version
 
 __all__ = ["SUBCOMMANDS", "build_parser", "main"]
@@ -163,7 +164,7 @@ class _VersionAction(argparse.Action):
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every registered subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="repsim",
         description="Discrete-event simulator of Redis-style replication and caching.",
     )
@@ -185,6 +186,17 @@ def _process_age_s() -> float:
         return 0.0
 
 
+#: Modules whose warnings are ours (``sim`` and its subpackages, not ``simpy``).
+SIM_MODULES = r"sim(\.|$)"
+
+
+def _quiet_warnings() -> None:
+    """No warning reaches the terminal: one raised from sim becomes an exception (the one
+    line of :func:`main`); a library's own notices are not the user's to act on."""
+    warnings.simplefilter("ignore")
+    warnings.filterwarnings("error", module=SIM_MODULES)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``repsim`` and ``python -m sim``; returns the exit status.
 
@@ -196,15 +208,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-    except SystemExit as exc:  # usage error (2) or --help (0): argparse already wrote why
+    except UsageError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return 2
+    except SystemExit as exc:  # --help or --version (0): argparse already wrote them
         return exc.code if isinstance(exc.code, int) else 2
     args.started = started
     try:
-        return args.handler(args)
+        with warnings.catch_warnings():
+            _quiet_warnings()
+            return args.handler(args)
+    except Warning as exc:  # raised from sim by _quiet_warnings: a bug, but one line
+        sys.stderr.write(f"{parser.prog}: error: {type(exc).__name__}: {exc} (please report "
+                         "this with the command that caused it)\n")
+        return 1
     except ConfigError as exc:
         sys.stderr.write(f"{parser.prog}: error: {exc}\n")
         return 2
-    except OverloadError as exc:
+    except (OverloadError, StalledError) as exc:
         sys.stderr.write(f"{parser.prog}: error: {exc}\n")
         return 1
     except KeyboardInterrupt:  # Ctrl-C during a long run: no traceback, shell convention

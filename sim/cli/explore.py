@@ -14,6 +14,8 @@ import importlib.util
 import sys
 from typing import Any
 
+from sim.cli.args import number
+
 __all__ = ["DEFAULT_PORT", "register"]
 
 DEFAULT_PORT = 5006  # Panel's and Bokeh's usual port
@@ -43,10 +45,7 @@ def _cmd_explore(args: argparse.Namespace) -> int:
     return 0
 
 
-def _port(text: str) -> int:
-    if not text.isdigit() or int(text) > 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0 to 65535; 0 picks a free one)")
-    return int(text)
+_port = number(0, 65535, integer=True, what=" (a port; 0 picks a free one)")
 
 
 def register(subparsers: Any) -> None:

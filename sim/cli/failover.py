@@ -68,33 +68,62 @@ def format_table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _bar_text(value: float) -> str:
+    """A bar's value as the table prints it: whole above 100 (12,417; 1,670), else three
+    digits (53.4, 0)."""
+    from sim.plot.style import format_number
+
+    return f"{value:,.0f}" if abs(value) >= 100 else format_number(value, 3)
+
+
+def figure(results: list[dict[str, Any]]):
+    """Lost writes and write outage per case, real beside simulated (a matplotlib Figure).
+
+    Every bar carries its value, so a case that lost nothing shows a "0" where a bar of zero
+    length would show nothing; the two sources differ in colour and hatching (greyscale)."""
+    from matplotlib.figure import Figure  # no pyplot: no global state
+
+    from sim.plot import style
+
+    with style.context():
+        labels = [r["case"].label for r in results]
+        fig = Figure(figsize=(12, 0.5 * len(results) + 2.2), layout="constrained")
+        lost, outage = fig.subplots(1, 2, sharey=True)
+        ys = list(range(len(results)))
+        sources = (("real", "real Redis + Sentinel", style.color(0), ""),
+                   ("sim", "simulator (mean of seeds)", style.color(1), "//"))
+        for ax, key, title in ((lost, "lost_writes", "acknowledged writes lost"),
+                               (outage, "write_outage_ms", "write outage (ms)")):
+            top = max((r[side][key] or 0 for r in results for side in ("real", "sim")),
+                      default=0)
+            for shift, (side, label, colour, hatch) in zip((-0.2, 0.2), sources, strict=True):
+                values = [r[side][key] or 0 for r in results]
+                bars = ax.barh([y + shift for y in ys], values, height=0.4, label=label,
+                               color=colour, hatch=hatch, edgecolor="white")
+                ax.bar_label(bars, [_bar_text(v) for v in values], padding=3,
+                             fontsize="small")
+            if key == "lost_writes" and top > 100:
+                ax.set_xscale("symlog", linthresh=10)
+                ax.set_xlim(0, top * 4)  # room for the labels of the longest bars
+                ax.xaxis.set_major_formatter(lambda v, _: style.format_number(v))
+            else:
+                ax.set_xlim(0, max(top, 1) * 1.2)
+                style.number_axis(ax.xaxis, log=False)
+            ax.set_title(title)
+            ax.grid(axis="y", visible=False)
+        lost.set_yticks(ys, labels)
+        lost.invert_yaxis()
+        fig.legend(*lost.get_legend_handles_labels(), loc="outside lower center", ncols=2)
+        fig.suptitle("validate --failover: a real master killed under Sentinel, and the model")
+    return fig
+
+
 def figure_png(results: list[dict[str, Any]]) -> bytes:
-    """Lost writes and write outage per case, real beside simulated, as PNG bytes."""
-    import matplotlib
+    """:func:`figure` as PNG bytes, with the version and commit in its metadata."""
+    from sim.provenance import creator
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    labels = [r["case"].label for r in results]
-    fig, (lost, outage) = plt.subplots(1, 2, figsize=(12, 0.45 * len(results) + 2),
-                                       layout="constrained", sharey=True)
-    ys = range(len(results))
-    for ax, key, title in ((lost, "lost_writes", "acknowledged writes lost"),
-                           (outage, "write_outage_ms", "write outage (ms)")):
-        real = [r["real"][key] or 0 for r in results]
-        sim = [r["sim"][key] or 0 for r in results]
-        ax.barh([y - 0.2 for y in ys], real, height=0.4, label="real Redis + Sentinel")
-        ax.barh([y + 0.2 for y in ys], sim, height=0.4, label="simulator (mean)")
-        if key == "lost_writes" and max(real + sim, default=0) > 100:
-            ax.set_xscale("symlog", linthresh=10)
-        ax.set(title=title)
-        ax.grid(axis="x", alpha=0.3)
-    lost.set_yticks(list(ys), labels)
-    lost.invert_yaxis()
-    outage.legend(fontsize="small", loc="lower right")
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=120)
-    plt.close(fig)
+    figure(results).savefig(buffer, format="png", dpi=120, metadata={"Creator": creator()})
     return buffer.getvalue()
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from sim.analysis.report import format_number, format_percent
+from sim.cli.args import number
 from sim.config.distributions import format_duration, parse_duration
 from sim.config.schema import Config, ConfigError
 
@@ -49,7 +50,7 @@ def _fail(message: str, status: int = 1) -> int:
 def parse_address(text: str) -> tuple[str, int]:
     """``(host, port)`` from ``"HOST:PORT"`` (``[::1]:6379`` for IPv6); ``ValueError`` else."""
     host, sep, port = str(text).rpartition(":")
-    if sep and host and port.isdigit() and 0 < int(port) < 65536:
+    if sep and host and port.isascii() and port.isdigit() and 0 < int(port) < 65536:
         return host.strip("[]"), int(port)
     raise ValueError(f"{text!r} is not HOST:PORT (e.g. 127.0.0.1:6379, port 1..65535)")
 
@@ -62,27 +63,10 @@ def _address(text: str) -> tuple[str, int]:
 
 
 def _number(minimum: float, integer: bool = False, inclusive: bool = True) -> Callable[[str], Any]:
-    kind = "an integer" if integer else "a number"
-    bound = f"{'>=' if inclusive else '>'} {minimum:g}"
-
-    def parse(text: str) -> float | int:
-        try:
-            value = int(text) if integer else float(text)
-        except ValueError:
-            value = None
-        if value is None or not math.isfinite(value) or value < minimum or (
-                not inclusive and value == minimum):
-            raise argparse.ArgumentTypeError(f"{text!r} is not {kind} {bound}")
-        return value
-
-    return parse
+    return number(minimum, integer=integer, inclusive=inclusive)
 
 
-def _fraction(text: str) -> float:
-    value = _number(0.0)(text)
-    if value > 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a fraction between 0 and 1")
-    return float(value)
+_fraction = number(0.0, 1.0, what=" (a fraction)")
 
 
 def _rates(text: str) -> list[float]:
@@ -327,6 +311,15 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from sim.redis.measure import MeasureError
     from sim.redis.validate import Workload, validate
 
+    if args.client_cache:
+        from sim.cli import client_cache
+
+        try:
+            return client_cache.run(args, _write)
+        except MeasureError as error:
+            return _fail(str(error))
+        except (ValueError, ConfigError) as error:
+            return _fail(str(error), 2)
     if args.cluster or args.failover:
         from sim.cli import cluster, failover
 
@@ -475,6 +468,11 @@ def _add_validate(subparsers: Any) -> None:
     parser.add_argument("--strict", action="store_true",
                         help="exit with status 1 when any comparison differs")
     parser.add_argument("--json", action="store_true", help="print the comparisons as JSON")
+    parser.add_argument("--client-cache", action="store_true",
+                        help="measure redis-py's client-side cache (CLIENT TRACKING) against "
+                             "a real redis-server (--master, or one it starts on 127.0.0.1) "
+                             "behind the delay proxy, beside the simulator; --delay defaults "
+                             "to 2ms,10ms, --write-rate to 50,200")
     failover = parser.add_argument_group(
         "failover", "--failover starts its own master, two replicas behind delay proxies and "
                     "Sentinels on loopback, kills the master (SIGKILL) under a paced writer, and "
@@ -488,7 +486,7 @@ def _add_validate(subparsers: Any) -> None:
                                "default both")
     failover.add_argument("--down-after", type=_seconds, default=0.5,
                           help="Sentinel's down-after-milliseconds (default 500ms)")
-    failover.add_argument("--sentinels", type=int, choices=(1, 3), default=1,
+    failover.add_argument("--sentinels", type=_number(1, integer=True), choices=(1, 3), default=1,
                           help="Sentinels (quorum 1 or 2; default 1)")
     failover.add_argument("--restart", type=_seconds, default=None, metavar="DURATION",
                           help="also restart the killed master (empty) this long after the "

@@ -20,10 +20,10 @@ from typing import Any
 
 import pandas as pd
 
-from sim.cli.args import add_config_arguments
+from sim.cli.args import add_config_arguments, number
 from sim.errors import ConfigError, echo
 from sim.experiment.executors import EXECUTORS
-from sim.experiment.store import META_NAME, PARQUET_NAME, RESULTS_NAME
+from sim.experiment.store import META_NAME, PARQUET_NAME, RESULTS_NAME, read_json
 from sim.experiment.sweep import (
     DEFAULT_MAX_RUNS,
     FORMATS,
@@ -40,6 +40,9 @@ __all__ = ["register", "demo", "cmd_demo", "parse_vary", "default_plots"]
 PLOT_KINDS = ("line", "heatmap", "batch", "tradeoff", "tvis")
 IMAGE_FORMATS = ["png", "svg", "pdf"]
 DEFAULT_METRIC = "stale_read_rate"
+# In quorum mode stale reads are rare at the loads PBS studies (the rate is 0 on most
+# points); the consistency of a read at the instant of commit is what the mode is about.
+QUORUM_METRIC = "visibility.p_consistent_at_commit"
 SUMMARY_MAX_BYTES = 64 * 2**20
 
 
@@ -62,15 +65,7 @@ def parse_vary(items: list[str]) -> dict[str, str]:
     return vary
 
 
-def _positive_int(text: str) -> int:
-    """argparse type: a whole number >= 1 (``100000`` or ``1e6``)."""
-    try:
-        number = float(text) if any(c in text for c in ".eE") else int(text)
-    except ValueError:
-        number = 0
-    if number < 1 or number != int(number):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 1")
-    return int(number)
+_positive_int = number(1, integer=True)  # 100000 or 1e6
 
 
 def _default_out(identity: dict[str, Any]) -> Path:
@@ -128,7 +123,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         _write(f"results: {out / PARQUET_NAME}")
     _write(f"meta:    {out / META_NAME}")
     if not args.no_plot:
-        for path in default_plots(df, out, list(plan.keys)):
+        mode = plan.identity["base_config"]["replication"]["mode"]
+        for path in default_plots(df, out, list(plan.keys), mode):
             _write(f"plot:    {path}")
     if len(failed):
         first = failed.iloc[0]
@@ -138,19 +134,31 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
-def default_plots(df: pd.DataFrame, out: Path, keys: list[str]) -> list[Path]:
-    """The plots a sweep leaves in ``out``: stale-read rate against the first varied key (one
-    line per value of the second, one panel per value of the third), and latency against the
-    pipeline batch size when that was varied. Returns the files written."""
+def default_metric(df: pd.DataFrame, base_mode: str = "leader") -> str:
+    """The metric a sweep plots unless told: the consistency at commit when every run was in
+    quorum mode with visibility probes (``base_mode`` is the base configuration's
+    ``replication.mode``, overridden by a varied one), else the stale-read rate."""
+    modes = set(df["replication.mode"]) if "replication.mode" in df.columns else {base_mode}
+    if modes == {"quorum"} and QUORUM_METRIC in df.columns and df[QUORUM_METRIC].notna().any():
+        return QUORUM_METRIC
+    return DEFAULT_METRIC
+
+
+def default_plots(df: pd.DataFrame, out: Path, keys: list[str],
+                  base_mode: str = "leader") -> list[Path]:
+    """The plots a sweep leaves in ``out``: :func:`default_metric` against the first varied
+    key (one line per value of the second, one panel per value of the third), and latency
+    against the pipeline batch size when that was varied. Returns the files written."""
     from sim.plot import figures as plots
 
     varied = [k for k in keys if df[k].nunique() > 1]
     ok = df[df["error"] == ""] if "error" in df.columns else df
-    if not varied or ok.empty or DEFAULT_METRIC not in ok.columns:
+    metric = default_metric(ok, base_mode)
+    if not varied or ok.empty or metric not in ok.columns:
         return []
     x, hue, col = (varied + [None, None])[:3]
-    written = plots.save(plots.line(ok, x, DEFAULT_METRIC, hue=hue, col=col),
-                         out / _plot_name(DEFAULT_METRIC, x, hue, col))
+    written = plots.save(plots.line(ok, x, metric, hue=hue, col=col),
+                         out / _plot_name(metric, x, hue, col))
     if "pipeline.batch_size" in varied and "read_latency_ms.p99" in ok.columns:
         written += plots.save(plots.latency_vs_batch(ok), out / "latency_vs_batch_size")
     return written
@@ -175,7 +183,7 @@ def add_sweep(subparsers: Any) -> None:
                         "log:START:STOP:COUNT or lin:START:STOP:COUNT (repeatable)")
     parser.add_argument("--zip", action="append", default=[], metavar="KEY,KEY",
                         help="vary these --vary keys together instead of across (repeatable)")
-    parser.add_argument("--reps", type=int, default=1, metavar="N",
+    parser.add_argument("--reps", type=_positive_int, default=1, metavar="N",
                         help="repetitions of each point, with seeds derived from run.seed "
                         "(default 1)")
     parser.add_argument("--out", metavar="DIR",
@@ -188,7 +196,7 @@ def add_sweep(subparsers: Any) -> None:
     parser.add_argument("--scheduler", metavar="ADDRESS",
                         help="Dask scheduler to join, e.g. tcp://host:8786 (with --executor "
                         "dask; without it a local cluster is started)")
-    parser.add_argument("--workers", type=int, metavar="N",
+    parser.add_argument("--workers", type=_positive_int, metavar="N",
                         help="worker processes (default: one per core)")
     parser.add_argument("--format", choices=FORMATS, default="csv",
                         help="csv (default): DIR/results.csv only; parquet: also "
@@ -260,6 +268,14 @@ def _warn_if_partial(path: Path, df: pd.DataFrame) -> None:
                          "repetitions (rerun the sweep command to complete it)\n")
 
 
+def _base_mode(path: Path) -> str:
+    """``replication.mode`` of a sweep directory's base configuration (its meta.json)."""
+    try:
+        return str(read_json(path / META_NAME)["base_config"]["replication"]["mode"])
+    except (OSError, ValueError, KeyError, TypeError):  # an older or foreign meta.json
+        return "leader"
+
+
 def _check_column(df: pd.DataFrame, option: str, name: str | None, numeric: bool) -> None:
     if name is None or name in df.columns:
         if name is not None and numeric and not pd.api.types.is_numeric_dtype(df[name]):
@@ -301,7 +317,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         x = args.x or {"batch": "pipeline.batch_size", "tradeoff": "stale_read_rate"}.get(
             kind, keys[0] if keys else None)
         y = args.y or {"batch": "read_latency_ms", "tradeoff": "read_latency_ms.p99"}.get(
-            kind, DEFAULT_METRIC)
+            kind) or default_metric(df, _base_mode(path))
         _check_column(df, "--x", x, numeric=kind == "tradeoff")
         _check_column(df, "--hue", args.hue, numeric=False)
         _check_column(df, "--col", args.col, numeric=False)
@@ -317,7 +333,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         if kind == "heatmap":
             if not args.hue:
                 raise ConfigError("--hue", None, "the second key of the heatmap (its rows)")
-            fig = plots.heatmap(df, x, args.hue, y)
+            fig = plots.heatmap(df, x, y, args.hue)
         elif kind == "batch":
             fig = plots.latency_vs_batch(df, x, y, hue=args.hue)
         elif kind == "tradeoff":
@@ -351,7 +367,8 @@ def add_plot(subparsers: Any) -> None:
                         help="sweep directory (or, with --kind tvis, a `repsim run --json` file)")
     parser.add_argument("--x", metavar="KEY", help="varied key on the x axis (default: the "
                         "first varied key; tradeoff: the staleness metric)")
-    parser.add_argument("--y", metavar="METRIC", help=f"metric column (default {DEFAULT_METRIC}; "
+    parser.add_argument("--y", metavar="METRIC", help=f"metric column (default {DEFAULT_METRIC}, or "
+                        f"{QUORUM_METRIC} for a quorum-mode sweep with visibility probes; "
                         "batch: read_latency_ms; tradeoff: read_latency_ms.p99)")
     parser.add_argument("--hue", metavar="KEY", help="one line per value of this key "
                         "(heatmap: the key of the rows)")

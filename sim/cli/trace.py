@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sim.cli.args import add_config_arguments
+from sim.cli.args import add_config_arguments, number
 from sim.config.distributions import format_duration, parse_duration
 from sim.config.schema import Config, ConfigError
 from sim.experiment.trace import MAX_EVENTS
@@ -65,16 +65,8 @@ def _cmd_trace(args: argparse.Namespace) -> int:
     return 0
 
 
-def _count(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer >= 1")
-    return int(text)
-
-
-def _key(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"{text!r} is not a key number (an integer >= 0)")
-    return int(text)
+_count = number(1, integer=True)
+_key = number(0, integer=True, what=" (a key number)")
 
 
 def register(subparsers: Any) -> None:

@@ -17,16 +17,16 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-import numbers
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal, Inexact, InvalidOperation, localcontext
+from decimal import Decimal, Inexact, localcontext
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
+from sim.config.numeric import NUMBER_PATTERN, NUMBER_RULES, read_number, to_float
 from sim.errors import ConfigError, echo
 
 __all__ = [
@@ -64,13 +64,16 @@ _UNIT_SECONDS: dict[str, Decimal] = {
 # Units format_duration may choose, largest first (the tie-break prefers larger units).
 _OUTPUT_UNITS = ("d", "h", "min", "s", "ms", "us", "ns")
 
-_NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
-_NUMBER_RE = re.compile(_NUMBER)
-_DURATION_RE = re.compile(rf"\s*(?P<number>{_NUMBER})\s*(?P<unit>[a-zµμ]*)\s*")
+_NUMBER = NUMBER_PATTERN
+_DURATION_RE = re.compile(rf"\s*(?P<number>{_NUMBER})\s*(?P<unit>[a-zµμ]*)\s*", re.ASCII)
+
+#: Longest duration or delay parameter (s), about 32 years: far beyond any experiment, so a
+#: longer one is a slip of unit or exponent, refused before it reaches the arithmetic.
+MAX_DURATION_S = 1e9
 
 DURATION_ALLOWED = (
-    "a duration >= 0: seconds as a number, or a number with a unit "
-    "ns, us, ms, s, min, h or d (e.g. '250us', '5ms', '2s')"
+    "a duration between 0 and 1e9 s: seconds as a number, or a number with a unit "
+    "ns, us, ms, s, min, h or d (e.g. '250us', '5ms', '2s'), " + NUMBER_RULES
 )
 
 
@@ -80,11 +83,12 @@ def _duration_from_text(text: str) -> float | None:
     if match is None:
         return None
     unit = match["unit"] or "s"
-    if unit not in _UNIT_SECONDS:
+    number = read_number(match["number"])
+    if unit not in _UNIT_SECONDS or number is None:
         return None
     try:
-        return float(Decimal(match["number"]) * _UNIT_SECONDS[unit])
-    except (ArithmeticError, InvalidOperation):  # exponent beyond Decimal's range
+        return to_float(number * _UNIT_SECONDS[unit])
+    except ArithmeticError:  # exponent beyond Decimal's range
         return None
 
 
@@ -94,18 +98,23 @@ def parse_duration(value: Any, key: str) -> float:
     A bare number string (``"0.5"``) also means seconds. Booleans are rejected. Raises
     ``ConfigError`` naming ``key`` when the value is not a valid duration.
     """
+    seconds = duration_seconds(value)
+    if seconds is None:
+        raise ConfigError(key, value, DURATION_ALLOWED)
+    return seconds
+
+
+def duration_seconds(value: Any) -> float | None:
+    """Seconds in 0..MAX_DURATION_S (never -0.0) from a number or a duration string, or None
+    when ``value`` is not a valid duration."""
     if isinstance(value, str):
         seconds = _duration_from_text(value)
-    elif isinstance(value, numbers.Real) and not isinstance(value, bool):
-        try:
-            seconds = float(value)
-        except OverflowError:  # an int too large for a float
-            seconds = None
     else:
-        seconds = None
-    if seconds is None or not math.isfinite(seconds) or seconds < 0:
-        raise ConfigError(key, value, DURATION_ALLOWED)
-    return seconds + 0.0  # turns -0.0 into 0.0
+        number = read_number(value)
+        seconds = None if number is None else to_float(number)
+    if seconds is None or not 0 <= seconds <= MAX_DURATION_S:
+        return None
+    return seconds
 
 
 def _plain(number: Decimal) -> str:
@@ -207,7 +216,7 @@ class Distribution:
 
 def _set_float(obj: object, name: str) -> None:
     """Store a field as float (frozen dataclasses need object.__setattr__)."""
-    object.__setattr__(obj, name, float(getattr(obj, name)))
+    object.__setattr__(obj, name, float(getattr(obj, name)) + 0.0)  # -0.0 is 0
 
 
 @dataclass(frozen=True)
@@ -446,13 +455,19 @@ DISTRIBUTION_ALLOWED = (
     "'lognormal:median=M,sigma=S', 'pareto:scale=X,alpha=A', 'empirical:FILE' or "
     "'mix:W1*DIST1+W2*DIST2...'"
 )
+# Shape bounds: beyond them the arithmetic overflows (a lognormal's mean is
+# median * exp(sigma^2 / 2), a Pareto's samples grow as u^(-1/alpha)) or, towards them, every
+# sample is already a small multiple of the median or the scale.
+MAX_SIGMA = 10.0
+MIN_ALPHA = 0.1
+MAX_ALPHA = 1e6
 _FORMS = {
     "exp": "expected 'exp:MEAN' with MEAN a duration >= 0, e.g. 'exp:5ms'",
     "uniform": "expected 'uniform:LOW,HIGH' with durations 0 <= LOW <= HIGH, e.g. 'uniform:1ms,9ms'",
-    "lognormal": "expected 'lognormal:median=M,sigma=S' with M a duration and S >= 0, "
-    "e.g. 'lognormal:median=5ms,sigma=0.8'",
-    "pareto": "expected 'pareto:scale=X,alpha=A' with X a duration and A > 0, "
-    "e.g. 'pareto:scale=1ms,alpha=2.5'",
+    "lognormal": f"expected 'lognormal:median=M,sigma=S' with M a duration and S between 0 "
+    f"and {MAX_SIGMA:g}, e.g. 'lognormal:median=5ms,sigma=0.8'",
+    "pareto": f"expected 'pareto:scale=X,alpha=A' with X a duration and A between "
+    f"{MIN_ALPHA:g} and {MAX_ALPHA:g}, e.g. 'pareto:scale=1ms,alpha=2.5'",
     "empirical": "expected 'empirical:FILE' with FILE holding one sample in seconds per line",
     "mix": "expected 'mix:W1*DIST1+W2*DIST2...' with weights > 0 summing to 1 and each DIST "
     "a distribution other than mix, e.g. 'mix:0.9*exp:1ms+0.1*exp:20ms'",
@@ -486,13 +501,22 @@ def _named_parts(rest: str, names: tuple[str, str], key: str, value: Any, kind: 
     return parts
 
 
-def _shape_part(text: str, key: str, value: Any, kind: str, minimum: float, strict: bool) -> float:
-    """A dimensionless shape parameter (sigma, alpha): a finite number above a bound."""
-    text = text.strip()
-    number = float(text) if _NUMBER_RE.fullmatch(text) else math.nan
-    if not math.isfinite(number) or number < minimum or (strict and number == minimum):
-        raise ConfigError(key, value, _FORMS[kind])
+def _shape_part(text: str, key: str, value: Any, kind: str, minimum: float,
+                maximum: float) -> float:
+    """A dimensionless shape parameter (sigma, alpha) in ``minimum..maximum``."""
+    number = _real_text(text)
+    if number is None:
+        raise ConfigError(key, value, f"{echo(text.strip())} is not a number {NUMBER_RULES}; "
+                          f"{_FORMS[kind]}")
+    if not minimum <= number <= maximum:
+        raise ConfigError(key, value, f"{echo(text.strip())} is out of range; {_FORMS[kind]}")
     return number
+
+
+def _real_text(text: str) -> float | None:
+    """The float a number string means by the rules of :mod:`sim.config.numeric`, or None."""
+    number = read_number(text)
+    return None if number is None else to_float(number)
 
 
 #: Largest ``empirical:`` samples file read (bytes): about a million samples.
@@ -536,12 +560,12 @@ def load_empirical(text: str, key: str, value: Any, base_dir: Path | None) -> Em
         line = line.partition("#")[0].strip()
         if not line:
             continue
-        sample = float(line) if _NUMBER_RE.fullmatch(line) else math.nan
-        if not math.isfinite(sample) or sample < 0:
+        sample = _real_text(line)
+        if sample is None or not 0 <= sample <= MAX_DURATION_S:
             raise ConfigError(
-                key, value, f"{str(path)!r} line {number}: {echo(line)} is not a number of seconds >= 0"
-            )
-        samples.append(sample + 0.0)
+                key, value, f"{str(path)!r} line {number}: {echo(line)} is not a number of "
+                f"seconds between 0 and {MAX_DURATION_S:g} {NUMBER_RULES}")
+        samples.append(sample)
     if not samples:
         raise ConfigError(key, value, f"{str(path)!r} holds no samples; {_FORMS['empirical']}")
     return Empirical(str(path), tuple(samples))
@@ -556,19 +580,13 @@ def parse_distribution(value: Any, key: str, base_dir: Path | None = None) -> Di
     """
     if isinstance(value, Distribution):
         return value
-    if not isinstance(value, str):
-        if isinstance(value, numbers.Real) and not isinstance(value, bool):
-            try:
-                return Constant(parse_duration(value, key))
-            except ConfigError:
-                pass
-        raise ConfigError(key, value, DISTRIBUTION_ALLOWED)
-    match = _KIND_RE.fullmatch(value)
+    match = _KIND_RE.fullmatch(value) if isinstance(value, str) else None
     if match is None:
-        seconds = _duration_from_text(value)
-        if seconds is None or not math.isfinite(seconds) or seconds < 0:
-            raise ConfigError(key, value, DISTRIBUTION_ALLOWED)
-        return Constant(seconds + 0.0)
+        seconds = duration_seconds(value)
+        if seconds is None:
+            raise ConfigError(key, value, f"{DISTRIBUTION_ALLOWED}; durations between 0 and "
+                              f"{MAX_DURATION_S:g} s, {NUMBER_RULES}")
+        return Constant(seconds)
     kind, rest = match["kind"].lower(), match["rest"]
     if kind == "exp":
         return Exponential(_duration_part(rest, key, value, kind))
@@ -583,11 +601,11 @@ def parse_distribution(value: Any, key: str, base_dir: Path | None = None) -> Di
     if kind == "lognormal":
         parts = _named_parts(rest, ("median", "sigma"), key, value, kind)
         median = _duration_part(parts["median"], key, value, kind)
-        return LogNormal(median, _shape_part(parts["sigma"], key, value, kind, 0.0, strict=False))
+        return LogNormal(median, _shape_part(parts["sigma"], key, value, kind, 0.0, MAX_SIGMA))
     if kind == "pareto":
         parts = _named_parts(rest, ("scale", "alpha"), key, value, kind)
         scale = _duration_part(parts["scale"], key, value, kind)
-        return Pareto(scale, _shape_part(parts["alpha"], key, value, kind, 0.0, strict=True))
+        return Pareto(scale, _shape_part(parts["alpha"], key, value, kind, MIN_ALPHA, MAX_ALPHA))
     if kind == "empirical":
         return load_empirical(rest, key, value, base_dir)
     if kind == "mix":
@@ -607,8 +625,8 @@ def _parse_mixture(rest: str, key: str, value: Any, base_dir: Path | None) -> Mi
     for part in _MIX_SPLIT_RE.split(rest):
         weight_text, star, component_text = part.partition("*")
         weight_text = weight_text.strip()
-        weight = float(weight_text) if _NUMBER_RE.fullmatch(weight_text) else math.nan
-        if not star or not math.isfinite(weight) or weight <= 0:
+        weight = _real_text(weight_text)
+        if not star or weight is None or weight <= 0:
             raise ConfigError(key, value, f"{part.strip()!r} is not WEIGHT*DIST; {_FORMS['mix']}")
         try:
             component = parse_distribution(component_text.strip(), key, base_dir)

@@ -8,15 +8,15 @@ seconds, every size in bytes.
 
 from __future__ import annotations
 
-import math
-import numbers
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from sim.config.distributions import format_duration, parse_distribution, parse_duration
+from sim.config.numeric import NUMBER_PATTERN, NUMBER_RULES, read_number
 from sim.errors import ConfigError
 
 CRASH_MODES = ("process", "network")
@@ -26,37 +26,41 @@ PERSISTENCE = ("none", "rdb", "aof")
 # Redis config units: "kb", "mb", "gb" are powers of 1024 (redis.conf says so); a bare number
 # or "b" is bytes.
 _SIZE_UNITS = {"": 1, "b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}
-_SIZE_RE = re.compile(r"\s*(?P<number>\d+(?:\.\d*)?)\s*(?P<unit>[a-zA-Z]*)\s*")
-SIZE_ALLOWED = "a size in bytes > 0: an integer, or a string like '64kb', '1mb' (1024-based)"
-RATE_ALLOWED = "bytes per second > 0: a number, or a size string per second like '100mb'"
+_SIZE_RE = re.compile(rf"\s*(?P<number>{NUMBER_PATTERN})\s*(?P<unit>[a-zA-Z]*)\s*", re.ASCII)
+#: Largest size or byte rate (2^50 bytes, or bytes per second): beyond any Redis host.
+MAX_BYTES = 2**50
+SIZE_ALLOWED = ("a size in bytes between 1 and 1048576gb (2^50): an integer, or a string like "
+                f"'64kb', '1mb' (1024-based), {NUMBER_RULES}")
+RATE_ALLOWED = ("bytes per second between 1 and 1048576gb (2^50): a number, or a size string "
+                f"per second like '100mb', {NUMBER_RULES}")
+
+
+def _bytes(value: Any) -> Decimal | None:
+    """Bytes from a number or a size string, or None when it is neither."""
+    if isinstance(value, str):
+        match = _SIZE_RE.fullmatch(value)
+        unit = match["unit"].lower() if match else None
+        if unit not in _SIZE_UNITS:
+            return None
+        number = read_number(match["number"])
+        return None if number is None else number * _SIZE_UNITS[unit]
+    return read_number(value)
 
 
 def parse_size(value: Any, key: str) -> int:
     """Bytes (an int > 0) from an integer or a Redis-style size string ("64kb", "1mb")."""
-    size: float | None = None
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        size = float(value)
-    elif isinstance(value, str):
-        match = _SIZE_RE.fullmatch(value)
-        unit = match["unit"].lower() if match else None
-        if match and unit in _SIZE_UNITS:
-            size = float(match["number"]) * _SIZE_UNITS[unit]
-    if size is None or not math.isfinite(size) or size < 1 or not float(size).is_integer():
+    size = _bytes(value)
+    if size is None or not 1 <= size <= MAX_BYTES or size != size.to_integral_value():
         raise ConfigError(key, value, SIZE_ALLOWED)
     return int(size)
 
 
 def parse_rate(value: Any, key: str) -> float:
     """Bytes per second (float > 0) from a number or a size string per second."""
-    try:
-        if isinstance(value, numbers.Real) and not isinstance(value, bool):
-            rate = float(value)
-            if not (math.isfinite(rate) and rate > 0):
-                raise ConfigError(key, value, RATE_ALLOWED)
-            return rate
-        return float(parse_size(value, key))
-    except ConfigError:
-        raise ConfigError(key, value, RATE_ALLOWED) from None
+    rate = _bytes(value)
+    if rate is None or not 1 <= rate <= MAX_BYTES:
+        raise ConfigError(key, value, RATE_ALLOWED)
+    return float(rate)
 
 
 def parse_times(value: Any, key: str) -> tuple[float, ...]:
@@ -119,9 +123,13 @@ def _table(item: Any, key: str, allowed_keys: Sequence[str], required: Sequence[
 
 
 def _index(value: Any, key: str, what: str) -> int:
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 0:
-        return int(value)
-    raise ConfigError(key, value, f"{what}: an integer >= 0")
+    number = read_number(value)
+    if number is None or number != number.to_integral_value() or not 0 <= number <= _MAX_INDEX:
+        raise ConfigError(key, value, f"{what}: an integer >= 0 (and below {_MAX_INDEX:,})")
+    return int(number)
+
+
+_MAX_INDEX = 100_000  # the most clients (and far more than replicas) a run may have
 
 
 def _positive_duration(value: Any, key: str) -> float:
@@ -203,7 +211,8 @@ def partitions_option(value: Any, key: str, base_dir: Path | None) -> tuple:
 
 def stream_rate_option(value: Any, key: str, base_dir: Path | None) -> float:
     """0 (no limit) or bytes per second."""
-    if isinstance(value, numbers.Real) and not isinstance(value, bool) and value == 0:
+    number = read_number(value)
+    if number is not None and number == 0:
         return 0.0
     try:
         return parse_rate(value, key)

@@ -116,10 +116,14 @@ def _server_reads(config: Any) -> tuple[float, str]:
     wl, cache, policy = config.workload, config.cache, config.replication.read_policy
     if not cache.enabled:
         return wl.read_rate, policy
+    if cache.fill_from == "origin":  # misses go to the origin, bounded by run.max_queue
+        return 0.0, policy
     if cache.fill_from != "read_policy":
         policy = cache.fill_from
     if cache.on_write == "update":
         return 0.0, policy
+    # YCSB's "latest" is a Zipf law over the keys, rotated; "scrambled_zipf" is flatter than
+    # one: the Zipf law's misses stay a lower bound for both.
     return _zipf_misses(wl.read_rate, wl.keys, wl.zipf_s, wl.key_distribution == "uniform",
                         cache.ttl), policy
 
@@ -137,9 +141,10 @@ def check_offered_load(config: Any) -> None:
     if config.workload.mode != "open" or config.faults.active or config.cluster.shards > 1:
         return  # a cluster splits the load over its shards: its queues bound it at run time
     # Cheap first: with every read reaching a server (no cache hit at all), is anyone near 1?
-    upper = _loads(config, config.workload.read_rate, config.cache.fill_from
-                   if config.cache.enabled and config.cache.fill_from != "read_policy"
-                   else config.replication.read_policy)
+    upper = _loads(config, *_server_reads(config)) if config.cache.fill_from == "origin" else (
+        _loads(config, config.workload.read_rate, config.cache.fill_from
+               if config.cache.enabled and config.cache.fill_from != "read_policy"
+               else config.replication.read_policy))
     if max(upper.values()) < 1:
         return
     loads = utilisation(config)

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, TextIO
@@ -93,11 +94,20 @@ def _watch_parent() -> None:
     threading.Thread(target=watch, name="repsim-parent-watch", daemon=True).start()
 
 
+def _start_worker(filters: list) -> None:
+    """Worker initializer: the sweep process's warning filters (a worker started by
+    ``forkserver`` or ``spawn`` would have the defaults, and print what the command line
+    turns into its one line), then :func:`_watch_parent`."""
+    warnings.filters[:] = filters
+    _watch_parent()
+
+
 def _processes(tasks: Sequence[Task], workers: int) -> Iterator[Row]:
     method = start_method()
     pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)),
                                mp_context=multiprocessing.get_context(method),
-                               initializer=_watch_parent)
+                               initializer=_start_worker,
+                               initargs=(list(warnings.filters),))
     try:
         futures = {pool.submit(run_task, task): task for task in tasks}
         for future in as_completed(futures):

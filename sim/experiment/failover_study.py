@@ -105,7 +105,8 @@ def _draw_fault_study(data: dict[str, Any]):
               "k--", label="theory W (d - L)")
     left.set(xscale="log", yscale="symlog", xlabel="replication delay d (ms, constant)",
              ylabel="lost acknowledged writes per crash",
-             title=f"(a) crash at 1000 writes/s, mean of {data['seeds']} seeds")
+             title=f"(a) network crash (host cut off), 1000 writes/s,\n"
+                   f"mean of {data['seeds']} seeds; a killed process loses none")
     left.set_ylim(bottom=0)
     style.number_axis(left.xaxis, log=True)
     left.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: style.format_number(v)))

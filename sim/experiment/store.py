@@ -312,6 +312,29 @@ def _difference(old: Any, new: Any) -> str:
     return "; ".join(parts) + more
 
 
+def grows(old: Any, new: Mapping[str, Any]) -> bool:
+    """Whether the sweep grid ``new`` holds every run of ``old``: the same varied keys in the
+    same zip groups, every old value (every old tuple of a zip group) still there, in any
+    order, and at least as many repetitions. Then the rows already written are runs of the
+    new plan, with the same values and seeds, and are kept."""
+    if not isinstance(old, dict) or set(old) != set(new):
+        return False
+    old_vary, new_vary = old.get("vary"), new["vary"]
+    if not isinstance(old_vary, dict) or list(old_vary) != list(new_vary):
+        return False
+    if old.get("zip") != new["zip"] or not isinstance(old.get("reps"), int):
+        return False
+    zipped = {key for group in new["zip"] for key in group}
+    groups = [*new["zip"], *([key] for key in new_vary if key not in zipped)]
+
+    def tuples(vary: dict[str, Any], group: list[str]) -> set[str]:
+        rows = zip(*(vary[k] for k in group), strict=True)
+        return {json.dumps(row, sort_keys=True) for row in rows}
+
+    return old["reps"] <= new["reps"] and all(
+        tuples(old_vary, g) <= tuples(new_vary, g) for g in groups)
+
+
 def _lock(path: Path) -> int:
     """Lock the sweep directory ``path`` for this process; return the lock file's descriptor.
 
@@ -397,6 +420,7 @@ class SweepDir:
                      ) -> SweepDir:
         _remove_leftovers(path)
         identity = _plain(dict(identity))
+        grown = False
         meta_path, results_path = path / META_NAME, path / RESULTS_NAME
         if meta_path.exists():
             try:
@@ -405,12 +429,17 @@ class SweepDir:
                 raise ConfigError("out", str(path), f"a sweep directory whose {META_NAME} is "
                                   f"readable JSON ({exc}); choose another --out") from exc
             for part in ("base_config", "grid"):
-                if meta.get(part) != identity[part]:
-                    raise ConfigError(
-                        "out", str(path),
-                        f"holds a different sweep ({part.replace('_', ' ')} differs: "
-                        f"{_difference(meta.get(part), identity[part])}); to resume, rerun the "
-                        "same sweep; otherwise choose another --out or remove the directory")
+                if meta.get(part) == identity[part]:
+                    continue
+                if part == "grid" and grows(meta.get("grid"), identity["grid"]):
+                    grown = True
+                    continue
+                raise ConfigError(
+                    "out", str(path),
+                    f"holds a different sweep ({part.replace('_', ' ')} differs: "
+                    f"{_difference(meta.get(part), identity[part])}); to resume or grow it, "
+                    "rerun the same sweep, with more --reps or more values of the same keys "
+                    "if you like; otherwise choose another --out or remove the directory")
         elif results_path.exists():
             raise ConfigError("out", str(path), "a new directory or one written by a sweep "
                               "(it has results.csv but no meta.json)")
@@ -418,11 +447,19 @@ class SweepDir:
             meta = {**identity, **provenance(), "versions": package_versions(),
                     "started": _now(), "finished": None, "status": "running", "runs": [],
                     "columns": {}}
-        meta["runs"].append({"started": _now(), "finished": None, "executor": executor,
-                             "workers": workers, "computed": 0,
-                             **provenance(), "versions": package_versions()})
+        session = {"started": _now(), "finished": None, "executor": executor,
+                   "workers": workers, "computed": 0, **provenance(),
+                   "versions": package_versions()}
+        if grown:
+            # The rows already there are runs of the larger plan: same base, same values,
+            # same seeds; only their point numbers move to the larger grid's.
+            session["grew_from"] = meta["grid"]
+            meta["grid"] = identity["grid"]
+        meta["runs"].append(session)
         meta["status"], meta["finished"] = "running", None
         self = cls(path, meta, ResultsFile.open(results_path), lock)
+        if grown and expected is not None:
+            self._renumber(expected)
         if expected is not None:
             self._verify(expected, self.keys)
         elif any(r.get("error") for r in self.results.rows):  # failed runs are retried
@@ -454,6 +491,18 @@ class SweepDir:
         if aside or len(good) != len(results.rows):
             known = {"point", "rep", "seed", *keys, *schema, "error"}
             results.rewrite(good, [c for c in results.columns if c in known])
+
+    def _renumber(self, expected: Mapping[tuple[int, int], Mapping[str, str]]) -> None:
+        """Give each row the point number its varied values have in the grown plan (a row
+        whose values the plan lacks keeps its number, and verification sets it aside)."""
+        keys = self.keys
+        point_of = {tuple(cells[k] for k in keys): cells["point"]
+                    for cells in expected.values()}
+        for row in self.results.rows:
+            number = point_of.get(tuple(row.get(k) for k in keys))
+            if number is not None:
+                row["point"] = number
+        self.results.rewrite(self.results.rows)
 
     def done(self) -> set[tuple[int, int]]:
         """(point, rep) of the runs already in the file (successful ones)."""

@@ -25,7 +25,6 @@ import itertools
 import math
 import re
 import sys
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.config.numeric import NUMBER_PATTERN, NUMBER_RULES, read_number
 from sim.errors import ConfigError
 from sim.experiment.executors import Progress, check_executor, execute
 from sim.experiment.store import (
@@ -51,7 +51,7 @@ __all__ = ["sweep", "plan_sweep", "run_plan", "expand_values", "split_values", "
            "DEFAULT_MAX_RUNS", "add_seconds_columns", "load_sweep"]
 
 _RANGE = re.compile(r"^(log|lin):([^:]+):([^:]+):([^:]+)$")
-_NUMBER_UNIT = re.compile(r"^([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([a-zA-Z]*)$")
+_NUMBER_UNIT = re.compile(rf"^({NUMBER_PATTERN})\s*([a-zA-Z]*)$", re.ASCII)
 _NAMED_PARAM = re.compile(r"^[A-Za-z_]\w*\s*=")
 # Grids with at least this many points report progress while they are checked (about a
 # second's work).
@@ -59,13 +59,11 @@ _PLAN_PROGRESS_FROM = 5_000
 
 
 def parse_scalar(text: str) -> Any:
-    """A value typed on the command line: TOML when it parses (``5``, ``0.5``, ``true``),
-    else the bare string (``5ms``, ``exp:1ms``)."""
-    text = text.strip()
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except ValueError:  # TOMLDecodeError, or an integer too long to convert (4300+ digits)
-        return text
+    """A value typed on the command line, read as ``--set`` reads one
+    (:func:`sim.config.schema.parse_override_value`)."""
+    from sim.config.schema import parse_override_value
+
+    return parse_override_value(text)
 
 
 def split_values(text: str) -> list[Any]:
@@ -104,15 +102,19 @@ def _parse_range(key: str, spec: str, match: re.Match[str],
     allowed = (f"{kind}:START:STOP:COUNT with numbers (or durations in one unit, like 1ms:20ms)"
                + (" > 0" if kind == "log" else "") + " and a whole COUNT >= 1")
     ends = [_NUMBER_UNIT.match(t) for t in (lo_text, hi_text)]
-    if not all(ends) or not n_text.isdigit() or int(n_text) < 1:
+    count = read_number(n_text) if n_text.isascii() and n_text.isdigit() else None
+    if not all(ends) or count is None or count < 1:
         raise ConfigError(key, spec, allowed)
-    (lo, lo_unit), (hi, hi_unit) = ((float(m.group(1)), m.group(2)) for m in ends if m)
-    if lo_unit != hi_unit or (kind == "log" and (lo <= 0 or hi <= 0)):
-        raise ConfigError(key, spec, allowed)
-    n = int(n_text)
-    if limit is not None and n > limit:  # before numpy allocates n numbers
+    lo, hi = (read_number(m.group(1)) for m in ends if m)
+    lo_unit, hi_unit = (m.group(2) for m in ends if m)
+    if (lo is None or hi is None or lo_unit != hi_unit
+            or (kind == "log" and (lo <= 0 or hi <= 0))):
+        raise ConfigError(key, spec, f"{allowed}, {NUMBER_RULES}")
+    lo, hi = float(lo), float(hi)
+    if limit is not None and count > limit:  # before numpy allocates COUNT numbers
         raise ConfigError(key, spec, f"a COUNT of at most {limit:,}, the most runs a sweep may "
                           "have (sweep.max_runs: raise it with repsim sweep --max-runs N)")
+    n = int(count)
     numbers = np.geomspace(lo, hi, n) if kind == "log" else np.linspace(lo, hi, n)
     return [float(x) for x in numbers], lo_unit
 
@@ -195,7 +197,8 @@ class SweepPlan:
 
 
 def _coerce_config(base_config: Any) -> Any:
-    """A Config from a Config, None (defaults), a TOML path or a plain dict."""
+    """A Config from a Config, None (defaults), a TOML path or a plain dict (nested tables or
+    dotted keys)."""
     if base_config is None or isinstance(base_config, str | Path | Mapping):
         from sim.config.schema import Config
 
@@ -238,14 +241,14 @@ def plan_sweep(base_config: Any, vary: Mapping[str, Any] | None = None, reps: in
     refused too, the last before anything is built. ``progress`` reports on stderr while
     the points of a large grid are checked.
     """
-    from sim.config.schema import parse_value
+    from sim.config.schema import flat_settings, parse_value
 
     base = _coerce_config(base_config)
     if isinstance(reps, bool) or not isinstance(reps, int) or reps < 1:
         raise ConfigError("reps", reps, "a whole number >= 1")
     if isinstance(max_runs, bool) or not isinstance(max_runs, int) or max_runs < 1:
         raise ConfigError("sweep.max_runs", max_runs, "a whole number >= 1")
-    vary = dict(vary or {})
+    vary = flat_settings(vary or {})
     keys = tuple(vary)
     values = {key: expand_values(key, spec, base.get(key), limit=max_runs)
               for key, spec in vary.items()}
@@ -350,8 +353,10 @@ def sweep(base_config: Any = None, vary: Mapping[str, Any] | None = None, reps: 
     """Run every point of a grid ``reps`` times and return one row per run, ordered by
     (point, rep) whatever the executor.
 
-    base_config: a Config, a TOML path, a dict, or None for the defaults.
-    vary: ``{"section.key": values}``; values as in :func:`expand_values`.
+    base_config: a Config, a TOML path, a dict (nested ``{section: {key: value}}`` or dotted
+        ``{"section.key": value}``, not a mix), or None for the defaults.
+    vary: ``{"section.key": values}`` (or nested the same way); values as in
+        :func:`expand_values`.
     zip: keys of ``vary`` that vary together instead of across (see :func:`_zip_groups`).
     out: a directory for ``results.csv`` and ``meta.json``; rerunning the same sweep into it
         resumes (runs already written are not recomputed; failed ones are tried again; rows

@@ -17,7 +17,13 @@ Times are simulated seconds throughout. The engine's events (kind, node, fields)
 - ``read``    at a client on receipt: ``version``, ``newest`` (V(k, issue)), ``issued``,
   ``server``, ``path`` (0 direct, 1 cache hit, 2 cache miss), ``ryw_floor``, ``mono_floor``;
 - ``written`` at a client on receipt of a write reply: ``version``, ``issued``, ``server``;
-- ``fill``, ``update``, ``invalidate``, ``expire`` at the cache: ``version`` (``expires``).
+- ``fill``, ``update``, ``invalidate``, ``expire`` at the cache: ``version`` (``expires``);
+- with ``[client_cache]``: ``local_fill`` at a client (``version``: its own cache keeps the
+  value a reply brought), ``invalidation`` at a client on the message's arrival (``sent``,
+  ``server``: when and where it left; emitted when sent), ``tracked`` at the server that
+  took in a tracked read (``client``: from then on it owes that client an invalidation).
+  A local hit is a ``read`` with ``path`` 4 and ``server`` the client itself. LRU
+  evictions and ``max_ttl`` expiries of local entries are not traced.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ __all__ = ["MAX_EVENTS", "Event", "StaleWindow", "Trace", "estimate_events", "tr
 MAX_EVENTS = 5000  # default bound on the events one trace records (a readable picture has far fewer)
 COMMITS_KEPT = 256  # commit times remembered per key, to draw arrows that start before t0
 
-READ_PATHS = {0: "direct", 1: "cache hit", 2: "cache miss"}
+READ_PATHS = {0: "direct", 1: "cache hit", 2: "cache miss", 4: "local hit"}
 
 
 @dataclass(frozen=True)
@@ -65,8 +71,13 @@ class StaleWindow:
 
 
 def _key_shares(config: Config) -> list[float]:
-    """Probability that one operation picks each key (uniform or Zipf, as the workload)."""
+    """Probability that one operation picks each key, as the workload's key distribution
+    (``latest`` in the long run: its skew follows the inserts round the key space)."""
     wl = config.workload
+    if wl.key_distribution == "scrambled_zipf":
+        from sim.model.ycsb import scrambled_zipf_shares
+
+        return [float(p) for p in scrambled_zipf_shares(wl.keys, wl.zipf_s)]
     if wl.key_distribution == "zipf":
         from sim.analysis.analytic import zipf_weights
 
@@ -163,6 +174,9 @@ class _Recorder:
         self.master_at_t0: dict[int, int] = dict.fromkeys(self.keys, 0)
         self.held_at_t0: dict[tuple[str, int], int] = {}  # (replica, key) -> applied version
         self.cache_at_t0: dict[int, tuple[int, float]] = {}  # key -> (version, expires_s)
+        # (client, key) -> (time_s, version or None) of the last fill or invalidation;
+        # by time, since an invalidation is reported when sent, before it arrives.
+        self.local_at_t0: dict[tuple[str, int], tuple[float, int | None]] = {}
 
     def __call__(self, kind: str, time_s: float, **fields: Any) -> None:
         key = fields.get("key")
@@ -194,6 +208,10 @@ class _Recorder:
             self.cache_at_t0[key] = (version, fields["expires"])
         elif kind == "invalidate":
             self.cache_at_t0.pop(key, None)
+        elif kind in ("local_fill", "invalidation"):
+            slot = (fields["node"], key)
+            if time_s >= self.local_at_t0.get(slot, (-math.inf, None))[0]:
+                self.local_at_t0[slot] = (time_s, version if kind == "local_fill" else None)
 
 
 class Trace:
@@ -256,7 +274,21 @@ class Trace:
                 out += _stale_intervals(replica, key, master, held, t1)
             if self.config.cache.enabled:
                 out += _stale_intervals("cache", key, master, self.cache_holdings(key), t1)
+            if self.config.client_cache.enabled:
+                for client in (n for n in self.nodes if n.startswith("client")):
+                    out += _stale_intervals(client, key, master,
+                                            self.local_holdings(client, key), t1)
         return sorted(out, key=lambda w: (w.start_s, w.node))
+
+    def local_holdings(self, client: str, key: int) -> list[tuple[float, int | None]]:
+        """``client``'s own cached version of ``key`` as steps (time_s, version or None),
+        from its fills and the invalidations that reached it, starting at t0."""
+        steps: list[tuple[float, int | None]] = [
+            (self.window[0], self._recorder.local_at_t0.get((client, key), (0.0, None))[1])]
+        for e in self.of("local_fill", "invalidation"):
+            if e.key == key and e.node == client:
+                steps.append((e.time_s, e["version"] if e.kind == "local_fill" else None))
+        return steps
 
     def cache_holdings(self, key: int) -> list[tuple[float, int | None]]:
         """The cache's version of ``key`` as steps (time_s, version or None when absent),
@@ -345,8 +377,10 @@ def trace(config: Config | None = None, keys: Sequence[int] | int = (0,),
             f"would record about {expected:.0f} events for keys {keys}, more than the limit "
             f"of {max_events}; choose a shorter window ({hint}), a less popular key, or lower "
             f"rates")
-    # Events up to t1 do not depend on the horizon: stop the run there.
-    overrides: dict[str, Any] = {"run.duration": t1}
+    # Events up to t1 do not depend on the horizon: stop the run there, whatever precision
+    # target would have made it run on.
+    overrides: dict[str, Any] = {"run.duration": t1, "run.target_rel_ci": 0.0,
+                                 "run.max_duration": 0.0}
     if config.run.warmup >= t1:
         overrides["run.warmup"] = 0.0
     recorder = _Recorder(keys, t0, t1, max_events)

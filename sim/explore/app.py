@@ -18,11 +18,15 @@ from typing import Any
 
 import panel as pn
 
-from sim.config.schema import ON_WRITE, READ_POLICIES
+from sim.config.faults import CRASH_MODES
+from sim.config.schema import ON_WRITE, READ_POLICIES, REPLICA_EXPIRY, STAMPEDE
+from sim.explore import figures
 from sim.explore.compute import CancelToken, Outcome, evaluate
 from sim.explore.presets import PRESETS
 from sim.explore.runner import LatestRunner
-from sim.explore.settings import DELAY_KINDS, Settings
+from sim.explore.settings import DELAY_KINDS, STAMPEDE_OFF, Settings
+from sim.plot import trace as trace_style
+from sim.plot.style import colour_name
 
 __all__ = ["ExploreApp", "create"]
 
@@ -34,6 +38,7 @@ CUSTOM = "(your own settings)"
 KEY_OPTIONS = [1, 10, 100, 1000, 10000]
 TTL_OPTIONS_MS = [10, 50, 100, 250, 500, 1000, 2000]
 BATCH_OPTIONS = [1, 2, 4, 8, 16, 32, 64]
+KEY_TTL_OPTIONS_MS = [0, 100, 250, 500, 1000, 2000]
 TYPES = {"float": float, "int": int, "bool": bool, "str": str}  # Settings' field annotations
 
 
@@ -45,6 +50,36 @@ def _ms(value: float | None) -> str:
     if value is None:
         return "–"
     return f"{value:.3g}" if value < 100 else f"{value:,.0f}"
+
+
+def _precision(summary: dict) -> str:
+    """How precise the run's readouts are, as the run's stop says."""
+    p = summary.get("precision")
+    if not p:
+        return "fixed length"
+    target = f"±{100 * p['target_rel_ci']:g} %"
+    if p["stopped_by"] == "precision":
+        return f"run until the readouts were within {target}"
+    worst = max((v for v in (p["stale_read_rate_rel_ci"], p["read_latency_mean_rel_ci"])
+                 if v is not None), default=None)
+    reached = f"±{100 * worst:.2g} %" if worst is not None else "no interval yet"
+    return f"stopped at its length limit before {target}: {reached}"
+
+
+def trace_caption(note: str, cache: bool) -> str:
+    """The space-time trace's caption, naming the colours :mod:`sim.plot.trace` draws."""
+    t = trace_style
+    text = (f"**What happened to one key** ({note}). One line per node, time running left "
+            f"to right. {colour_name(t.WRITE).capitalize()}: a client's write goes to the "
+            "master and its reply comes back (dotted); grey: the master streams the write to "
+            "each replica (a dot where the replica applies it); "
+            f"{colour_name(t.FRESH)}: reads that returned the newest version; dashed "
+            f"{colour_name(t.STALE)}: reads that returned an older one. Light "
+            f"{colour_name(t.STALE)} shading: a replica or the cache holds an outdated value.")
+    if cache:
+        text += (f" {colour_name(t.CACHE).capitalize()}: the cache's entry (a triangle where "
+                 "it is filled, a cross where it expires or is invalidated).")
+    return text
 
 
 def _with_option(options: list, value: Any) -> list:
@@ -109,16 +144,39 @@ class ExploreApp:
                                        css_classes=css("ttl_ms")),
             "on_write": w.RadioButtonGroup(label="on write", options=list(ON_WRITE),
                                            css_classes=css("on_write")),
+            "stampede": w.Select(label="misses recompute at an origin, cured by",
+                                 options=[STAMPEDE_OFF, *STAMPEDE], css_classes=css("stampede")),
+            "recompute_ms": w.FloatSlider(label="recompute time (ms)", start=1, end=500, step=1,
+                                          css_classes=css("recompute_ms")),
+            "origin_servers": w.IntSlider(label="origin workers", start=1, end=64,
+                                          css_classes=css("origin_servers")),
+            "client_cache": w.Checkbox(label="client-side cache (CLIENT TRACKING)",
+                                       css_classes=css("client_cache")),
+            "cc_redirect": w.Checkbox(label="invalidations on a second connection",
+                                      css_classes=css("cc_redirect")),
+            "cc_placeholder": w.Checkbox(label="in-progress placeholder",
+                                         css_classes=css("cc_placeholder")),
             "batch_size": w.DiscreteSlider(label="pipeline batch size", options=BATCH_OPTIONS,
                                            css_classes=css("batch_size")),
             "linger_ms": w.FloatSlider(label="pipeline linger (ms)", start=0, end=2, step=0.1,
                                        css_classes=css("linger_ms")),
             "crash": w.Checkbox(label="crash the master", css_classes=css("crash")),
+            "crash_mode": w.RadioButtonGroup(label="crash mode", options=list(CRASH_MODES),
+                                             css_classes=css("crash_mode")),
             "crash_at_s": w.FloatSlider(label="crash at (s)", start=0.5, end=2.0, step=0.1,
                                         css_classes=css("crash_at_s")),
             "failover_ms": w.FloatSlider(label="failover after (ms)", start=100, end=1000,
                                          step=50, css_classes=css("failover_ms")),
             "seed": w.IntInput(label="seed", start=0, css_classes=css("seed")),
+            "key_ttl_ms": w.DiscreteSlider(label="key TTL in the store (ms, 0 = none)",
+                                           options=KEY_TTL_OPTIONS_MS,
+                                           css_classes=css("key_ttl_ms")),
+            "replica_clock_ms": w.FloatSlider(label="replica clocks vs the master's (ms)",
+                                              start=-200, end=200, step=10,
+                                              css_classes=css("replica_clock_ms")),
+            "replica_expiry": w.RadioButtonGroup(label="replica expiry",
+                                                 options=list(REPLICA_EXPIRY),
+                                                 css_classes=css("replica_expiry")),
         }
 
     def settings(self) -> Settings:
@@ -148,8 +206,12 @@ class ExploreApp:
         visible = {
             "write_rate": v["mode"] == "open", "read_rate": v["mode"] == "open",
             "read_fraction": v["mode"] == "closed", "linger_ms": v["mode"] == "open",
-            "ttl_ms": v["cache"], "on_write": v["cache"],
-            "crash_at_s": v["crash"], "failover_ms": v["crash"],
+            "ttl_ms": v["cache"], "on_write": v["cache"], "stampede": v["cache"],
+            "recompute_ms": v["cache"] and v["stampede"] != STAMPEDE_OFF,
+            "origin_servers": v["cache"] and v["stampede"] != STAMPEDE_OFF,
+            "crash_mode": v["crash"], "crash_at_s": v["crash"], "failover_ms": v["crash"],
+            "replica_clock_ms": v["key_ttl_ms"] > 0, "replica_expiry": v["key_ttl_ms"] > 0,
+            "cc_redirect": v["client_cache"], "cc_placeholder": v["client_cache"],
         }
         for name, show in visible.items():
             self.widgets[name].visible = show
@@ -229,6 +291,7 @@ class ExploreApp:
         self.latency = md("", css_classes=["explore-latency"])
         self.cache_text = md("", css_classes=["explore-cache"])
         self.crash_text = md("", css_classes=["explore-crash"])
+        self.expiry_text = md("", css_classes=["explore-expiry"])
         self.trace_caption = md("", css_classes=["explore-trace-caption"])
         self.trace_figure = pn.pane.PNG(None, width=990, css_classes=["explore-trace-figure"])
 
@@ -252,7 +315,7 @@ class ExploreApp:
             del points[:-HISTORY_POINTS]
         superseded = self.runner.superseded
         self.status.object = (
-            f"Last run: {outcome.run_seconds:.2g} s of simulated time, "
+            f"Last run: {outcome.run_seconds:.3g} s of simulated time ({_precision(summary)}), "
             f"{summary['reads']:,} reads and {summary['writes']:,} writes measured, "
             f"computed and drawn in {outcome.wall_seconds:.2f} s"
             + (f" ({superseded} older runs cancelled or skipped)" if superseded else "") + ".")
@@ -261,12 +324,8 @@ class ExploreApp:
         self._show_latency(summary, theory)
         self._show_cache(summary, theory)
         self._show_crash(summary, theory, s)
-        self.trace_caption.object = (
-            f"**What happened to one key** ({outcome.trace_note}). One line per node, time "
-            "running left to right. Blue: a client's write goes to the master and its reply "
-            "comes back; grey: the master streams the write to each replica (a dot where the "
-            "replica applies it); green and red: reads that returned the newest version or an "
-            "older one. Red shading: a replica or the cache holds an outdated value.")
+        self._show_expiry(summary)
+        self.trace_caption.object = trace_caption(outcome.trace_note, s.cache)
         for pane, name in ((self.stale_figure, "stale"), (self.tvis_figure, "tvis"),
                            (self.trace_figure, "trace")):
             pane.object = outcome.images.get(name)
@@ -288,8 +347,10 @@ class ExploreApp:
         caption = (f"About {per_hundred:.3g} reads in 100 returned an older version than the "
                    "master held when the read was issued. ")
         if formula.applies:
-            caption += (f"The grey curve is the closed form ({formula.formula}), the red point "
-                        "this run; move the write rate and the point follows the curve. ")
+            caption += (f"The grey curve is the closed form ({formula.formula}), the "
+                        f"{colour_name(figures.THIS_RUN)} point this run (earlier runs "
+                        f"{colour_name(figures.EARLIER)}, faded); move the write rate and the "
+                        "point follows the curve. ")
         else:
             caption += f"No closed form here: {formula.why_not}. "
         self.stale_caption.object = caption
@@ -326,7 +387,7 @@ class ExploreApp:
         hit = theory["hit"]
         if summary["cache_hit_rate"] is None:
             self.cache_text.object = ("**Cache**: off. Every read goes to the store by the "
-                                      "read policy.")
+                                      "read policy." + _local_cache_text(summary))
             return
         text = f"**Cache hit rate**: {_pct(summary['cache_hit_rate'])}"
         if hit.applies:
@@ -336,7 +397,13 @@ class ExploreApp:
             text += f" (no closed form: {hit.why_not})"
         text += (". A hit answers fast and returns whatever was cached, however many writes "
                  "the key has had since.")
-        self.cache_text.object = text
+        if "origin_recomputes" in summary:
+            per = summary["recomputes_per_expiry"]
+            text += (f" **Origin**: {summary['origin_recomputes']:,} recomputes, "
+                     f"{'-' if per is None else f'{per:.3g}'} per expiry, peak load "
+                     f"{summary['origin_load']['peak']:,.0f}/s, mean wait in its queue "
+                     f"{_ms(summary['origin_queue_ms']['mean'])} ms.")
+        self.cache_text.object = text + _local_cache_text(summary)
 
     def _show_crash(self, summary: dict, theory: dict, settings: Settings) -> None:
         if not settings.crash:
@@ -345,7 +412,9 @@ class ExploreApp:
             return
         lost = theory["lost"]
         outage = summary["failover_duration_ms"]["mean"]
-        text = (f"**Crash at {settings.crash_at_s:g} s**: {summary['lost_writes']} "
+        how = ("the host drops off the network" if settings.crash_mode == "network"
+               else "the redis-server process is killed, its host stays up")
+        text = (f"**Crash at {settings.crash_at_s:g} s** ({how}): {summary['lost_writes']} "
                 "acknowledged writes lost")
         if lost.applies:
             text += f" (theory {lost.value:.3g}: {lost.formula})"
@@ -355,6 +424,19 @@ class ExploreApp:
                  f"{summary['unavailable_reads']:,} reads failed (their clients got an error "
                  "and could retry; the lost ones were told OK).")
         self.crash_text.object = text
+
+    def _show_expiry(self, summary: dict) -> None:
+        rate = summary["expired_read_rate"]
+        if rate is None:  # the store's keys do not expire
+            self.expiry_text.object = ""
+            return
+        age = summary["expired_read_age_ms"]
+        self.expiry_text.object = (
+            f"**Keys that expire**: {_pct(rate, 2)} of reads returned a key whose TTL had "
+            f"passed (up to {_ms(age['p99'])} ms past it, p99); {_pct(summary['hidden_live_rate'], 2)} "
+            "answered \"missing\" for a key still live; at most "
+            f"{summary['expired_keys_held']:,} expired keys waited at the master for its "
+            "active expire cycle.")
 
     # -- layout ------------------------------------------------------------------------------
 
@@ -371,9 +453,12 @@ class ExploreApp:
                   "keys", "zipf_s"),
             group("Replication", "delay_kind", "delay_ms", "replicas", "read_policy",
                   "wait_replicas"),
-            group("Cache", "cache", "ttl_ms", "on_write"),
+            group("Cache", "cache", "ttl_ms", "on_write", "stampede", "recompute_ms",
+                  "origin_servers", "client_cache", "cc_redirect", "cc_placeholder"),
             group("Pipelining", "batch_size", "linger_ms"),
-            group("Failure", "crash", "crash_at_s", "failover_ms"),
+            group("Failure", "crash", "crash_mode", "crash_at_s", "failover_ms"),
+            group("Keys that expire", "key_ttl_ms", "replica_clock_ms", "replica_expiry",
+                  collapsed=True),
             group("Randomness", "seed", collapsed=True),
             width=SIDEBAR_WIDTH)
         main = pn.Column(
@@ -384,7 +469,7 @@ class ExploreApp:
                              width=520),
                    pn.Column(self.tvis_figure, self.tvis_caption, width=520)),
             pn.Row(pn.Column(self.latency, width=520),
-                   pn.Column(self.cache_text, self.crash_text, width=520)),
+                   pn.Column(self.cache_text, self.crash_text, self.expiry_text, width=520)),
             self.trace_figure, self.trace_caption,
             sizing_mode="stretch_width")
         return pn.Row(sidebar, main, sizing_mode="stretch_width")
@@ -396,3 +481,13 @@ def create() -> Any:
     if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
         pn.state.on_session_destroyed(lambda context: app.close())
     return app.layout
+
+
+def _local_cache_text(summary: dict) -> str:
+    """The client-side cache's line of the cache panel (empty when it is off)."""
+    if "client_cache_hit_rate" not in summary:
+        return ""
+    return (f"\n\n**Client-side cache**: {_pct(summary['client_cache_hit_rate'])} of reads "
+            f"answered locally, {_pct(summary['client_cache_stale_read_rate'])} of those "
+            f"stale; {summary['invalidations']:,} invalidation messages; "
+            f"{summary['stale_forever']} entries stale for good at the end.")

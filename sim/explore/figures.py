@@ -12,8 +12,13 @@ from matplotlib.figure import Figure
 
 from sim.explore.theory import Theory
 from sim.plot import figures as plots
+from sim.plot.style import OKABE_ITO
 
-__all__ = ["mark_crash", "png", "stale_vs_write_rate", "t_visibility"]
+__all__ = ["EARLIER", "THIS_RUN", "mark_crash", "png", "stale_vs_write_rate", "t_visibility"]
+
+# The house palette (sim.plot.style); captions name these through style.colour_name.
+THIS_RUN = OKABE_ITO[1]  # vermillion
+EARLIER = OKABE_ITO[0]  # blue
 
 DPI = 90
 CURVE_POINTS = 13  # theory points per curve: each sums over every key
@@ -44,12 +49,12 @@ def stale_vs_write_rate(write_rate: float, rate: float | None, ci: Sequence[Any]
     if earlier:
         xs, ys = zip(*earlier, strict=True)
         top = max(top, *ys)
-        ax.plot(xs, ys, "o", color="tab:blue", alpha=0.3, ms=5, label="earlier runs")
+        ax.plot(xs, ys, "o", color=EARLIER, alpha=0.3, ms=5, label="earlier runs")
     if rate is not None:
         lo, hi = ci if ci and ci[0] is not None else (rate, rate)
         top = max(top, hi)
         ax.errorbar([write_rate], [rate], yerr=[[rate - lo], [hi - rate]], fmt="o",
-                    color="tab:red", ms=8, capsize=5, label="this run (95% interval)")
+                    color=THIS_RUN, ms=8, capsize=5, label="this run (95% interval)")
     ax.set_xlim(0, x_max)
     ax.set_ylim(0, min(1.0, max(0.05, top * 1.25)))
     ax.set_xlabel("write rate (writes/s, all keys)")

@@ -61,6 +61,9 @@ def _common_reason(config) -> str:
         return "the formulas assume Poisson (open-mode) writes"
     if config.faults.active:
         return "a crash changes who is master midway"
+    if config.client_cache.enabled:
+        return ("a local hit returns what the client holds until the invalidation arrives "
+                "(notebook 11: 1 − e^(−λ(L + d)) of local hits)")
     return ""
 
 
@@ -153,7 +156,8 @@ def hit_rate(config) -> Theory:
 
 
 def lost_writes(config) -> Theory:
-    """Acknowledged writes lost at a crash: W (d - L)+, none with WAIT >= 1."""
+    """Acknowledged writes lost at a crash that cuts the host off: W (d - L)+; none with
+    WAIT >= 1, and none when only the process dies (the stream on the wire arrives)."""
     if not config.faults.active:
         return Theory(why_not="no crash is scheduled")
     if config.workload.mode != "open":
@@ -164,6 +168,10 @@ def lost_writes(config) -> Theory:
     if rep.wait_replicas >= 1:
         return Theory(value=0.0, formula="0: with WAIT every acknowledged write reached a "
                                          "replica, and the most advanced one is promoted")
+    if config.faults.crash_mode == "process" and not rep.stream_bandwidth:
+        return Theory(value=0.0, formula="0: a killed process's host still delivers what it "
+                                         "had sent, and the master sends each write as it "
+                                         "commits")
     latency = config.network.client_latency.mean
     value = analytic.expected_lost_writes(config.workload.write_rate, rep.delay.mean,
                                           reply_latency_s=latency)

@@ -11,8 +11,9 @@ from itertools import compress
 
 import numpy as np
 
+from sim.measure.expiry import ExpiryStats, no_expiry_summary
 from sim.measure.metrics import FLUSH_AT, LogHistogram, RatioBatchMeans, TVisibility
-from sim.model.records import HIT, Op
+from sim.model.records import HIT, LOCAL, Op
 
 BATCHES = 32  # batch-means batches over the measured window
 
@@ -22,7 +23,8 @@ K_STALENESS = 5  # k_staleness reports k = 1..K_STALENESS
 class Recorder:
     """Collects the metrics of one run. Times in seconds; the summary converts to ms."""
 
-    def __init__(self, warmup_s: float, horizon_s: float, cache_enabled: bool) -> None:
+    def __init__(self, warmup_s: float, horizon_s: float, cache_enabled: bool,
+                 key_ttl_s: float = 0.0, client_cache_enabled: bool = False) -> None:
         # How far the run has been simulated (s), told by the engine between stretches of
         # the run: a read may be recorded ahead of the clock (a cache hit completed when it
         # was answered), and is measured only once its reply has arrived.
@@ -56,7 +58,19 @@ class Recorder:
         self._cache_reads = self.hit_bm.den
         self._hits = self.hit_bm.num
         self._pending_reads: list[Op] = []  # cleared in place, never replaced
+        # The store's TTL measures (workload.key_ttl > 0), None without them.
+        self.expiry = (ExpiryStats(key_ttl_s, warmup_s, horizon_s, self._reads)
+                       if key_ttl_s > 0 else None)
         self.flush_at = FLUSH_AT
+        # The client-side cache's hits (docs/design.md section 10): a share of all reads,
+        # and the stale share of those hits, each with its batch-means interval.
+        self.local_hit_bm = self.local_stale_bm = self.local_age = None
+        if client_cache_enabled:
+            self.local_hit_bm = RatioBatchMeans(warmup_s, horizon_s, BATCHES)
+            self.local_hit_bm.den = self.stale_bm.den
+            self.local_stale_bm = RatioBatchMeans(warmup_s, horizon_s, BATCHES)
+            self.local_stale_bm.den = self.local_hit_bm.num
+            self.local_age = LogHistogram()
 
     def reached(self, now_s: float) -> None:
         """The run has been simulated up to ``now_s`` (s)."""
@@ -130,6 +144,8 @@ class Recorder:
         nb = len(self._reads)
         _add_into(self._reads, np.bincount(b, minlength=nb))
         _add_into(self._read_latency_sum, np.bincount(b, weights=latency, minlength=nb))
+        if self.expiry is not None:
+            self.expiry.add(ops, b.tolist())
         stale = got < want
         if stale.any():
             _add_into(self._stale, np.bincount(b[stale], minlength=nb))
@@ -138,15 +154,7 @@ class Recorder:
             depth = np.bincount(np.minimum(behind, K_STALENESS), minlength=K_STALENESS + 1)
             for k in np.flatnonzero(depth).tolist():
                 self.stale_depth[k] += int(depth[k])
-            ages = []
-            for i in np.flatnonzero(stale).tolist():
-                # A version from a history a failover replaced may never have been
-                # superseded in the history the read is judged against: stale, but of no
-                # measurable age.
-                superseded = ops[i].result.superseded_s
-                ages.append(issue[i] - superseded if superseded is not None
-                            and superseded < issue[i] else 0.0)
-            self.staleness_age.add_many(ages)
+            self.staleness_age.add_many(_ages(ops, stale, issue))
         written = want > 0
         commit = np.fromiter([op.newest.commit_s for op in ops], np.float64, n)
         self.tvis.add_many((issue - commit)[written], (got >= want)[written])
@@ -156,8 +164,23 @@ class Recorder:
             got < np.fromiter([op.mono_floor for op in ops], np.int64, n)))
         path = np.fromiter([op.path for op in ops], np.int64, n)
         if path.any():
-            _add_into(self._cache_reads, np.bincount(b[path != 0], minlength=nb))
+            if self.local_hit_bm is None:
+                _add_into(self._cache_reads, np.bincount(b[path != 0], minlength=nb))
+            else:
+                _add_into(self._cache_reads,  # every path but a local hit asked the cache
+                          np.bincount(b[(path != 0) & (path != LOCAL)], minlength=nb))
+                self._local_hits(ops, path == LOCAL, stale, issue, b, nb)
             _add_into(self._hits, np.bincount(b[path == HIT], minlength=nb))
+
+    def _local_hits(self, ops: list[Op], local: np.ndarray, stale: np.ndarray,
+                    issue: np.ndarray, b: np.ndarray, nb: int) -> None:
+        if not local.any():
+            return
+        _add_into(self.local_hit_bm.num, np.bincount(b[local], minlength=nb))
+        stale_local = local & stale
+        if stale_local.any():
+            _add_into(self.local_stale_bm.num, np.bincount(b[stale_local], minlength=nb))
+            self.local_age.add_many(_ages(ops, stale_local, issue))
 
     def write_done(self, op: Op, now: float) -> None:
         """A write's reply reached its client at ``now``."""
@@ -178,7 +201,11 @@ class Recorder:
         """Double the measured window (and the batch length) for a run that goes on."""
         self.flush(self.reached_s)
         merged: set[int] = set()
-        for bm in (self.stale_bm, self.read_latency_bm, self.hit_bm, self.write_latency_bm):
+        extra = self.expiry.batch_means if self.expiry is not None else ()
+        if self.local_age is not None:
+            extra = (*extra, self.local_hit_bm, self.local_stale_bm)
+        for bm in (self.stale_bm, self.read_latency_bm, self.hit_bm, self.write_latency_bm,
+                   *extra):
             lists = tuple(v for v in (bm.num, bm.den) if id(v) not in merged)
             merged.update(id(v) for v in lists)
             bm.double(lists)
@@ -245,6 +272,24 @@ class Recorder:
             },
             "t_visibility": self.tvis.curve(),
             "k_staleness": self.k_staleness(reads),
+            **(self.expiry.summary(self.horizon_s) if self.expiry is not None
+               else no_expiry_summary()),
+        }
+
+    def client_cache_summary(self) -> dict:
+        """The client-side cache's share of the reads and how stale its hits were."""
+        self.flush(self.reached_s)
+        hit_rate, hit_lo, hit_hi = self.local_hit_bm.estimate(clamp01=True)
+        stale_rate, stale_lo, stale_hi = self.local_stale_bm.estimate(clamp01=True)
+        age = self.local_age.summary_ms()
+        return {
+            "client_cache_hits": int(sum(self.local_hit_bm.num)),
+            "client_cache_hit_rate": hit_rate,
+            "client_cache_hit_rate_ci95": [hit_lo, hit_hi],
+            "client_cache_stale_reads": int(sum(self.local_stale_bm.num)),
+            "client_cache_stale_read_rate": stale_rate,
+            "client_cache_stale_read_rate_ci95": [stale_lo, stale_hi],
+            "client_cache_stale_age_ms": {"mean": age["mean"], "p99": age["p99"]},
         }
 
     def k_staleness(self, reads: int) -> dict[str, float | None]:
@@ -256,6 +301,19 @@ class Recorder:
             out[f"k{k}"] = (reads - behind) / reads if reads else None
             behind -= self.stale_depth[k]
         return out
+
+
+def _ages(ops: list[Op], stale: np.ndarray, issue: np.ndarray) -> list[float]:
+    """Staleness ages (s) of the reads marked ``stale``: issue minus the commit of the next
+    version after the one read."""
+    ages = []
+    for i in np.flatnonzero(stale).tolist():
+        # A version from a history a failover replaced may never have been superseded in
+        # the history the read is judged against: stale, but of no measurable age.
+        superseded = ops[i].result.superseded_s
+        ages.append(issue[i] - superseded if superseded is not None
+                    and superseded < issue[i] else 0.0)
+    return ages
 
 
 def _ms_pair(lo: float | None, hi: float | None) -> list:

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from sim.measure.metrics import RatioBatchMeans
 
 BATCHES = 32
@@ -55,14 +57,30 @@ class VisibilityStats:
         self.offsets_s = list(offsets_s)
         self.points = [RatioBatchMeans(warmup_s, horizon_s, BATCHES) for _ in offsets_s]
         self.commits = 0
+        # Probes (den) and consistent ones (num) per (offset, batch), flat: the points'
+        # batch sums, filled in when summarised (counts of probes, so exact in floats).
+        self.den = np.zeros(len(offsets_s) * BATCHES, dtype=np.int64)
+        self.num = np.zeros(len(offsets_s) * BATCHES, dtype=np.int64)
 
-    def add(self, commit_s: float, index: int, consistent: bool) -> None:
-        """One probe of the commit at ``commit_s`` (s), started at offset ``index``."""
-        if index == 0:
-            self.commits += 1
-        self.points[index].add(commit_s, 1.0 if consistent else 0.0)
+    def add_many(self, commit_s: np.ndarray, consistent: np.ndarray,
+                 counted: np.ndarray) -> None:
+        """Probes of commits at ``commit_s`` (s, one a row), one column per grid offset:
+        ``consistent`` where counted (boolean arrays of shape (commits, offsets))."""
+        point = self.points[0]
+        inside = (commit_s >= point.t0) & (commit_s < point.t1)
+        counted = counted & inside[:, None]
+        self.commits += int(counted[:, 0].sum())
+        # Cell (offset, batch) of each probe, counted with one bincount per measure.
+        batch = ((commit_s - point.t0) * point.inv_width).astype(np.int64).clip(0, BATCHES - 1)
+        cell = (np.arange(counted.shape[1]) * BATCHES)[None, :] + batch[:, None]
+        size = len(self.points) * BATCHES
+        self.den += np.bincount(cell[counted], minlength=size)
+        self.num += np.bincount(cell[counted & consistent], minlength=size)
 
     def summary(self) -> dict:
+        for i, point in enumerate(self.points):
+            point.num[:] = [float(x) for x in self.num[i * BATCHES:(i + 1) * BATCHES]]
+            point.den[:] = [float(x) for x in self.den[i * BATCHES:(i + 1) * BATCHES]]
         ts_ms = [t * 1e3 for t in self.offsets_s]
         curve, ps, los, his = [], [], [], []
         for t_ms, point in zip(ts_ms, self.points, strict=True):

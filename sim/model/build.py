@@ -18,12 +18,15 @@ from sim.config.distributions import Constant
 from sim.config.schema import Config
 from sim.model.cache import Cache
 from sim.model.client import Client
-from sim.model.cluster import Cluster, ResyncSettings
+from sim.model.expiry import Clock, MasterExpiry, ReplicaExpiry
+from sim.model.faults.cluster import Cluster, ResyncSettings
 from sim.model.cluster_failover import Coverage, Redirects, ShardFaults
-from sim.model.kernel import LazyLinks, Link, QueueLimit, Thread
+from sim.model.kernel import IndependentLink, LazyLinks, Link, QueueLimit, Thread
 from sim.model.lag import LagMonitor
+from sim.model.local_cache import LocalCache
 from sim.model.master import Master, WriteRules
-from sim.model.probes import LeaderPath, Prober, QuorumPath
+from sim.model.origin import Origin
+from sim.model.probes import Changes, LeaderPath, Prober, QuorumPath
 from sim.model.quorum import Coordinator, Peer
 from sim.model.records import Host, Keyspace, Version
 from sim.model.replica import Replica
@@ -31,6 +34,7 @@ from sim.model.routing import Router
 from sim.model.sentinel import Sentinel
 from sim.model.shards import Group, LagClock, ShardedClient, Shards
 from sim.model.slots import shard_of_keys
+from sim.model.stampede import Policy
 from sim.model.streams import (
     Streams,
     exponential_sampler,
@@ -40,7 +44,9 @@ from sim.model.streams import (
     uniform_sampler,
     uniform_taker,
 )
+from sim.model.tracking import Tracking
 from sim.model.workload import ClosedLoop, OpenLoop
+from sim.model.ycsb import LatestKeys
 
 
 @dataclass
@@ -48,8 +54,8 @@ class Nodes:
     """The wired components of one run. ``replicas`` is the live list of replicas (a failover
     changes it in place); ``cluster`` is None without faults. A sharded run has ``shards``
     (its groups; ``master``, ``replicas`` are shard 0's, ``lag`` is the shards', ``cluster``
-    None). In quorum mode ``master`` is the
-    clients' :class:`Coordinator`, ``replicas`` is empty and ``peers`` holds the N peers."""
+    None). In quorum mode ``master`` is the clients' :class:`Coordinator`, ``replicas`` is empty and ``peers`` holds the N peers.
+    ``origin`` is the database behind the cache (``cache.fill_from = "origin"``), else None."""
 
     master: Master | Coordinator
     replicas: list[Replica]
@@ -60,6 +66,7 @@ class Nodes:
     cluster: Cluster | None
     peers: list[Peer] = field(default_factory=list)
     prober: Prober | None = None
+    origin: Origin | None = None
     shards: Shards | None = None
 
 
@@ -67,7 +74,8 @@ class Builder:
     """Builds the nodes of one run from ``config`` on ``env`` (``at`` is its scheduler)."""
 
     def __init__(self, config: Config, env, at, streams: Streams, recorder, fault_stats,
-                 trace=None, visibility=None, shards=None, shard: int | None = None) -> None:
+                 trace=None, visibility=None, origin_stats=None, client_cache=None,
+                 shards=None, shard: int | None = None) -> None:
         self.config = config
         self.shards = shards  # the ShardMeasures of a sharded run (cluster.shards > 1)
         self.shard = shard  # the shard a group builder builds (None: the run's builder)
@@ -78,6 +86,9 @@ class Builder:
         self.fault_stats = fault_stats
         self.trace = trace
         self.visibility = visibility  # a VisibilityStats when metrics.visibility_probes
+        self.origin_stats = origin_stats  # an OriginStats when cache.fill_from = "origin"
+        self.client_cache = client_cache  # a ClientCacheStats when client_cache.enabled
+        self.clients: list[Client] = []  # filled once built: the tracking tables' clients
         self.cluster: Cluster | None = None
         self.lag: LagMonitor | None = None
         self.prober: Prober | None = None
@@ -138,36 +149,49 @@ class Builder:
         on_commit = self.prober.on_commit if self.prober is not None else None
 
         pipeline = self._pipeline()
-        cache = None
+        cache = origin = None
         cache_id = 1 + rep.replicas
+        if cch.fill_from == "origin":
+            origin = self._origin(cache_id + 1)
         if cch.enabled:
             cache = Cache(env, at, cache_id, cch.ttl, cch.capacity, cch.on_write,
                           Link(self.sampler(cch.invalidation_delay, "link.master->cache"), self.env),
                           self._down("cache", cch.latency), trace,
-                          direct_hits=pipeline == "now")
+                          direct_hits=pipeline == "now" and origin is None,
+                          jitter=self._ttl_jitter(),
+                          stampede=None if origin is None else self._stampede(origin),
+                          changes=self.prober.cache_changes if self.prober is not None else None)
         if rep.mode == "quorum":
             return self._build_quorum(cache, on_commit)
         master, routers = self._group(0, cache, on_commit)
-        fill_policy = routers[-1].policy
+        fill_policy = rep.read_policy if cch.fill_from == "read_policy" else cch.fill_from
         route, fill_route = routers[0].route, routers[-1].route
         names = {node.node_id: node.name for node in [master, *replicas]}
+        if origin is not None:
+            names[origin.node_id] = origin.name
+
+            def fill_route(client, key, now):
+                return origin
+
         up = self._up(names, cache)
-        clients = [Client(env, at, c, master, cache, route, fill_route, self.recorder,
-                          self.fault_stats, up(c), pipe.batch_size, pipe.linger, pipeline, trace)
-                   for c in range(wl.clients)]
+        clients = self.clients
+        clients.extend(Client(env, at, c, master, cache, route, fill_route, self.recorder,
+                              self.fault_stats, up(c), pipe.batch_size, pipe.linger, pipeline,
+                              trace, local=self._local_cache(c))
+                       for c in range(wl.clients))
 
         workload = self._workload(clients)
         if self.cluster is not None:
             hosts = {"master": 0, **{f"replica{j}": 1 + j for j in range(rep.replicas)}}
             self.cluster.start(master, replicas, clients, routers, hosts)
         if self.prober is not None:
-            self._wire_prober(clients, cache, LeaderPath(
-                env, at, Router(rep.read_policy, replicas, self.streams.rng("probe.routing")).route,
-                Router(fill_policy, replicas, self.streams.rng("probe.routing.fill")).route,
-                self.sampler(net.client_latency, "probe.network")))
+            rng = self.streams.rng
+            self._wire_prober(cache, LeaderPath(
+                replicas, clients, rep.read_policy, fill_policy, rng("probe.routing"),
+                rng("probe.routing.fill"), (net.client_latency, rng("probe.network"))))
         self.lag.start()
         return Nodes(master, replicas, cache, clients, workload, self.lag, self.cluster,
-                     prober=self.prober)
+                     prober=self.prober, origin=origin)
 
     def _up(self, names: dict[int, str], cache: Cache | None):
         """``up(c)``: client ``c``'s links to the nodes named in ``names`` and the cache, by
@@ -191,22 +215,26 @@ class Builder:
         rep, cch = cfg.replication, cfg.cache
         env, at, trace = self.env, self.at, self.trace
         replicas = self.lag.replicas
+        name = self._name("master")
+        host = self._host(base_id, name, self._master_limit())
         master = Master(
-            env, at, self._host(base_id, self._name("master"), self._master_limit()),
-            Keyspace({}), 0, self._write_rules(),
+            env, at, host, Keyspace({}), 0, self._write_rules(),
             cache=cache if cache is not None and cch.on_write != "none" else None,
-            cluster=self.cluster, trace=trace, on_commit=on_commit)
+            cluster=self.cluster, trace=trace, on_commit=on_commit,
+            expiry=self._master_expiry(), tracking=self._tracking(name, host))
         for j in range(rep.replicas):
             name = self._name(f"replica{j}")
+            host = self._host(base_id + 1 + j, name, self._replica_limit())
             replicas.append(Replica(
-                env, at, self._host(base_id + 1 + j, name, self._replica_limit()), master,
-                master.committed.copy(),
+                env, at, host, master, master.committed.copy(),
                 Link(self.sampler(rep.delay, f"link.{master.name}->{name}"), self.env),
-                self.lag, cluster=self.cluster, trace=trace, send_time=self._send_time()))
+                self.lag, cluster=self.cluster, trace=trace, send_time=self._send_time(),
+                expiry=self._replica_expiry(base_id + 1 + j),
+                tracking=self._tracking(name, host)))
         routing = "routing" if self.shard is None else f"routing.shard{self.shard}"
         routers = [Router(rep.read_policy, replicas, self.streams.rng(routing))]
         fill_policy = rep.read_policy if cch.fill_from == "read_policy" else cch.fill_from
-        if fill_policy != rep.read_policy:
+        if fill_policy not in (rep.read_policy, "origin"):
             routers.append(Router(fill_policy, replicas, self.streams.rng(routing + ".fill")))
         return master, routers
 
@@ -224,7 +252,7 @@ class Builder:
             cache = Cache(env, at, cache_id, cch.ttl, cch.capacity, cch.on_write,
                           Link(self.sampler(cch.invalidation_delay, "link.master->cache"), self.env),
                           self._down("cache", cch.latency), trace,
-                          direct_hits=pipeline == "now")
+                          direct_hits=pipeline == "now", jitter=self._ttl_jitter())
         faulty = cfg.faults.strikes_before(cfg.run.horizon)
         quiet = replace(cfg.faults, master_crash_at=(), replica_disconnects=(), partitions=())
         coverage, redirects = Coverage(cfg.cluster.require_full_coverage), Redirects()
@@ -280,6 +308,31 @@ class Builder:
                 redirects)
         return self._group(base_id, cache, None)
 
+    def _origin(self, node_id: int) -> Origin:
+        cfg = self.config
+        latency = cfg.network.client_latency
+        return Origin(self.env, self.at, node_id, cfg.origin.servers,
+                      self.sampler(cfg.origin.recompute_time, "origin.recompute"),
+                      cfg.run.max_queue, self._down("origin", latency),
+                      Link(self.sampler(latency, "link.origin->cache"), self.env),
+                      self.origin_stats)
+
+    def _stampede(self, origin: Origin) -> Policy:
+        cch = self.config.cache
+        return Policy(cch.stampede, cch.lease_interval, cch.lease_wait, cch.xfetch_beta,
+                      uniform_sampler(self.streams.rng("cache.xfetch")), origin,
+                      Link(self.sampler(self.config.network.client_latency,
+                                        "link.cache->origin"), self.env),
+                      self.origin_stats)
+
+    def _ttl_jitter(self):
+        """None without jitter, else a sampler of a set's TTL offset, uniform in +- jitter (s)."""
+        jitter = self.config.cache.ttl_jitter
+        if not jitter:
+            return None
+        uniform = uniform_sampler(self.streams.rng("cache.ttl_jitter"))
+        return lambda: jitter * (2.0 * uniform() - 1.0)
+
     def _build_quorum(self, cache: Cache | None, on_commit) -> Nodes:
         """Quorum mode: N peers, one coordinator in front of them for every client (it is
         each client's ``master``: the node writes go to and V(k, t) is read from), reads
@@ -291,13 +344,16 @@ class Builder:
                  for name in ("write", "ack", "read", "response")}
         committed = Keyspace({})  # sparse, as in leader mode: version 0 shared by all
         n_peers = cfg.replication.replicas
+        changes = Changes() if self.prober is not None else None  # what probes read
+
+        make = Link if q.link_order == "fifo" else IndependentLink
 
         def link(kind: str, c: int, j: int, name: str) -> Link:
             sample = self.sampler(delay[kind], name)
             if q.remote_delay and c % n_peers != j:  # another datacenter
                 extra = q.remote_delay
-                return Link(lambda: sample() + extra)
-            return Link(sample)
+                return make(lambda: sample() + extra)
+            return make(sample)
 
         def back(kind: str, j: int) -> LazyLinks:
             """Peer ``j``'s ``kind`` links to the clients, by client index."""
@@ -306,7 +362,7 @@ class Builder:
         peers = [Peer(env, at, j, committed.copy(),
                       self.sampler(srv.batch_overhead, f"server.peer{j}.overhead"),
                       self.sampler(srv.service_time, f"server.peer{j}.service"),
-                      back("ack", j), back("response", j))
+                      back("ack", j), back("response", j), changes)
                  for j in range(n_peers)]
 
         def links(kind: str) -> LazyLinks:
@@ -336,13 +392,71 @@ class Builder:
                    for c in range(n_clients)]
         workload = self._workload(clients)
         if self.prober is not None:
-            self._wire_prober(clients, cache, QuorumPath(
-                env, at, coordinator, self.sampler(delay["read"], "probe.read"),
-                self.sampler(delay["response"], "probe.response"), q.remote_delay,
-                self.sampler(srv.batch_overhead, "probe.overhead"),
-                self.sampler(srv.service_time, "probe.service")))
+            rng = self.streams.rng
+            self._wire_prober(cache, QuorumPath(coordinator, {
+                "read": (delay["read"], rng("probe.read")),
+                "overhead": (srv.batch_overhead, rng("probe.overhead")),
+                "service": (srv.service_time, rng("probe.service")),
+                "response": (delay["response"], rng("probe.response"))}, q.remote_delay,
+                changes))
         return Nodes(coordinator, [], cache, clients, workload, self.lag, None, peers,
                      self.prober)
+
+    def _clock(self, node_id: int) -> Clock:
+        return Clock(*self.config.clocks.clock(node_id))
+
+    def _master_expiry(self) -> MasterExpiry | None:
+        """The store's TTL at the master (None without ``workload.key_ttl``): its draws come
+        from streams of their own, so the rest of the run keeps its samples."""
+        cfg = self.config
+        wl = cfg.workload
+        if wl.key_ttl <= 0:
+            return None
+        share = wl.ttl_share
+        if share >= 1.0:
+            def carries() -> bool:
+                return True
+        else:
+            draw = uniform_sampler(self.streams.rng("expiry.ttl_share"))
+
+            def carries() -> bool:
+                return draw() < share
+        stats = self.recorder.expiry
+        expiry = MasterExpiry(self.at, self._clock(0), wl.key_ttl, carries,
+                              uniform_sampler(self.streams.rng("expiry.sample")),
+                              cfg.server.service_time.mean, cfg.server.hz, stats.held,
+                              cfg.run.horizon)
+        stats.watch(expiry.index.advance)
+        return expiry
+
+    def _replica_expiry(self, node_id: int) -> ReplicaExpiry | None:
+        if self.config.workload.key_ttl <= 0:
+            return None
+        return ReplicaExpiry(self._clock(node_id), self.config.replication.replica_expiry)
+
+    def _tracking(self, name: str, host: Host) -> Tracking | None:
+        """``name``'s CLIENT TRACKING, when the clients keep a local cache: its
+        invalidations travel on the data connections (``same``) or on a FIFO link of their
+        own to each client (``redirect``, a stream per link, made on first use)."""
+        cc = self.config.client_cache
+        if not cc.enabled:
+            return None
+        links = host.down if cc.connection == "same" else LazyLinks(
+            lambda c: Link(self.sampler(self.config.network.client_latency,
+                                        f"link.{name}->client{c}.invalidate")))
+        return Tracking(self.at, name, cc.mode, cc.tracking_table_max_keys, links,
+                        self.clients, uniform_sampler(self.streams.rng(f"tracking.{name}")),
+                        self.client_cache, self.trace)
+
+    def _local_cache(self, c: int) -> LocalCache | None:
+        """Client ``c``'s own cache (``[client_cache]``), or None."""
+        cc = self.config.client_cache
+        if not cc.enabled:
+            return None
+        optin = (uniform_sampler(self.streams.rng(f"client_cache.optin.client{c}"))
+                 if cc.mode == "optin" else None)
+        return LocalCache(f"client{c}", cc.capacity, cc.max_ttl, cc.placeholder, optin,
+                          cc.optin_share, self.trace)
 
     def _pipeline(self) -> str:
         wl, pipe = self.config.workload, self.config.pipeline
@@ -355,12 +469,11 @@ class Builder:
     def _prober(self) -> Prober:
         cfg, streams = self.config, self.streams
         return Prober(self.env, self.at, self.visibility.offsets_s, cfg.metrics.visibility_share,
-                      uniform_sampler(streams.rng("probe.share")),
-                      integer_sampler(streams.rng("probe.clients"), cfg.workload.clients),
-                      cfg.run.warmup, cfg.run.duration, self.visibility.add)
+                      uniform_sampler(streams.rng("probe.share")), streams.rng("probe.clients"),
+                      cfg.workload.clients, cfg.run.warmup, cfg.run.duration, self.visibility)
 
-    def _wire_prober(self, clients: list[Client], cache: Cache | None, path) -> None:
-        self.prober.wire(clients, cache, self.sampler(self.config.cache.latency, "probe.cache"),
+    def _wire_prober(self, cache: Cache | None, path) -> None:
+        self.prober.wire(cache, (self.config.cache.latency, self.streams.rng("probe.cache")),
                          path)
 
     def _replica_limit(self) -> QueueLimit:
@@ -375,7 +488,8 @@ class Builder:
 
     def _resync_settings(self) -> ResyncSettings:
         wl, rep = self.config.workload, self.config.replication
-        load = "faults.snapshot_load" if self.shard is None else f"faults.snapshot_load.shard{self.shard}"
+        load = ("faults.snapshot_load" if self.shard is None
+                else f"faults.snapshot_load.shard{self.shard}")
         return ResyncSettings(
             wl.value_size, rep.backlog_size, wl.keys * wl.value_size, rep.bandwidth,
             self.sampler(rep.snapshot_load_time, load), rep.serve_stale_data,
@@ -398,15 +512,18 @@ class Builder:
     def _workload(self, clients: list[Client]) -> OpenLoop | ClosedLoop:
         wl, streams = self.config.workload, self.streams
         keys = (wl.keys, wl.key_distribution, wl.zipf_s)
+        # YCSB's "latest": reads follow the inserts, so both sides share one state.
+        latest = (LatestKeys(streams.rng("keys.read"), wl.keys, wl.zipf_s)
+                  if wl.key_distribution == "latest" else None)
         if wl.mode == "closed":
             return ClosedLoop(
                 self.at, self.env, clients, self.config.pipeline.batch_size, wl.read_fraction,
                 uniform_taker(streams.rng("closed.kind")),
                 self.sampler(wl.think_time, "closed.think"), wl.think_time.is_zero,
-                key_taker(streams.rng("keys.read"), *keys),
-                key_taker(streams.rng("keys.write"), *keys))
-        read_key = key_sampler(streams.rng("keys.read"), *keys)
-        write_key = key_sampler(streams.rng("keys.write"), *keys)
+                latest.reads if latest else key_taker(streams.rng("keys.read"), *keys),
+                latest.writes if latest else key_taker(streams.rng("keys.write"), *keys))
+        read_key = latest.read if latest else key_sampler(streams.rng("keys.read"), *keys)
+        write_key = latest.write if latest else key_sampler(streams.rng("keys.write"), *keys)
 
         def gap(rate, name):
             return exponential_sampler(streams.rng(name), 1.0 / rate) if rate > 0 else None

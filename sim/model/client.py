@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict, deque
 
 from sim.model.kernel import Link
-from sim.model.records import DIRECT, HIT, MISS, Failure, Op
+from sim.model.records import DIRECT, HIT, LOCAL, MISS, Failure, Op
 
 
 class Pending:
@@ -37,11 +37,15 @@ class Client:
     Error replies (a :class:`Failure` in place of a result: a whole message through
     :meth:`on_error`, or a write refused under ``min_replicas_to_write`` in :meth:`on_reply`)
     are counted in ``fault_stats`` and not recorded as reads or writes.
+
+    ``local`` is the client's own cache (:class:`sim.model.local_cache.LocalCache`, with
+    ``[client_cache]``): a read it holds completes at its issue; a miss goes on as above, and
+    the store's reply fills it. Without it ``read`` and ``on_reply`` are the plain methods.
     """
 
     def __init__(self, env, at, index: int, master, cache, route, fill_route, recorder,
                  fault_stats, up: list[Link], batch_size: int, linger_s: float,
-                 pipeline: str, trace=None) -> None:
+                 pipeline: str, trace=None, local=None) -> None:
         self.env = env
         self.at = at
         self.index = index
@@ -71,11 +75,10 @@ class Client:
         self.outstanding = 0
         self.submit = {"now": self._send_now, "linger": self._queue_linger,
                        "explicit": self._queue}[pipeline]
-
-    def delivery(self, node_id: int, t: float) -> float:
-        """When a message of this client reaching node ``node_id`` at ``t`` (s) would be
-        delivered (FIFO behind what it sent before): what a visibility probe may ask."""
-        return self.up[node_id].not_before(t)
+        self.local = local
+        if local is not None:  # chosen once here, so a run without it pays nothing per read
+            self.read = self._read_local
+            self.on_reply = self._on_reply_local
 
     def follow(self, master) -> None:
         """Write to (and judge staleness against) ``master`` from now on."""
@@ -87,7 +90,7 @@ class Client:
 
     # -- issuing ------------------------------------------------------------------------
 
-    def read(self, key: int, now: float) -> None:
+    def read(self, key: int, now: float) -> Op:
         arriving = self.arriving
         if arriving and arriving[0][0] <= now:
             self._arrived(now)
@@ -97,6 +100,29 @@ class Client:
         if self.trace is not None:
             self.trace("issue", now, node=self.name, key=key, write=False)
         self.submit(op, cache if cache is not None else self.route(self, key, now))
+        return op
+
+    def _read_local(self, key: int, now: float) -> None:
+        """:meth:`read` behind the client's own cache: a hit completes now, with no trip."""
+        version = self.local.lookup(key, now)
+        if version is None:
+            self.local.sent(Client.read(self, key, now))
+            return
+        arriving = self.arriving
+        if arriving and arriving[0][0] <= now:
+            self._arrived(now)
+        op = Op(self, key, False, now, self.master.committed[key], self.acked[key],
+                self.read_max[key], LOCAL)
+        op.result = version
+        op.node = self.local
+        if self.trace is not None:
+            self.trace("issue", now, node=self.name, key=key, write=False)
+        self._read_done(op, now)
+
+    def _on_reply_local(self, ev) -> None:
+        """:meth:`on_reply`, and the tracked reads fill the client's own cache."""
+        Client.on_reply(self, ev)
+        self.local.replied(ev._value, self.env._now)
 
     def issue_batch(self, reads: list[bool], read_keys: list[int], write_keys: list[int],
                     now: float) -> None:
@@ -220,6 +246,25 @@ class Client:
         if missed and self.submit == self._queue:
             self.flush()
         self._check_batch()
+
+    def on_recomputed(self, ev) -> None:
+        """The origin answered a read that missed, ``(op, delta_s)``: the read completes and
+        fills the cache with the value and the recompute's duration (s)."""
+        op, delta_s = ev._value
+        now = self.env._now
+        self._read_done(op, now)
+        cache = self.cache
+        self.up[cache.node_id].send(now, cache.guard.on_recomputed, (op.result, delta_s))
+        self._check_batch()
+
+    def on_hot_miss(self, ev) -> None:
+        """A lease loser, ``(ops, wait_s)``: ask the cache again after the wait (s)."""
+        ops, wait_s = ev._value
+        self.at(self.env._now + wait_s, self._ask_again, ops)
+
+    def _ask_again(self, ev) -> None:
+        cache = self.cache
+        self.up[cache.node_id].send(self.env._now, cache.on_message, ev._value)
 
     def hit(self, op: Op, arrival_s: float, now: float) -> None:
         """A cache hit answered ``now`` whose reply will reach this client at ``arrival_s``

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from heapq import heappop, heappush
+from itertools import repeat
 from typing import Any
 
 from simpy import Environment
@@ -79,11 +80,6 @@ class Link:
         if env is not None:
             self.queue, self.eid = env._queue, env._eid
 
-    def not_before(self, t: float) -> float:
-        """When a message reaching the far end at ``t`` (s) would be delivered (FIFO: not
-        before the last delivery), without sending anything: what an observer may ask."""
-        return t if t > self.last else self.last
-
     def arrival(self, send_s: float) -> float:
         t = send_s + self.delay()
         if t < self.last:
@@ -97,6 +93,20 @@ class Link:
             t = self.last
         self.last = t
         heappush(self.queue, (t, NORMAL, next(self.eid), Call(fn, payload)))
+
+
+class IndependentLink(Link):
+    """A link on which each message takes its own delay, so a later message may overtake
+    an earlier one (no head-of-line blocking): the WARS model's assumption, chosen by
+    ``quorum.link_order = "independent"``. A subclass, so the FIFO link pays no flag."""
+
+    __slots__ = ()
+
+    def arrival(self, send_s: float) -> float:
+        return send_s + self.delay()
+
+    def send(self, send_s: float, fn: Callable[[Call], None], payload: Any) -> None:
+        heappush(self.queue, (send_s + self.delay(), NORMAL, next(self.eid), Call(fn, payload)))
 
 
 class Inbox:
@@ -198,8 +208,10 @@ class Payload:
         self._value = value
 
 
-def run_until(env: Environment, horizon_s: float) -> None:
-    """Process every event scheduled before ``horizon_s`` (s), then set the clock to it.
+def run_until(env: Environment, horizon_s: float, max_events: int | None = None) -> bool:
+    """Process every event scheduled before ``horizon_s`` (s), then set the clock to it and
+    return True; with ``max_events``, stop after that many events if the horizon is not
+    reached first and return False, the clock at the last event processed.
 
     The same as ``env.run(until=horizon_s)`` (events at the horizon itself are left, as
     SimPy's URGENT stop event would leave them) for any SimPy event, ours or not, with the
@@ -207,7 +219,10 @@ def run_until(env: Environment, horizon_s: float) -> None:
     """
     queue = env._queue
     pop = heappop
-    while queue and queue[0][0] < horizon_s:
+    # The budget costs one C-level step of repeat() per event, nothing in Python.
+    for _ in repeat(None) if max_events is None else repeat(None, max_events):
+        if not queue or queue[0][0] >= horizon_s:
+            break
         env._now, _, _, event = pop(queue)
         callbacks, event.callbacks = event.callbacks, None
         for callback in callbacks:
@@ -216,7 +231,10 @@ def run_until(env: Environment, horizon_s: float) -> None:
             exc = type(event._value)(*event._value.args)
             exc.__cause__ = event._value
             raise exc
+    else:
+        return False
     env._now = horizon_s
+    return True
 
 
 class QueueLimit:

@@ -13,6 +13,7 @@ from sim.model.records import (
     HeldReply,
     Host,
     Keyspace,
+    OnHost,
     Op,
     Version,
     WaitGroup,
@@ -33,7 +34,7 @@ class WriteRules:
     min_replicas_max_lag_s: float = 0.0
 
 
-class Master:
+class Master(OnHost):
     """Serves client messages in arrival order on one thread.
 
     A message of B commands costs ``batch_overhead`` plus ``service_time`` per command, served
@@ -48,34 +49,31 @@ class Master:
     judge staleness.
 
     Faults reach the master through its ``cluster`` (None in a run without faults, and then
-    none of this costs anything on the hot path): the node can be ``dead`` (every event it
-    scheduled before then does nothing, or fails the commands it carried), a client on the
-    other side of a partition is answered "unavailable", and ``log`` keeps the committed writes
-    some replica may still lack, which decide what a failover loses. The admission check for
+    none of this costs anything on the hot path): a client on the other side of a partition
+    is answered "unavailable", and ``log`` keeps the committed writes some replica may still
+    lack, which decide what a failover loses. The fault controller changes the node only
+    through its methods: :meth:`die` (every event it scheduled before then does nothing, or
+    fails the commands it carried), :meth:`depose` and :meth:`reinstate` (what it loses once
+    out of office, counted by :meth:`take_lost_writes`), :meth:`persist` and
+    :meth:`keep_writes_after` (what a restart keeps). The admission check for
     ``min_replicas_to_write`` holds with or without faults, as in Redis.
 
     ``committed`` may be handed in (a promoted replica's data), and ``host`` (its id, links,
     cost samplers and thread) is the machine's, kept across role changes.
     ``on_commit(rec, now)``, when given, hears of every commit (the visibility probes).
+    ``expiry`` (a :class:`sim.model.expiry.MasterExpiry`, None when the store has no TTL)
+    hears of every SET and GET it serves, and runs the active expire cycle.
     """
 
     def __init__(self, env, at, host: Host, committed: Keyspace, offset: int,
                  rules: WriteRules, cache=None, cluster=None, trace=None,
-                 on_commit=None) -> None:
-        self.env = env
-        self.at = at
-        self.host = host
-        self.node_id = host.node_id
-        self.name = host.name
-        self.thread = host.thread
+                 on_commit=None, expiry=None, tracking=None) -> None:
+        super().__init__(env, at, host)
         self.rules = rules
         self.committed = committed
         self.latest = committed.copy()
         self.offset = offset  # replication offset of the newest write enqueued
         self.commit_offset = offset  # of the newest write committed
-        self.down = host.down  # master -> client links, by client index
-        self.overhead = host.overhead
-        self.service = host.service
         self.replicas: list = []  # the replicas following this master (they join it)
         self.cache = cache  # the Cache, when it must hear of commits (on_write)
         self.wait_replicas = rules.wait_replicas
@@ -90,16 +88,15 @@ class Master:
         self.cluster = cluster
         self.trace = trace
         self.on_commit = on_commit  # the visibility probes' hook: on_commit(rec, now)
+        self.tracking = tracking  # CLIENT TRACKING (sim.model.tracking), None when off
         self.dead = False
-        self.lost_from: int | None = None  # the promoted replica's offset, once deposed
-        self.keep_after: int | None = None  # offset persisted last, when a restart may come
+        self._lost_from: int | None = None  # the promoted replica's offset, once deposed
+        self._keep_after: int | None = None  # offset persisted last, when a restart may come
         self.last_ack_s: float | None = None  # when a write reply last reached a client
         self.log: deque[Version] = deque()
-
-    def answer(self, key: int, now: float) -> Version:
-        """The version a GET of ``key`` arriving ``now`` (s) returns: the state at the end of
-        its queue (what a visibility probe reads)."""
-        return self.latest[key]
+        self.expiry = expiry
+        if expiry is not None:
+            expiry.attach(self)
 
     def add_replica(self, replica) -> None:
         """``replica`` follows this master from now on (its acknowledgement clock starts)."""
@@ -125,6 +122,7 @@ class Master:
         service = self.service
         at = self.at
         need = self.min_replicas
+        expiry = self.expiry
         last = None  # a SET that is the message's last command: committed by the reply event
         for op in ops:
             t += service()
@@ -141,10 +139,16 @@ class Master:
                 last = Version(k, latest[k].number + 1, t, self.offset)
                 latest[k] = last
                 op.result = last
+                if expiry is not None:
+                    expiry.wrote(last, t)
             else:
                 op.result = latest[op.key]
+                if expiry is not None:
+                    expiry.read(op, t)
         thread.busy(t, now)
         at(t, self._on_served, ops)
+        if self.tracking is not None:
+            self.tracking.served_master(client, ops, self.offset, now)
 
     def _admit(self, client, now: float) -> bool:
         """Fault hook: can this master take the client's message now (alive, reachable)?"""
@@ -173,6 +177,8 @@ class Master:
             self.cache.on_commit(rec, now)
         if self.on_commit is not None:
             self.on_commit(rec, now)
+        if self.tracking is not None:
+            self.tracking.changed(rec.key, rec.offset, now)
         if self.cluster is not None:
             log = self.log
             log.append(rec)
@@ -189,6 +195,8 @@ class Master:
         last = ops[-1]
         if last.write and last.result.__class__ is Version:
             self.commit(last.result)
+        if self.tracking is not None:
+            self.tracking.end_pass(self.env._now)
         client = last.client
         if not self.wait_replicas:
             self.reply(client, ops)
@@ -299,14 +307,60 @@ class Master:
             while outbox:
                 self.fail(outbox.popleft().ops, UNAVAILABLE, None)
 
+    @property
+    def alive(self) -> bool:
+        """False once it died (crashed, or was demoted into a replica)."""
+        return not self.dead
+
+    @property
+    def lost_from(self) -> int | None:
+        """Replication offset above which its writes are lost, once it lost office (None
+        while nothing decided that)."""
+        return self._lost_from
+
+    def followers(self) -> list:
+        """The replicas following it now (a copy: following it may change as they are
+        handled)."""
+        return list(self.replicas)
+
+    def depose(self, lost_from: int) -> None:
+        """It lost office (or never held it, at ``lost_from`` 0): the writes above offset
+        ``lost_from``, which its successor never received, are lost; its log keeps them until
+        :meth:`take_lost_writes` counts them."""
+        self._lost_from = lost_from
+
+    def reinstate(self) -> None:
+        """It holds office after all: nothing it accepts is doomed any more."""
+        self._lost_from = None
+
+    def take_lost_writes(self) -> list[Version]:
+        """The logged writes above :attr:`lost_from` (lost with its history), and the log
+        forgotten, so they are counted once."""
+        lost = [rec for rec in self.log if rec.offset > self._lost_from]
+        self.log.clear()
+        return lost
+
+    def persist(self) -> tuple[Keyspace, int]:
+        """A snapshot (rdb) or fsync (aof) now: its committed data and offset, which a restart
+        keeps; the log keeps only the writes after it (a restart loses those)."""
+        self._keep_after = self.commit_offset
+        return self.committed.copy(), self.commit_offset
+
+    def keep_writes_after(self, persisted_offset: int) -> None:
+        """A restart may come and its disk holds its writes up to ``persisted_offset``: the
+        log keeps every later one, which a restart that cancels the failover loses even
+        though replicas hold them."""
+        self._keep_after = persisted_offset
+
     def trim_log(self) -> None:
         """Forget logged writes that every connected replica Sentinel can reach has received:
         a failover promotes one of them (or one further ahead), so they cannot be lost. Once
         deposed, nothing above the promoted replica's offset is forgotten, and while a restart
-        may come nothing above the offset persisted last (``keep_after``)."""
+        may come nothing above the offset persisted last (:meth:`keep_writes_after`)."""
         log = self.log
-        keep = self.keep_after
-        if not self.replicas and self.lost_from is None and keep is None:
+        keep = self._keep_after
+        lost_from = self._lost_from
+        if not self.replicas and lost_from is None and keep is None:
             # No replica to promote, so no failover can lose these writes (a host that joins
             # later first resyncs to this master's state): keeping them would grow for ever.
             log.clear()
@@ -318,8 +372,8 @@ class Master:
         if not received:
             return
         floor = min(received)
-        if self.lost_from is not None and self.lost_from < floor:
-            floor = self.lost_from
+        if lost_from is not None and lost_from < floor:
+            floor = lost_from
         if keep is not None and keep < floor:
             floor = keep
         while log and log[0].offset <= floor:

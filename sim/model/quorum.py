@@ -43,7 +43,7 @@ class Peer:
 
     def __init__(self, env, at, index: int, store: Keyspace, overhead: Callable[[], float],
                  service: Callable[[], float], ack_links: Mapping[int, Link],
-                 response_links: Mapping[int, Link]) -> None:
+                 response_links: Mapping[int, Link], changes=None) -> None:
         self.env = env
         self.at = at
         self.index = index
@@ -55,6 +55,11 @@ class Peer:
         self.response_links = response_links
         self.thread = Thread(self.name, QueueLimit.none())
         self.coordinator = None  # the coordinator that owns the run's peers (see join)
+        # The visibility probes' log of what each write does to a probed key: a hook that
+        # only records, so a run without probes keeps the bare apply.
+        self.changes = changes
+        if changes is not None:
+            self.apply = self._apply_watched
 
     def join(self, coordinator) -> None:
         """Answer ``coordinator`` from now on (it takes the run's peers when built)."""
@@ -79,15 +84,19 @@ class Peer:
         """When a command arriving ``now`` (s) would start on this peer's thread."""
         return self.thread.start(now)
 
-    def response_delivery(self, client_index: int, t: float) -> float:
-        """When a response reaching client ``client_index`` at ``t`` (s) would be delivered."""
-        return self.response_links[client_index].not_before(t)
-
     def apply(self, versions: list[Version]) -> None:
         store = self.store
         for rec in versions:
             if rec.number > store[rec.key].number:
                 store[rec.key] = rec
+
+    def _apply_watched(self, versions: list[Version]) -> None:
+        """:meth:`apply`, then ``changes.add(key, (arrival_s, peer index, version
+        number))`` for each write taken in."""
+        Peer.apply(self, versions)
+        add, now, index = self.changes.add, self.env._now, self.index
+        for rec in versions:
+            add(rec.key, (now, index, rec.number))
 
     def on_write(self, ev) -> None:
         """A write message ``(call, versions)`` arrived: apply, ack when served."""
@@ -174,11 +183,6 @@ class Coordinator:
         self.trace = trace
         for peer in peers:
             peer.join(self)
-
-    def read_delivery(self, client_index: int, peer_index: int, t: float) -> float:
-        """When a read from client ``client_index`` reaching peer ``peer_index`` at ``t`` (s)
-        would be delivered (what a visibility probe may ask)."""
-        return self.read_links[client_index][peer_index].not_before(t)
 
     def on_message(self, ev) -> None:
         """A client's message: its writes and its reads each go to all N peers."""

@@ -15,10 +15,13 @@ class Version:
     ``acks`` counts replicas that applied it and ``wait`` is the :class:`WaitGroup` of a WAIT
     blocked on it (``replication.wait_replicas``); ``acked`` is set when its writer received
     the reply, so that a failover counts the acknowledged writes it discards.
+    ``expire_at`` is the absolute expiry (s, by the master's clock: Redis 7's PXAT) of a SET
+    that carries a TTL, None for one without; only a run whose store has TTLs
+    (``workload.key_ttl``) sets it, so that a run without them pays nothing per write.
     """
 
     __slots__ = ("key", "number", "commit_s", "superseded_s", "offset", "acks", "wait",
-                 "acked")
+                 "acked", "expire_at")
 
     def __init__(self, key: int, number: int, commit_s: float, offset: int) -> None:
         self.key = key
@@ -78,6 +81,8 @@ REFUSED = Failure("refused")
 DIRECT = 0  # sent straight to the store
 HIT = 1  # answered by the cache
 MISS = 2  # asked the cache, missed, then read from the store (and fills the cache)
+WAITED = 3  # missed, then waited for another reader's recompute (single flight, lease)
+LOCAL = 4  # answered by the client's own cache (client_cache), at its issue
 
 
 class Op:
@@ -89,11 +94,15 @@ class Op:
     highest version of the key this client had received from an earlier read. ``result`` is
     the Version the command read or wrote (a :class:`Failure` for an error reply, None for a
     cache miss); ``node`` the node that served it; ``done_s`` when its reply reached the
-    client (set by the recorder).
+    client (set by the recorder). With the store's TTL on, the node that serves a read also
+    sets ``served_s`` (when it was served) and ``missing`` (it answered "no such key").
+    ``caching`` is set only with a client-side cache: the read asks its server to track the
+    key (always, but in optin mode only for the reads sent with ``CLIENT CACHING yes``).
     """
 
     __slots__ = ("client", "key", "write", "issue_s", "newest", "ryw_floor", "mono_floor",
-                 "result", "path", "node", "done_s")
+                 "result", "path", "node", "done_s", "served_s", "missing",
+                 "caching")
 
     def __init__(self, client, key: int, write: bool, issue_s: float, newest: Version,
                  ryw_floor: int, mono_floor: int, path: int = DIRECT) -> None:
@@ -150,6 +159,23 @@ class Host:
         self.service = service
         self.apply_time = apply_time
         self.thread = thread
+
+
+class OnHost:
+    """A server node on a :class:`Host`: the run's clock ``env`` and scheduler ``at``, and
+    the host's identity, thread, client links and cost samplers, copied to attributes because
+    the hot path reads them on every message."""
+
+    def __init__(self, env, at, host: Host) -> None:
+        self.env = env
+        self.at = at
+        self.host = host
+        self.node_id = host.node_id
+        self.name = host.name
+        self.thread = host.thread
+        self.down = host.down  # node -> client links, by client index
+        self.overhead = host.overhead
+        self.service = host.service
 
 
 class Resync:

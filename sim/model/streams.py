@@ -58,6 +58,10 @@ def _key_draw(rng: np.random.Generator, keys: int, distribution: str,
               zipf_s: float) -> Callable[[int], np.ndarray]:
     if distribution == "uniform" or keys == 1:
         return lambda size: rng.integers(0, keys, size)
+    if distribution == "scrambled_zipf":
+        from sim.model.ycsb import scrambled_zipf_draw  # only runs that ask for it pay
+
+        return scrambled_zipf_draw(rng, keys, zipf_s)
     cdf = zipf_cdf(keys, zipf_s)
 
     def draw(n: int) -> np.ndarray:

@@ -114,7 +114,8 @@ def _x_axis(ax: Any, key: str, numbers: Sequence[float] | None, labels: Sequence
         ax.set_xticks(sorted(set(numbers)), [style.format_number(v) for v in sorted(set(numbers))])
         ax.xaxis.set_minor_locator(ticker.NullLocator())
     else:
-        style.number_axis(ax.xaxis, log=False)
+        style.number_axis(ax.xaxis, log=False,
+                          integer=all(float(v).is_integer() for v in numbers))
 
 
 def _positions(values: Sequence[Any], key: str, order: list[Any]) -> list[float]:
@@ -175,8 +176,10 @@ def _tick_labels(key: str, values: Sequence[Any]) -> list[str]:
 
 
 @style.styled
-def heatmap(df: pd.DataFrame, x: str, y: str, metric: str) -> Figure:
-    """Mean of ``metric`` over repetitions on the grid of two varied keys ``x`` and ``y``."""
+def heatmap(df: pd.DataFrame, x: str, y: str, hue: str) -> Figure:
+    """Mean of the metric ``y`` over repetitions on the grid of two varied keys: ``x`` the
+    columns, ``hue`` the rows (``y`` is the metric, as in :func:`line`)."""
+    metric, y = y, hue
     stats = mean_ci(df, [y, x], metric)
     xs, ys = _order(stats[x], x), _order(stats[y], y)
     grid = np.full((len(ys), len(xs)), np.nan)
@@ -248,6 +251,10 @@ def latency_vs_batch(df: pd.DataFrame, x: str = "pipeline.batch_size",
     return fig
 
 
+# Marker areas (points^2) of the first and last hue value on the trade-off figure.
+SIZE_MAX, SIZE_MIN = 170.0, 30.0
+
+
 def pareto_front(cost_a: Sequence[float], cost_b: Sequence[float]) -> list[int]:
     """Indices of the points no other point beats in both costs (lower is better), by ``a``."""
     order = sorted(range(len(cost_a)), key=lambda i: (cost_a[i], cost_b[i]))
@@ -280,11 +287,16 @@ def setting_text(row: Mapping[str, Any], keys: Sequence[str]) -> str:
 def tradeoff(df: pd.DataFrame, staleness: str = "stale_read_rate",
              latency: str = "read_latency_ms.p99", by: Sequence[str] | None = None,
              hue: str | None = None) -> Figure:
-    """Latency against staleness, one point per configuration (mean over repetitions), with
-    the Pareto front (nothing is both fresher and faster) joined and ringed.
+    """Latency against staleness, one point per configuration (mean over repetitions, with
+    95% intervals both ways), with the Pareto front (nothing is both fresher and faster)
+    joined and ringed.
 
     Colour tells the ``hue`` key's value; marker shape tells the other configuration keys
-    together (say cache off / TTL 10 ms / TTL 1 s), each with a legend of its own."""
+    together (say cache off / TTL 10 ms / TTL 1 s), each with a legend of its own. Each
+    ``hue`` value also has its own marker size, the first the largest, drawn largest first:
+    configurations that cost the same show as concentric markers, each colour visible,
+    instead of hiding one another, and every point stays where its value is. The axes leave
+    room around every point and its interval."""
     by = list(by) if by is not None else varied_keys(df)
     a = mean_ci(df, by or ["rep"], staleness)
     b = mean_ci(df, by or ["rep"], latency)
@@ -303,13 +315,26 @@ def tradeoff(df: pd.DataFrame, staleness: str = "stale_read_rate",
     hues = _order(points[hue], hue) if hue else [None]
     colors = dict(zip(hues, _colors(len(hues)), strict=True))
     markers = {text: style.marker(i) if shaped else "o" for i, text in enumerate(setting_order)}
+    sizes = {v: SIZE_MAX - (SIZE_MAX - SIZE_MIN) * i / max(1, len(hues) - 1)
+             for i, v in enumerate(hues)}
     for i, (_, row) in enumerate(points.iterrows()):
-        ax.scatter(row["mean_s"], row["mean_l"], s=60, marker=markers[settings[i]],
-                   color=colors[row[hue] if hue else None], zorder=3)
+        value = row[hue] if hue else None
+        rank = hues.index(value)
+        colour = colors[value]
+        # A clipped rate interval can end inside its mean by rounding: no negative arm.
+        ax.errorbar(row["mean_s"], row["mean_l"],
+                    xerr=[[max(0.0, row["mean_s"] - row["lo_s"])],
+                          [max(0.0, row["hi_s"] - row["mean_s"])]],
+                    yerr=[[max(0.0, row["mean_l"] - row["lo_l"])],
+                          [max(0.0, row["hi_l"] - row["mean_l"])]],
+                    fmt="none", ecolor=colour, elinewidth=1.2, capsize=0, zorder=2.5)
+        ax.scatter(row["mean_s"], row["mean_l"], s=sizes[value], marker=markers[settings[i]],
+                   color=colour, edgecolors="white", linewidths=0.6, zorder=3 + rank / 100)
     front = pareto_front(list(points["mean_s"]), list(points["mean_l"]))
     fx, fy = points["mean_s"].iloc[front], points["mean_l"].iloc[front]
     ax.plot(fx, fy, "-", drawstyle="steps-post", color="grey", lw=1.2, zorder=2)
-    ax.scatter(fx, fy, s=220, facecolors="none", edgecolors="black", lw=1.2, zorder=4)
+    ax.scatter(fx, fy, s=2.2 * SIZE_MAX, facecolors="none", edgecolors="black", lw=1.2,
+               zorder=4)
     if not shaped and others and len(front) <= 12:
         for i in front:
             ax.annotate(settings[i], (points["mean_s"].iloc[i], points["mean_l"].iloc[i]),
@@ -318,8 +343,12 @@ def tradeoff(df: pd.DataFrame, staleness: str = "stale_read_rate",
     ax.set_ylabel(metric_label(latency))
     style.number_axis(ax.xaxis, log=False)
     style.number_axis(ax.yaxis, log=False)
-    ax.set_xlim(left=0)
-    _y_from_zero(ax, latency)
+    # Room on every side: a point at a stale rate of 0 or at the highest latency is drawn
+    # whole, with its ring and interval, not cut by the frame.
+    x_top, y_top = float(points["hi_s"].max()), float(points["hi_l"].max())
+    x_pad = 0.06 * (x_top or 1.0)
+    ax.set_xlim(-x_pad, x_top + x_pad)
+    ax.set_ylim(0, 1.1 * y_top if y_top > 0 else 1.0)
     from matplotlib.lines import Line2D
 
     front_handle = Line2D([], [], color="grey", marker="o", markersize=13, markerfacecolor="none",
@@ -328,6 +357,7 @@ def tradeoff(df: pd.DataFrame, staleness: str = "stale_read_rate",
     outside = {"bbox_to_anchor": (1.02, 1.0), "borderaxespad": 0.0}
     if hue:
         legend = ax.legend(handles=[Line2D([], [], ls="", marker="o", color=colors[v],
+                                           markersize=math.sqrt(sizes[v]),
                                            label=legend_text(hue, v)) for v in hues]
                            + [front_handle], title=key_label(hue, hues), loc="upper left",
                            **outside)
@@ -339,7 +369,9 @@ def tradeoff(df: pd.DataFrame, staleness: str = "stale_read_rate",
                   bbox_to_anchor=(1.02, 0.0 if hue else 1.0), borderaxespad=0.0)
     elif not hue:
         ax.legend(handles=[front_handle], loc="upper left", **outside)
-    fig.suptitle(f"latency-staleness trade-off ({_repetitions(a)}; lower left is better)")
+    fig.suptitle(f"{metric_label(latency, unit=False)} against "
+                 f"{metric_label(staleness, unit=False)}\n({_repetitions(a)}, 95% intervals; "
+                 "lower left is better)")
     return fig
 
 

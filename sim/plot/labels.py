@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-SECTIONS = ("run", "workload", "network", "server", "replication", "cache", "pipeline", "faults")
+SECTIONS = ("run", "workload", "network", "server", "replication", "cache", "pipeline", "faults",
+            "origin", "clocks")
 DURATION = "duration"
 
 # Config key -> (words for the axis, unit or DURATION). Keys not listed get their own name.
@@ -30,6 +31,7 @@ KEYS: dict[str, tuple[str, str | None]] = {
     "workload.keys": ("keys", None),
     "workload.zipf_s": ("Zipf exponent s", None),
     "workload.value_size": ("value size", "bytes"),
+    "workload.key_ttl": ("key TTL in the store", DURATION),
     "network.client_latency": ("client latency, one way", DURATION),
     "server.service_time": ("service time", DURATION),
     "server.batch_overhead": ("overhead per message", DURATION),
@@ -46,6 +48,13 @@ KEYS: dict[str, tuple[str, str | None]] = {
     "cache.fill_from": ("cache fill from", None),
     "cache.on_write": ("cache on write", None),
     "cache.invalidation_delay": ("invalidation delay", DURATION),
+    "cache.stampede": ("stampede cure", None),
+    "cache.lease_interval": ("lease interval", DURATION),
+    "cache.lease_wait": ("lease wait", DURATION),
+    "cache.xfetch_beta": ("XFetch beta", None),
+    "cache.ttl_jitter": ("TTL jitter", DURATION),
+    "origin.servers": ("origin workers", None),
+    "origin.recompute_time": ("recompute time", DURATION),
     "pipeline.batch_size": ("pipeline batch size", "commands"),
     "pipeline.linger": ("pipeline linger", DURATION),
 }
@@ -64,9 +73,18 @@ METRICS = {
     "monotonic_violations": "monotonic-read violations",
     "wall_seconds": "wall time",
     "sim_events": "simulated events",
+    "origin_recomputes": "origin recomputes",
+    "recomputes_per_expiry": "recomputes per expiry",
+    "origin_load": "origin load",
+    "origin_queue_ms": "origin queue wait",
+    "stale_served": "stale values served",
+    "expired_read_rate": "expired-read rate",
+    "expired_read_age_ms": "expired-read age",
+    "hidden_live_rate": "hidden-live-key rate",
+    "expired_keys_held": "expired keys held, peak",
 }
 COUNTS = ("reads", "writes", "stale_reads", "ryw_violations", "monotonic_violations",
-          "sim_events")
+          "sim_events", "origin_recomputes", "stale_served", "expired_keys_held")
 SUFFIX_UNITS = (("_ms", "ms"), ("_ops_s", "ops/s"), ("_seconds", "s"), ("_rate", "fraction"))
 
 
@@ -150,6 +168,10 @@ def metric_label(metric: str, unit: bool = True) -> str:
         return f"{words} (fraction of cache lookups)"
     if base == "staleness_versions_mean":
         return f"{words} (versions)"
+    if base == "recomputes_per_expiry":
+        return f"{words} (recomputes)"
+    if base == "origin_load":
+        return f"{words} (recomputes/s)"
     if base in COUNTS:
         return f"{words} (count)"
     return f"{words} ({found[1]})" if found else words

@@ -29,7 +29,7 @@ from matplotlib import ticker
 
 from sim.provenance import creator
 
-__all__ = ["OKABE_ITO", "MARKERS", "RC", "FORMATS", "color", "colors", "marker", "context",
+__all__ = ["OKABE_ITO", "COLOUR_NAMES", "MARKERS", "colour_name", "RC", "FORMATS", "color", "colors", "marker", "context",
            "use", "styled", "format_number", "round_number", "number_axis", "save_figure"]
 
 # Okabe–Ito, ordered so that the first few colours differ most in lightness as well as hue.
@@ -41,6 +41,9 @@ OKABE_ITO = ("#0072B2",  # blue
              "#56B4E9",  # sky blue
              "#000000",  # black
              "#F0E442")  # yellow (last: faint on projectors and white paper)
+# What a caption calls each colour, so that captions name the colours actually drawn.
+COLOUR_NAMES = dict(zip(OKABE_ITO, ("blue", "vermillion", "bluish green", "reddish purple",
+                                    "orange", "sky blue", "black", "yellow"), strict=True))
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 SEQUENTIAL_CMAP = "cividis"
 FORMATS = ("png", "svg", "pdf")
@@ -73,6 +76,11 @@ RC: dict[str, Any] = {
 def color(i: int) -> str:
     """The ``i``-th colour of the palette (cycling)."""
     return OKABE_ITO[i % len(OKABE_ITO)]
+
+
+def colour_name(colour: str) -> str:
+    """The plain name of a palette colour, for a caption ("vermillion")."""
+    return COLOUR_NAMES[colour]
 
 
 def colors(n: int) -> list[str]:
@@ -141,11 +149,12 @@ def _tick_text(value: float, _pos: Any = None) -> str:
     return format_number(value, 6)
 
 
-def number_axis(axis: Any, log: bool | None = None) -> None:
+def number_axis(axis: Any, log: bool | None = None, integer: bool = False) -> None:
     """Round-number ticks with thousands separators on one axis (``ax.xaxis`` / ``ax.yaxis``).
 
     On a log axis, ticks at whole decades (and 2, 5 x when the axis spans less than two
-    decades), minor ticks unlabelled."""
+    decades), minor ticks unlabelled. ``integer``: the quantity takes whole values only
+    (replicas, WAIT), so no tick falls between them."""
     if log is None:
         log = axis.get_scale() == "log"
     if log:
@@ -155,7 +164,8 @@ def number_axis(axis: Any, log: bool | None = None) -> None:
                                                  else (1.0,)))
         axis.set_minor_formatter(ticker.NullFormatter())
     else:
-        axis.set_major_locator(ticker.MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
+        axis.set_major_locator(ticker.MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10],
+                                                  integer=integer))
     axis.set_major_formatter(ticker.FuncFormatter(_tick_text))
 
 

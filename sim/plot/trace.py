@@ -6,10 +6,14 @@ blue) and their replies come back (dotted blue); each committed write travels do
 replica (grey arrow, a dot where it is applied). Each read is an arrow out to the node that
 answered and back, green when it returned the newest version, red when stale. Cache fills
 are triangles and the life of each cached entry a bar ending in an expiry cross; the time a
-replica (or the cache) holds an outdated version is shaded red.
+replica (or the cache) holds an outdated version is shaded red. With a client-side cache
+(CLIENT TRACKING) each invalidation message is an orange arrow from the node that sent it to
+the client, a local hit a square on the client's line (green fresh, red stale), a local fill
+a small triangle, and the time a client's own copy is outdated is shaded red as well.
 
 The engine does not trace the moment a server handles a read, so a read's turning point is
-drawn halfway between its issue and its receipt (exact for a symmetric link and no queue).
+drawn halfway between its issue and its receipt (exact for a symmetric link and no queue),
+except for a read its server tracked (client-side caching), drawn where it was taken in.
 Like :mod:`sim.plot.figures`, nothing here touches pyplot's global state.
 """
 
@@ -36,6 +40,8 @@ FRESH = OKABE_ITO[2]  # bluish green
 STALE = OKABE_ITO[1]  # vermillion
 STALE_STYLE = (0, (4, 2))
 CACHE = OKABE_ITO[3]  # reddish purple
+INVALIDATION = OKABE_ITO[4]  # orange
+INVALIDATION_STYLE = (0, (1, 1.5))
 STALE_SHADE = "#f6c8a8"  # a light vermillion
 LABEL_SIZE = 8
 LABELS_UP_TO = 120  # more events than this and version labels would overlap
@@ -74,7 +80,7 @@ class _Labels:
                      clip_on=True)
 
 
-def _legend_handles(has_cache: bool) -> list[Any]:
+def _legend_handles(has_cache: bool, has_local: bool = False) -> list[Any]:
     handles = [
         Line2D([], [], color=WRITE, lw=1.2, label="write → master (commit vN)"),
         Line2D([], [], color=WRITE, lw=1.0, ls=":", label="write reply"),
@@ -88,6 +94,14 @@ def _legend_handles(has_cache: bool) -> list[Any]:
         handles += [
             Line2D([], [], color=CACHE, marker="v", ls="", label="cache fill / update"),
             Line2D([], [], color=CACHE, marker="x", ls="", label="expiry / invalidation"),
+        ]
+    if has_local:
+        handles += [
+            Line2D([], [], color=INVALIDATION, lw=1.2, ls=INVALIDATION_STYLE,
+                   label="invalidation message → client"),
+            Line2D([], [], color=FRESH, marker="s", ls="", label="local hit, fresh"),
+            Line2D([], [], color=STALE, marker="s", ls="", label="local hit, stale"),
+            Line2D([], [], color="0.3", marker="^", ls="", ms=5, label="local fill"),
         ]
     return handles
 
@@ -152,13 +166,32 @@ def space_time(trace: Any, title: str | None = None, width_in: float = 11.0,
             _label(e.time_s * MS, y(e.node, e.key), name(e.key, e["version"]), REPLICATION,
                    below=True)
 
+    for e in trace.of("invalidation"):
+        if e["server"] in y_of and e.node in y_of:
+            _arrow(ax, e["sent"] * MS, y(e["server"], e.key), e.time_s * MS, y(e.node, e.key),
+                   INVALIDATION, INVALIDATION_STYLE, width=1.2)
+    for e in trace.of("local_fill"):
+        if e.node in y_of:
+            ax.plot(e.time_s * MS, y(e.node, e.key), "^", color="0.3", ms=5, zorder=3)
+
+    tracked: dict[tuple[str, str, int], list[float]] = {}
+    for e in trace.of("tracked"):
+        tracked.setdefault((e.node, e["client"], e.key), []).append(e.time_s)
     for e in trace.of("read"):
         server = e["server"]
         if server not in y_of or e.node not in y_of:
             continue
         stale = e["version"] < e["newest"]
         color = STALE if stale else FRESH
-        mid = (e["issued"] + e.time_s) / 2 * MS
+        taken = [t for t in tracked.get((server, e.node, e.key), ())
+                 if e["issued"] <= t <= e.time_s]
+        mid = taken[0] * MS if taken else (e["issued"] + e.time_s) / 2 * MS
+        if server == e.node:  # a local hit: answered where it was issued
+            ax.plot(e.time_s * MS, y(e.node, e.key), "s", color=color, ms=5, zorder=3)
+            if labels:
+                text = name(e.key, e["version"]) + (f"<v{e['newest']}" if stale else "")
+                _label(e.time_s * MS, y(e.node, e.key), text, color)
+            continue
         dash = STALE_STYLE if stale else "-"
         _arrow(ax, e["issued"] * MS, y(e.node, e.key), mid, y(server, e.key), color, dash,
                head=False)
@@ -184,7 +217,8 @@ def space_time(trace: Any, title: str | None = None, width_in: float = 11.0,
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)
     ax.tick_params(axis="y", length=0)
-    ax.legend(handles=_legend_handles("cache" in y_of), loc="upper left",
+    ax.legend(handles=_legend_handles("cache" in y_of, trace.config.client_cache.enabled),
+              loc="upper left",
               bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
     style.number_axis(ax.xaxis, log=False)
     if title is None:

@@ -216,10 +216,13 @@ def fit_closed_loop(points: Sequence[LoopPoint], read_fraction: float = 0.9) -> 
     weights = np.ones_like(log_tput)
 
     def residuals(log_theta: np.ndarray) -> np.ndarray:
-        theta = np.exp(log_theta)
-        overhead, service = theta[1:1 + n][which], theta[1 + n:][which]
-        model, _ = closed_loop_model(theta[0], overhead, service, depth, clients)
-        return np.sqrt(weights) * (np.log(model) - log_tput)
+        # A trial step far off (noisy points) overflows exp or log: its cost is then not
+        # finite and the step is refused, so numpy's warning would say nothing of use.
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            theta = np.exp(log_theta)
+            overhead, service = theta[1:1 + n][which], theta[1 + n:][which]
+            model, _ = closed_loop_model(theta[0], overhead, service, depth, clients)
+            return np.sqrt(weights) * (np.log(model) - log_tput)
 
     best: tuple[np.ndarray, float] | None = None
     for guess in _initial_guesses(depth, clients, tput, which, n):

@@ -140,6 +140,17 @@ def _poisson_times(rng: np.random.Generator, rate: float, horizon: float) -> np.
     return times[times < horizon]
 
 
+def schedules(workload: Workload) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The workload's write times and keys, then its read times and keys (seconds from the
+    start), from its seed."""
+    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(workload.seed).spawn(4)]
+    w_times = _poisson_times(rngs[0], workload.write_rate, workload.duration_s)
+    w_keys = rngs[1].integers(0, workload.keys, len(w_times))
+    r_times = _poisson_times(rngs[2], workload.read_rate, workload.duration_s)
+    r_keys = rngs[3].integers(0, workload.keys, len(r_times))
+    return w_times, w_keys, r_times, r_keys
+
+
 def _wait_until(stop: threading.Event, when: float) -> bool:
     """Sleep until ``time.perf_counter()`` reaches ``when`` (s); False, at once, if ``stop`` is set."""
     wait = when - time.perf_counter()
@@ -207,12 +218,7 @@ def measure_real(master: tuple[str, int], replica: tuple[str, int], workload: Wo
     due while the previous one is still out is sent when that one returns. The rates
     actually achieved in the window are returned for the simulation to use.
     """
-    seeds = np.random.SeedSequence(workload.seed).spawn(4)
-    rngs = [np.random.default_rng(s) for s in seeds]
-    w_times = _poisson_times(rngs[0], workload.write_rate, workload.duration_s)
-    w_keys = rngs[1].integers(0, workload.keys, len(w_times))
-    r_times = _poisson_times(rngs[2], workload.read_rate, workload.duration_s)
-    r_keys = rngs[3].integers(0, workload.keys, len(r_times))
+    w_times, w_keys, r_times, r_keys = schedules(workload)
     names = [f"repsim:val:{uuid.uuid4().hex[:8]}:{k}" for k in range(workload.keys)]
     window = (workload.warmup_s, workload.duration_s)
     shared = _Shared(workload.keys)
