@@ -9,7 +9,7 @@ import pytest
 
 from sim import ConfigError, simulate
 from sim.analysis.analytic import cluster_down_after_two_failures, shard_load_shares
-from sim.model.cluster_failover import (
+from sim.model.faults.redis_cluster import (
     ELECTION_BASE_S,
     ELECTION_SPREAD_S,
     GOSSIP_SPREAD,

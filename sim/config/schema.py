@@ -532,7 +532,7 @@ class FaultsConfig:
     clients find the new master by asking Sentinel every ``client_poll_interval`` while their
     master fails (``client_discovery = "poll"``) or on ``+switch-master`` (``"pubsub"``).
     With ``cluster.shards`` > 1 the faults strike ``shard``'s group and its failover follows
-    Redis Cluster's timeline instead (:mod:`sim.model.cluster_failover`).
+    Redis Cluster's timeline instead (:mod:`sim.model.faults.redis_cluster`).
     ``failover_timeout`` = "sentinel" uses that timeline; a delay (e.g. "5s", "uniform:5s,6s")
     replaces it: crash (or isolation) to promotion, everyone re-pointed at that instant. The
     default down-after of 5 s is a commonly lowered value (Sentinel's own is 30 s) so a

@@ -20,7 +20,7 @@ from sim.model.cache import Cache
 from sim.model.client import Client
 from sim.model.expiry import Clock, MasterExpiry, ReplicaExpiry
 from sim.model.faults.cluster import Cluster, ResyncSettings
-from sim.model.cluster_failover import Coverage, Redirects, ShardFaults
+from sim.model.faults.redis_cluster import Coverage, Redirects, ShardFaults
 from sim.model.kernel import IndependentLink, LazyLinks, Link, QueueLimit, Thread
 from sim.model.lag import LagMonitor
 from sim.model.local_cache import LocalCache

@@ -107,6 +107,11 @@ class Master(OnHost):
         """``replica`` follows another master (it keeps counting in ``replica_since``)."""
         self.replicas.remove(replica)
 
+    def silent_since(self, replica) -> float | None:
+        """When ``replica`` stopped acknowledging this master (s; None while it is online, or
+        if it never followed it)."""
+        return self.replica_since.get(replica.node_id)
+
     # -- messages from clients ------------------------------------------------------------
 
     def on_message(self, ev) -> None:

@@ -42,7 +42,13 @@ class Cluster:
     ``faults.failover_timeout`` is set, else ``sentinel`` (a
     :class:`~sim.model.sentinel.Sentinel`) draws the timeline. ``persistence`` is
     ``(mode, interval_s)`` from ``[server]``.
+
+    ``failover_job`` and ``partitions_job`` are the classes of those two jobs: a variant of
+    the controller swaps its own (Redis Cluster's, :mod:`sim.model.faults.redis_cluster`).
     """
+
+    failover_job = Failover
+    partitions_job = Partitions
 
     def __init__(self, env, at, faults, settings: ResyncSettings,
                  failover_delay: Callable[[], float] | None, stats, builder, horizon_s: float,
@@ -75,8 +81,8 @@ class Cluster:
         self.persistence = Persistence(self, *persistence, sentinel is not None
                                        and self.recover_after_s > 0)
         self.detection = Detection(self, failover_delay, sentinel)
-        self.failover = Failover(self, sentinel)
-        self.partitions = Partitions(self)
+        self.failover = self.failover_job(self, sentinel)
+        self.partitions = self.partitions_job(self)
         self.restarts = Restarts(self, sentinel)
 
     def start(self, master, replicas: list, clients: list, routers: list,
