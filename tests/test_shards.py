@@ -236,8 +236,32 @@ def test_the_trace_view_refuses_shards():
     ("faults.shard", 3, "no such shard"),
     ("metrics.visibility_probes", True, "probes are not modelled across shards"),
     ("replication.mode", "quorum", "quorum mode has no shards"),
+    ("client_cache.enabled", True, "client-side caching is not modelled across shards"),
 ])
 def test_bad_cluster_settings_say_what_is_allowed(key, value, words):
     with pytest.raises(ConfigError, match=words) as caught:
         config({"cluster.shards": 2 if key != "cluster.shards" else value, key: value})
     assert caught.value.key == key
+
+
+def test_the_stores_ttl_is_refused_across_shards():
+    with pytest.raises(ConfigError, match="TTL is not modelled across shards") as caught:
+        config({"cluster.shards": 2, "cache.enabled": False, "workload.key_ttl": 1.0})
+    assert caught.value.key == "workload.key_ttl"
+
+
+def test_an_origin_and_the_ycsb_presets_serve_every_shard():
+    """The origin behind the cache is one database for all shards: every miss's fill goes
+    there, whatever the key's shard; a YCSB preset's keys spread over the shards."""
+    origin = {**QUICK, "cache.enabled": True, "cache.fill_from": "origin", "origin.servers": 200}
+    one = simulate(config(origin)).summary
+    with_origin = simulate(config({**origin, "cluster.shards": 3})).summary
+    assert one["origin_recomputes"] > 0
+    assert with_origin["origin_recomputes"] == pytest.approx(one["origin_recomputes"], rel=0.1)
+    assert len(with_origin["shards"]) == 3
+    for preset in ("ycsb-a", "ycsb-d"):
+        cfg = config({"run.duration": 2.0, "run.warmup": 0.5, "workload.preset": preset,
+                      "cluster.shards": 3})
+        s = simulate(cfg).summary
+        assert all(row["ops_s"] > 0 for row in s["shards"])
+        assert sum(row["ops_s"] for row in s["shards"]) == pytest.approx(s["throughput_ops_s"])

@@ -29,6 +29,10 @@ def check_cluster_rules(config) -> None:
          config.server.persistence != "none" and faults.master_recover_after > 0,
          "'none' when faults.master_recover_after is set (restarts from disk are modelled "
          "under Sentinel only)"),
+        ("workload.key_ttl", config.workload.key_ttl, config.workload.key_ttl > 0,
+         "0 (the store's TTL is not modelled across shards yet)"),
+        ("client_cache.enabled", config.client_cache.enabled, config.client_cache.enabled,
+         "false (client-side caching is not modelled across shards yet)"),
     ]
     for key, value, bad, allowed in refused:
         if bad:

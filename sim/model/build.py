@@ -247,12 +247,17 @@ class Builder:
         env, at, trace, measures = self.env, self.at, self.trace, self.shards
         n_shards, per_group = cfg.cluster.shards, 1 + rep.replicas
         pipeline = self._pipeline()
-        cache, cache_id = None, n_shards * per_group
+        cache = origin = None
+        cache_id = n_shards * per_group
+        if cch.fill_from == "origin":
+            origin = self._origin(cache_id + 1)
         if cch.enabled:
             cache = Cache(env, at, cache_id, cch.ttl, cch.capacity, cch.on_write,
                           Link(self.sampler(cch.invalidation_delay, "link.master->cache"), self.env),
                           self._down("cache", cch.latency), trace,
-                          direct_hits=pipeline == "now", jitter=self._ttl_jitter())
+                          direct_hits=pipeline == "now" and origin is None,
+                          jitter=self._ttl_jitter(),
+                          stampede=None if origin is None else self._stampede(origin))
         faulty = cfg.faults.strikes_before(cfg.run.horizon)
         quiet = replace(cfg.faults, master_crash_at=(), replica_disconnects=(), partitions=())
         coverage, redirects = Coverage(cfg.cluster.require_full_coverage), Redirects()
@@ -265,13 +270,19 @@ class Builder:
                                                 faults, coverage, redirects)
             groups.append((part, master, routers))
             names.update({node.node_id: node.name for node in [master, *part.lag.replicas]})
+        if origin is not None:  # one database behind the cache, whatever the key's shard
+            names[origin.node_id] = origin.name
+
+            def fill(client, key, now):
+                return origin
         up = self._up(names, cache)
         parts: list[list[Client]] = [[] for _ in range(n_shards)]
         clients = []
         owner = shard_of_keys(wl.keys, n_shards)
         for c in range(wl.clients):
             links = up(c)
-            mine = [Client(env, at, c, master, cache, routers[0].route, routers[-1].route,
+            mine = [Client(env, at, c, master, cache, routers[0].route,
+                           routers[-1].route if origin is None else fill,
                            part.recorder, part.fault_stats, links, pipe.batch_size, pipe.linger,
                            pipeline, trace)
                     for part, master, routers in groups]
@@ -291,7 +302,7 @@ class Builder:
         shards = Shards(shard_groups, owner, redirects)
         first = shard_groups[0]
         return Nodes(first.master, first.replicas, cache, clients, workload, shards, None,
-                     shards=shards)
+                     origin=origin, shards=shards)
 
     def _shard_group(self, base_id: int, cache: Cache | None, record, faults,
                      coverage: Coverage, redirects: Redirects) -> tuple[Master, list[Router]]:
