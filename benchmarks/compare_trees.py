@@ -41,8 +41,9 @@ over = json.loads(sys.argv[2])
 trace = (lambda kind, t, **fields: None) if over.pop("_trace", False) else None
 over.update({"run.duration": float(sys.argv[3]), "run.warmup": 0.0})
 cfg = sim.Config.default().with_overrides(over)
+simulate = sim.simulate  # imported before the clock starts: the run is timed, not imports
 t = time.process_time()
-s = sim.simulate(cfg, trace=trace).summary
+s = simulate(cfg, trace=trace).summary
 wall = time.process_time() - t
 ops = s["reads"] + s["writes"]
 print(json.dumps({"ops_per_s": ops / wall, "events_per_op": s["sim_events"] / ops}))

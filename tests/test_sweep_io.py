@@ -531,3 +531,36 @@ def test_load_of_an_interrupted_sweep_gives_whole_rows_in_order(base, tmp_path):
     assert partial[["point", "rep"]].values.tolist() == [[0, 0], [2, 0]]
     pd.testing.assert_frame_equal(partial, complete.iloc[[0, 2]].reset_index(drop=True))
     assert partial.attrs["vary"] == list(VARY)
+
+
+def _as_an_older_repsim_wrote_it(out: Path, *keys: str) -> None:
+    """Remove ``section.key`` entries from the sweep's stored base configuration, as if a
+    repsim that did not have them yet had written it."""
+    meta = json.loads((out / "meta.json").read_text())
+    for dotted in keys:
+        section, key = dotted.split(".")
+        del meta["base_config"][section][key]
+    (out / "meta.json").write_text(json.dumps(meta))
+
+
+def test_a_sweep_of_an_older_repsim_resumes_when_the_new_keys_sit_at_their_defaults(
+        base, tmp_path):
+    out = tmp_path / "s"
+    sweep(base, VARY, reps=2, out=out, executor="serial", run_fn=CountingRun(), progress=False)
+    _as_an_older_repsim_wrote_it(out, "workload.key_ttl", "cache.stampede")
+    again = CountingRun()
+    df = sweep(base, VARY, reps=2, out=out, executor="serial", run_fn=again, progress=False)
+    assert again.calls == [] and len(df) == 8
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["runs"][-1]["keys_added_since"] == ["workload.key_ttl", "cache.stampede"]
+    assert meta["base_config"]["workload"]["key_ttl"] == 0.0  # stored as it is now
+
+
+def test_a_new_key_set_away_from_its_default_is_another_sweep(base, tmp_path):
+    out = tmp_path / "s"
+    sweep(base, VARY, reps=2, out=out, executor="serial", run_fn=CountingRun(), progress=False)
+    _as_an_older_repsim_wrote_it(out, "server.hz")
+    faster = base.with_overrides({"server.hz": 20})
+    with pytest.raises(ConfigError, match="server.hz: '<unset>' before, 20 now"):
+        sweep(faster, VARY, reps=2, out=out, executor="serial", run_fn=CountingRun(),
+              progress=False)

@@ -39,6 +39,7 @@ from typing import Any
 
 import pandas as pd
 
+from sim.config.schema import Config
 from sim.errors import ConfigError
 from sim.experiment.verify import check_rows, infer_schema, summary, update_schema
 from sim.provenance import provenance
@@ -312,6 +313,23 @@ def _difference(old: Any, new: Any) -> str:
     return "; ".join(parts) + more
 
 
+def added_at_defaults(old: Any, new: Mapping[str, Any]) -> list[str] | None:
+    """The dotted keys that ``new`` (a base configuration) has and ``old`` lacks, when that
+    is all that tells them apart and each of those keys is at its default: the keys a newer
+    repsim added, whose defaults leave every earlier run as it was (a new setting is off by
+    default). None when the two differ otherwise."""
+    if not isinstance(old, dict):
+        return None
+    a, b = _flat(old), _flat(new)
+    if any(key not in b or b[key] != value for key, value in a.items()):
+        return None
+    default = _flat(_plain(Config.default().to_dict()))
+    added = [key for key in b if key not in a]
+    if any(key not in default or default[key] != b[key] for key in added):
+        return None
+    return added
+
+
 def grows(old: Any, new: Mapping[str, Any]) -> bool:
     """Whether the sweep grid ``new`` holds every run of ``old``: the same varied keys in the
     same zip groups, every old value (every old tuple of a zip group) still there, in any
@@ -421,6 +439,7 @@ class SweepDir:
         _remove_leftovers(path)
         identity = _plain(dict(identity))
         grown = False
+        added: list[str] | None = None  # keys a newer repsim added, at their defaults
         meta_path, results_path = path / META_NAME, path / RESULTS_NAME
         if meta_path.exists():
             try:
@@ -434,6 +453,10 @@ class SweepDir:
                 if part == "grid" and grows(meta.get("grid"), identity["grid"]):
                     grown = True
                     continue
+                if part == "base_config":
+                    added = added_at_defaults(meta.get(part), identity[part])
+                    if added is not None:
+                        continue
                 raise ConfigError(
                     "out", str(path),
                     f"holds a different sweep ({part.replace('_', ' ')} differs: "
@@ -450,6 +473,11 @@ class SweepDir:
         session = {"started": _now(), "finished": None, "executor": executor,
                    "workers": workers, "computed": 0, **provenance(),
                    "versions": package_versions()}
+        if added:
+            # Made by an older repsim: the keys added since sit at their defaults, which
+            # reproduce what it ran, so its rows are this sweep's rows.
+            session["keys_added_since"] = added
+            meta["base_config"] = identity["base_config"]
         if grown:
             # The rows already there are runs of the larger plan: same base, same values,
             # same seeds; only their point numbers move to the larger grid's.

@@ -122,7 +122,10 @@ class Master(OnHost):
             self.fail(ops, UNAVAILABLE, self.down[client.index].arrival(now))
             return
         thread = self.thread
-        t = thread.start(now) + self.overhead()
+        t = thread.busy_until  # Thread.start and Thread.busy, inlined: once per message
+        if t < now:
+            t = now
+        t += self.overhead()
         latest = self.latest
         service = self.service
         at = self.at
@@ -150,7 +153,9 @@ class Master(OnHost):
                 op.result = latest[op.key]
                 if expiry is not None:
                     expiry.read(op, t)
-        thread.busy(t, now)
+        thread.busy_until = t
+        if t - now > thread.backlog_limit_s:
+            thread.limit.exceeded(self.name, t - now, now)
         at(t, self._on_served, ops)
         if self.tracking is not None:
             self.tracking.served_master(client, ops, self.offset, now)

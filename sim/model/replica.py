@@ -56,6 +56,9 @@ class Replica(OnHost):
         self.trace = trace
         self.tracking = tracking  # CLIENT TRACKING (sim.model.tracking), None when off
         self.inbox = Inbox(at)
+        # Bound once: the stream's hot path appends to the inbox for every write.
+        self._arrive = self.inbox.entries.append
+        self._take = self._take_write
         self.inflight: deque[float] = deque()
         self.applying: deque[tuple[float, Version]] = deque()
         self.arrived_offset = arrived_offset
@@ -100,9 +103,9 @@ class Replica(OnHost):
         self.inflight.append(now)
         arrival = self.link.arrival(now)
         if self.wakes:
-            self.inbox.put_waking(arrival, self._take_write, rec)
+            self.inbox.put_waking(arrival, self._take, rec)
         else:
-            self.inbox.entries.append((arrival, self._take_write, rec))  # Inbox.put, inlined
+            self._arrive((arrival, self._take, rec))  # Inbox.put, inlined
 
     def _ship_queued(self, rec: Version, now: float) -> None:
         """:meth:`ship` behind the master's output buffer (``replication.stream_bandwidth``):
@@ -133,8 +136,13 @@ class Replica(OnHost):
     def _take_write(self, rec: Version, now: float) -> None:
         """A write arrived at ``now``: it is applied on this thread after what is queued."""
         thread = self.thread
-        done = thread.start(now) + self.apply_time()
-        thread.busy(done, now)
+        done = thread.busy_until  # Thread.start and Thread.busy, inlined: once per write
+        if done < now:
+            done = now
+        done += self.apply_time()
+        thread.busy_until = done
+        if done - now > thread.backlog_limit_s:
+            thread.limit.exceeded(self.name, done - now, now)
         self.store[rec.key] = rec
         self.arrived_offset = rec.offset
         self.inflight.popleft()
@@ -168,14 +176,19 @@ class Replica(OnHost):
         if self.cluster is not None and not self._admit(client, ops, now):
             return
         thread = self.thread
-        t = thread.start(now) + self.overhead()
+        t = thread.busy_until  # Thread.start and Thread.busy, inlined: once per message
+        if t < now:
+            t = now
+        t += self.overhead()
         store = self.store
         service = self.service
         for op in ops:
             t += service()
             op.result = store[op.key]
             op.node = self
-        thread.busy(t, now)
+        thread.busy_until = t
+        if t - now > thread.backlog_limit_s:
+            thread.limit.exceeded(self.name, t - now, now)
         self.down[client.index].send(t, client.on_reply, ops)
         if self.tracking is not None:
             self.tracking.served_replica(client, ops, self.arrived_offset, now, t)
