@@ -22,7 +22,10 @@ One module a job, around the cluster that holds the fault state:
   replica disconnects;
 * :mod:`~sim.model.faults.restarts`: a crashed host coming back (as a replica, or under
   Sentinel as a master until it is demoted);
-* :mod:`~sim.model.faults.persistence`: what a restart keeps (``server.persistence``).
+* :mod:`~sim.model.faults.persistence`: what a restart keeps (``server.persistence``);
+* :mod:`~sim.model.faults.redis_cluster`: a variant of the controller for one shard of a Redis
+  Cluster (``cluster.shards`` > 1), its failover and partition jobs swapped for the cluster's
+  (FAIL by node timeout, the replicas' election, MOVED).
 
 Nodes keep their host identity (``node_id``, names "master", "replica0", ... as at the start
 of the run) across role changes: a promoted replica's host becomes a new
