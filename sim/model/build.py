@@ -149,18 +149,9 @@ class Builder:
         on_commit = self.prober.on_commit if self.prober is not None else None
 
         pipeline = self._pipeline()
-        cache = origin = None
         cache_id = 1 + rep.replicas
-        if cch.fill_from == "origin":
-            origin = self._origin(cache_id + 1)
-        if cch.enabled:
-            cache = Cache(env, at, cache_id, cch.ttl, cch.capacity, cch.on_write,
-                          Link(self.sampler(cch.invalidation_delay, "link.master->cache"), self.env),
-                          self._down("cache", cch.latency), trace,
-                          direct_hits=pipeline == "now" and origin is None,
-                          jitter=self._ttl_jitter(),
-                          stampede=None if origin is None else self._stampede(origin),
-                          changes=self.prober.cache_changes if self.prober is not None else None)
+        cache, origin = self._cache_and_origin(
+            cache_id, pipeline, self.prober.cache_changes if self.prober is not None else None)
         if rep.mode == "quorum":
             return self._build_quorum(cache, on_commit)
         master, routers = self._group(0, cache, on_commit)
@@ -243,21 +234,12 @@ class Builder:
         streams, lag monitor and fault schedule), the keys spread over them by hash slot,
         and one :class:`ShardedClient` per client holding a part for every shard."""
         cfg = self.config
-        wl, rep, cch, pipe = cfg.workload, cfg.replication, cfg.cache, cfg.pipeline
+        wl, rep, pipe = cfg.workload, cfg.replication, cfg.pipeline
         env, at, trace, measures = self.env, self.at, self.trace, self.shards
         n_shards, per_group = cfg.cluster.shards, 1 + rep.replicas
         pipeline = self._pipeline()
-        cache = origin = None
         cache_id = n_shards * per_group
-        if cch.fill_from == "origin":
-            origin = self._origin(cache_id + 1)
-        if cch.enabled:
-            cache = Cache(env, at, cache_id, cch.ttl, cch.capacity, cch.on_write,
-                          Link(self.sampler(cch.invalidation_delay, "link.master->cache"), self.env),
-                          self._down("cache", cch.latency), trace,
-                          direct_hits=pipeline == "now" and origin is None,
-                          jitter=self._ttl_jitter(),
-                          stampede=None if origin is None else self._stampede(origin))
+        cache, origin = self._cache_and_origin(cache_id, pipeline, None)
         faulty = cfg.faults.strikes_before(cfg.run.horizon)
         quiet = replace(cfg.faults, master_crash_at=(), replica_disconnects=(), partitions=())
         coverage, redirects = Coverage(cfg.cluster.require_full_coverage), Redirects()
@@ -468,6 +450,23 @@ class Builder:
                  if cc.mode == "optin" else None)
         return LocalCache(f"client{c}", cc.capacity, cc.max_ttl, cc.placeholder, optin,
                           cc.optin_share, self.trace)
+
+    def _cache_and_origin(self, cache_id: int, pipeline: str, changes):
+        """The shared cache (None when ``cache.enabled`` is off) as node ``cache_id``, and the
+        origin behind it as the next node (None unless ``cache.fill_from = "origin"``);
+        ``changes`` is the visibility probes' log of cache entries, or None."""
+        cch = self.config.cache
+        origin = self._origin(cache_id + 1) if cch.fill_from == "origin" else None
+        if not cch.enabled:
+            return None, origin
+        cache = Cache(self.env, self.at, cache_id, cch.ttl, cch.capacity, cch.on_write,
+                      Link(self.sampler(cch.invalidation_delay, "link.master->cache"), self.env),
+                      self._down("cache", cch.latency), self.trace,
+                      direct_hits=pipeline == "now" and origin is None,
+                      jitter=self._ttl_jitter(),
+                      stampede=None if origin is None else self._stampede(origin),
+                      changes=changes)
+        return cache, origin
 
     def _pipeline(self) -> str:
         wl, pipe = self.config.workload, self.config.pipeline
