@@ -17,12 +17,9 @@ faults.
 
 from __future__ import annotations
 
-import argparse
 import bisect
 import itertools
-import json
 import random
-import sys
 import time
 
 import simpy
@@ -280,16 +277,7 @@ def simulate(cfg: sim.Config) -> dict:
     return Lean(cfg).run()
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="SECTION.KEY=VALUE")
-    args = parser.parse_args()
-    overrides = dict(item.split("=", 1) for item in args.overrides)
-    json.dump(simulate(sim.Config.default().with_overrides(overrides)), sys.stdout, indent=1)
-    print()
-    return 0
-
-
 if __name__ == "__main__":
-    raise SystemExit(main())
+    import baseline_simpy  # its command line serves both baselines
+
+    raise SystemExit(baseline_simpy.main(simulate, __doc__))

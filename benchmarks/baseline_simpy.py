@@ -215,13 +215,15 @@ def simulate(cfg: sim.Config) -> dict:
     return Baseline(cfg).run()
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(run=simulate, doc: str = __doc__) -> int:
+    """The command line of a baseline model: ``--set K=V`` overrides, its summary as JSON
+    (``run(cfg)`` is the model's ``simulate``; shared with ``baseline_lean.py``)."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="SECTION.KEY=VALUE")
     args = parser.parse_args()
     overrides = dict(item.split("=", 1) for item in args.overrides)
-    json.dump(simulate(sim.Config.default().with_overrides(overrides)), sys.stdout, indent=1)
+    json.dump(run(sim.Config.default().with_overrides(overrides)), sys.stdout, indent=1)
     print()
     return 0
 

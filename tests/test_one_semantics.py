@@ -142,7 +142,7 @@ def test_the_inbox_takes_in_what_has_arrived_oldest_first_and_wakes_only_when_as
     assert taken == []
     inbox.take_in(1.0)  # arrived at exactly 1.0: taken
     assert taken == [("a", 1.0, 0.0)]
-    inbox.take_in_before(2.0)  # strictly before: "b" is left
+    inbox.take_in(1.999)  # "b" has not arrived yet: left
     assert taken == [("a", 1.0, 0.0)]
     env.run()  # only "c" scheduled an event; it takes in "b" as well, in order
     assert taken == [("a", 1.0, 0.0), ("b", 2.0, 3.0), ("c", 3.0, 3.0)]

@@ -144,14 +144,6 @@ class Inbox:
             arrival, take, payload = entries.popleft()
             take(payload, arrival)
 
-    def take_in_before(self, end_s: float) -> None:
-        """Take in every entry that arrived strictly before ``end_s`` (a run's horizon: what
-        arrives at it is beyond the run, as SimPy leaves the events at ``until``)."""
-        entries = self.entries
-        while entries and entries[0][0] < end_s:
-            arrival, take, payload = entries.popleft()
-            take(payload, arrival)
-
     def drop(self) -> None:
         """Forget everything still on its way (the connection it travelled on broke)."""
         self.entries.clear()
